@@ -1,0 +1,1 @@
+"""Master catalog: products and their variants."""

@@ -1,0 +1,1 @@
+"""Marketplace stores and their listings; the only package that knows platform field names."""

@@ -1,0 +1,166 @@
+"""`storesync` command line: run, worker, db."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from storesync.db import UnsafeDatabaseRole
+from storesync.settings import PROJECT_ROOT, RunMode, Settings, SettingsError, get_settings
+
+app = typer.Typer(help="StoreSync: one catalog, one stock count, every marketplace in step.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr (exit 2)."""
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database up (default: to the newest revision)."""
+    from storesync import migrate
+
+    migrate.upgrade(revision)
+    typer.echo(f"database at revision {migrate.current_revision()}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
+    """Migrate the database down (default: one revision; `base` removes everything)."""
+    from storesync import migrate
+
+    migrate.downgrade(revision)
+    typer.echo(f"database at revision {migrate.current_revision() or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current revision."""
+    from storesync import migrate
+
+    typer.echo(migrate.current_revision() or "base")
+
+
+@app.command()
+def run(
+    seed: Annotated[bool, typer.Option(help="Seed the demo organization on first start.")] = True,
+) -> None:
+    """Start StoreSync. Embedded: migrate, seed the demo, serve UI and API on one port."""
+    settings = get_settings()
+    if settings.env is RunMode.EMBEDDED:
+        _prepare_embedded(settings, seed=seed)
+    else:
+        _check_production_database()
+    _serve(settings)
+
+
+def _prepare_embedded(settings: Settings, *, seed: bool) -> None:
+    from storesync import migrate
+    from storesync.db import session_scope
+    from storesync.demo import seed_demo
+
+    migrate.upgrade()
+    if seed and settings.seed_demo:
+        with session_scope() as session:
+            seed_demo(session, email=settings.demo_email, password=settings.demo_password)
+
+
+def _check_production_database() -> None:
+    from storesync import migrate
+    from storesync.db import assert_rls_enforced, get_engine
+
+    if migrate.current_revision(get_settings().database_url) != migrate.head_revision():
+        raise CliError("database is not at the newest revision: run `storesync db upgrade` first")
+    assert_rls_enforced(get_engine())
+
+
+def _reflex_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    tools = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
+    if tools.is_dir():
+        env["PATH"] = f"{tools}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "0")
+    env.setdefault("REFLEX_SKIP_COMPILE", "0")
+    return env
+
+
+def _serve(settings: Settings) -> None:
+    reflex = shutil.which("reflex", path=os.path.dirname(sys.executable)) or "reflex"
+    command = [reflex, "run", "--env", "prod", "--backend-host", settings.host,
+               "--loglevel", "warning"]
+    child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_reflex_env(settings))  # noqa: S603
+
+    def _stop(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if _wait_until_up(settings, child):
+        url = f"http://{settings.host}:{settings.port}"
+        typer.echo(f"StoreSync is running at {url}  (health: {url}/ping)")
+        if settings.env is RunMode.EMBEDDED and settings.seed_demo:
+            typer.echo(f"Demo login: {settings.demo_email} / {settings.demo_password}")
+    sys.exit(child.wait())
+
+
+def _wait_until_up(settings: Settings, child: subprocess.Popen[bytes], timeout: float = 600) -> bool:
+    deadline = time.monotonic() + timeout
+    url = f"http://{settings.host}:{settings.port}/ping"
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(min=1, max=64)] = 2,
+    threads: Annotated[int, typer.Option(min=1, max=64)] = 4,
+) -> None:
+    """Start Dramatiq worker processes on the Redis broker (production mode)."""
+    if not get_settings().redis_url:
+        raise CliError(
+            "STORESYNC_REDIS_URL is not set: in embedded mode the worker runs inside `storesync run`"
+        )
+    dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
+    args = [dramatiq, "workers.actors", "--processes", str(processes), "--threads", str(threads)]
+    os.chdir(PROJECT_ROOT)
+    os.execv(dramatiq, args)  # noqa: S606
+
+
+def main() -> None:
+    """Entry point: bad settings and unreachable databases end in one clear line (exit 2)."""
+    try:
+        get_settings()
+        app(standalone_mode=True)
+    except SettingsError as error:
+        typer.echo(f"storesync: invalid setting: {error}", err=True)
+        sys.exit(2)
+    except (CliError, UnsafeDatabaseRole) as error:
+        typer.echo(f"storesync: {error}", err=True)
+        sys.exit(2)
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "connection failed"
+        typer.echo(f"storesync: cannot use the database: {reason}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: errors, clock, ids, money, column types, crypto."""

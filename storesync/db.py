@@ -1,0 +1,162 @@
+"""Engine, `session_scope()`, and the tenant context that PostgreSQL row-level security reads.
+
+Every transaction opened by a scoped session sets `app.org_id` and `app.user_id` with
+`set_config(..., true)` (transaction-local), so a pooled connection never carries one
+organization's context into another's transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import SessionTransaction, sessionmaker
+from sqlmodel import Session
+
+from storesync.settings import get_settings
+from storesync.tenancy.context import RequestContext
+
+ORG_GUC = "app.org_id"
+USER_GUC = "app.user_id"
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+@functools.cache
+def get_engine() -> Engine:
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+
+class TenantSession(Session):
+    """A session that carries the tenant context into every transaction it begins."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _apply_tenant_context(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    org_id = session.info.get("org_id")
+    user_id = session.info.get("user_id")
+    connection.execute(
+        sa.text("SELECT set_config(:org_guc, :org, true), set_config(:user_guc, :user, true)"),
+        {
+            "org_guc": ORG_GUC,
+            "org": str(org_id) if org_id else "",
+            "user_guc": USER_GUC,
+            "user": str(user_id) if user_id else "",
+        },
+    )
+
+
+_factory_cache: dict[int, sessionmaker[TenantSession]] = {}
+
+
+def _factory(engine: Engine) -> sessionmaker[TenantSession]:
+    factory = _factory_cache.get(id(engine))
+    if factory is None:
+        factory = sessionmaker(bind=engine, class_=TenantSession, expire_on_commit=False)
+        _factory_cache[id(engine)] = factory
+    return factory
+
+
+@contextmanager
+def session_scope(
+    ctx: RequestContext | None = None,
+    *,
+    organization_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    engine: Engine | None = None,
+) -> Iterator[TenantSession]:
+    """One unit of work: commit on success, roll back on error.
+
+    With `ctx` (or `organization_id`), row-level security limits every statement to that
+    organization. Without either, tenant tables look empty on PostgreSQL: only global tables
+    (users) and the memberships of `user_id` are visible.
+    """
+    session = _factory(engine or get_engine())()
+    session.info["org_id"] = ctx.organization_id if ctx else organization_id
+    session.info["user_id"] = ctx.user_id if ctx else user_id
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def set_tenant(
+    session: Session, *, organization_id: uuid.UUID | None, user_id: uuid.UUID | None = None
+) -> None:
+    """Switch the session's tenant context now (e.g. right after creating an organization)."""
+    session.info["org_id"] = organization_id
+    if user_id is not None:
+        session.info["user_id"] = user_id
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and session.in_transaction():
+        session.execute(
+            sa.text("SELECT set_config(:guc, :org, true), set_config(:uguc, :user, true)"),
+            {
+                "guc": ORG_GUC,
+                "org": str(organization_id) if organization_id else "",
+                "uguc": USER_GUC,
+                "user": str(session.info.get("user_id") or ""),
+            },
+        )
+
+
+class UnsafeDatabaseRole(Exception):
+    """The app's database role could see past row-level security."""
+
+
+def assert_rls_enforced(engine: Engine) -> None:
+    """Refuse to serve when the app connects as a role that bypasses RLS (PostgreSQL only)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        role, superuser, bypass = connection.execute(
+            sa.text(
+                "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            )
+        ).one()
+        owned = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                "AND tableowner = current_user AND tablename <> 'alembic_version'"
+            )
+        ).scalar_one()
+    if superuser or bypass or owned:
+        raise UnsafeDatabaseRole(
+            f"STORESYNC_DATABASE_URL connects as {role!r}, which "
+            + ("is a superuser" if superuser else "bypasses RLS" if bypass else "owns the tables")
+            + ": connect as the app role (STORESYNC_DB_APP_ROLE) and migrate as the owner"
+        )

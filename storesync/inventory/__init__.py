@@ -1,0 +1,1 @@
+"""Locations, stock per variant and location, the ledger, reservations and allocations."""

@@ -1,0 +1,54 @@
+"""Imports every table so `SQLModel.metadata` is complete (Alembic, tests, RLS checks)."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from storesync.catalog.models import Product, ProductVariant
+from storesync.channels.models import ChannelListing, Store
+from storesync.inventory.models import (
+    ChannelAllocation,
+    InventoryItem,
+    InventoryTransaction,
+    Location,
+    Reservation,
+)
+from storesync.notifications.models import Notification
+from storesync.orders.models import Order, OrderEvent, OrderItem
+from storesync.sync.models import StockOutbox, SyncJob, WebhookEvent
+from storesync.tenancy.models import AuditLog, Membership, Organization, User
+
+metadata = SQLModel.metadata
+
+# Tables whose rows belong to one organization; every one gets a row-level security policy.
+TENANT_TABLES: tuple[str, ...] = tuple(
+    sorted(t.name for t in metadata.sorted_tables if "organization_id" in t.c)
+)
+# Ledgers: the app role may read and append, never change or delete.
+APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "inventory_transaction", "order_event")
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "TENANT_TABLES",
+    "AuditLog",
+    "ChannelAllocation",
+    "ChannelListing",
+    "InventoryItem",
+    "InventoryTransaction",
+    "Location",
+    "Membership",
+    "Notification",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "Organization",
+    "Product",
+    "ProductVariant",
+    "Reservation",
+    "StockOutbox",
+    "Store",
+    "SyncJob",
+    "User",
+    "WebhookEvent",
+    "metadata",
+]

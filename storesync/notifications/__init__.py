@@ -1,0 +1,1 @@
+"""In-app notifications: oversells, sync failures, token expiry."""

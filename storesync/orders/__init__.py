@@ -1,0 +1,1 @@
+"""The unified order inbox across channels."""

@@ -1,0 +1,96 @@
+"""Orders, their lines and their timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from storesync.core.models import TenantTable
+from storesync.core.types import JSONDoc, MoneyAmount, UTCDateTime
+
+ORDER_STATUSES = (
+    "unpaid",
+    "to_ship",
+    "shipped",
+    "delivered",
+    "completed",
+    "cancelled",
+    "returned",
+)
+
+
+class Order(TenantTable, table=True):
+    __tablename__ = "sales_order"
+    __table_args__ = (
+        sa.UniqueConstraint("store_id", "platform_order_id"),
+        sa.Index(None, "organization_id", "status", "ordered_at"),
+        sa.Index(None, "organization_id", "ordered_at"),
+        sa.CheckConstraint(
+            "status IN ('unpaid', 'to_ship', 'shipped', 'delivered', 'completed', "
+            "'cancelled', 'returned')",
+            name="status",
+        ),
+    )
+
+    store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="RESTRICT", index=True)
+    platform: str = Field(max_length=16)
+    platform_order_id: str = Field(max_length=64)
+    order_number: str = Field(default="", max_length=64)
+    status: str = Field(default="unpaid", max_length=16)
+    platform_status: str = Field(default="", max_length=40)
+    financial_status: str = Field(default="pending", max_length=16)
+    fulfillment_status: str = Field(default="unfulfilled", max_length=16)
+    customer_name: str = Field(default="", max_length=200)
+    currency: str = Field(default="IDR", max_length=3)
+    subtotal: Decimal = Field(default=Decimal(0), sa_type=MoneyAmount)
+    shipping_fee: Decimal = Field(default=Decimal(0), sa_type=MoneyAmount)
+    discount: Decimal = Field(default=Decimal(0), sa_type=MoneyAmount)
+    total: Decimal = Field(default=Decimal(0), sa_type=MoneyAmount)
+    ordered_at: datetime = Field(sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    tracking_number: str = Field(default="", max_length=64)
+    has_unmapped_items: bool = Field(default=False)
+    raw: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OrderItem(TenantTable, table=True):
+    __tablename__ = "order_item"
+    __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    order_id: uuid.UUID = Field(foreign_key="sales_order.id", ondelete="CASCADE", index=True)
+    listing_id: uuid.UUID | None = Field(
+        default=None, foreign_key="channel_listing.id", ondelete="SET NULL"
+    )
+    variant_id: uuid.UUID | None = Field(
+        default=None, foreign_key="product_variant.id", ondelete="SET NULL", index=True
+    )
+    platform_item_id: str = Field(default="", max_length=64)
+    platform_model_id: str = Field(default="", max_length=64)
+    sku: str = Field(default="", max_length=100)
+    title: str = Field(default="", max_length=255)
+    quantity: int
+    unit_price: Decimal = Field(default=Decimal(0), sa_type=MoneyAmount)
+    currency: str = Field(default="IDR", max_length=3)
+    is_mapped: bool = Field(default=False)
+
+
+class OrderEvent(TenantTable, table=True):
+    """Append-only timeline: every status change, by whom and why."""
+
+    __tablename__ = "order_event"
+    __table_args__ = (sa.Index(None, "order_id", "created_at"),)
+
+    order_id: uuid.UUID = Field(foreign_key="sales_order.id", ondelete="CASCADE")
+    from_status: str = Field(default="", max_length=16)
+    to_status: str = Field(max_length=16)
+    actor_user_id: uuid.UUID | None = Field(
+        default=None, foreign_key="app_user.id", ondelete="SET NULL"
+    )
+    source: str = Field(default="", max_length=32)
+    reason: str = Field(default="", max_length=255)

@@ -1,0 +1,200 @@
+"""The only place that reads the environment.
+
+Every setting is `STORESYNC_<NAME>`. Invalid values stop the start with one line naming the
+variable (see `SettingsError`). Embedded mode (the default) keeps its SQLite file and generated
+secrets under `var/`; production mode requires them to be given.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "STORESYNC_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+class RunMode(StrEnum):
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+def _check_http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or "://" not in value or len(value) < 10:
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_file=None)
+
+    env: RunMode = RunMode.EMBEDDED
+    var_dir: Path = PROJECT_ROOT / "var"
+
+    database_url: str = ""
+    # Migrations run as the table owner; the app connects as a role that owns nothing (RLS).
+    migration_database_url: str = ""
+    db_app_role: str = "storesync_app"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    redis_url: str | None = None
+
+    # Comma-separated Fernet keys, newest first (MultiFernet order).
+    fernet_keys: str = ""
+    secret_key: str = ""
+    session_ttl_hours: int = Field(default=24 * 7, ge=1, le=24 * 90)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    public_url: str = ""
+
+    shopee_base_url: str = ""
+    tiktok_base_url: str = ""
+    tiktok_auth_base_url: str = ""
+
+    seed_demo: bool = True
+    demo_email: str = "demo@storesync.local"
+    demo_password: str = "demo-storesync"
+    log_level: str = "INFO"
+
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        return normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _valid_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must start with redis://, rediss:// or unix://, got {value!r}")
+        return value
+
+    @field_validator("fernet_keys")
+    @classmethod
+    def _valid_fernet_keys(cls, value: str) -> str:
+        for position, key in enumerate(k.strip() for k in value.split(",") if k.strip()):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"key #{position + 1} is not a valid Fernet key (32 url-safe base64 bytes)"
+                ) from None
+        return value
+
+    @field_validator("shopee_base_url", "tiktok_base_url", "tiktok_auth_base_url", "public_url")
+    @classmethod
+    def _valid_http_url(cls, value: str) -> str:
+        return _check_http_url(value) if value else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        production = self.env is RunMode.PRODUCTION
+        if not self.database_url:
+            if production:
+                raise ValueError("STORESYNC_DATABASE_URL is required in production mode")
+            self.database_url = f"sqlite:///{self.var_dir / 'storesync.db'}"
+        if not self.migration_database_url:
+            self.migration_database_url = self.database_url
+        if production:
+            for name in ("fernet_keys", "secret_key"):
+                if not getattr(self, name):
+                    raise ValueError(f"{ENV_PREFIX}{name.upper()} is required in production mode")
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        sandbox = f"http://127.0.0.1:{self.port}/sandbox"
+        self.shopee_base_url = self.shopee_base_url or f"{sandbox}/shopee"
+        self.tiktok_base_url = self.tiktok_base_url or f"{sandbox}/tiktok"
+        self.tiktok_auth_base_url = self.tiktok_auth_base_url or f"{sandbox}/tiktok-auth"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def fernet_key_list(self) -> list[str]:
+        return [k.strip() for k in self.fernet_keys.split(",") if k.strip()]
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept sqlite and PostgreSQL URLs; PostgreSQL always goes through psycopg 3."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or not rest:
+        raise ValueError(f"is not a database URL (expected sqlite:///PATH or postgresql://...), got {value!r}")
+    driver = scheme.lower()
+    if driver in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    if driver in ("sqlite", "sqlite+pysqlite"):
+        return f"sqlite://{rest}"
+    raise ValueError(
+        f"unsupported scheme {scheme!r} (expected sqlite:///PATH or postgresql://USER@HOST/DB)"
+    )
+
+
+def _format_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if field:
+        return f"{ENV_PREFIX}{field.upper()}: {message}"
+    return message
+
+
+def _load_or_create_secret(path: Path, make: Any) -> str:
+    """Read a generated secret from var/, creating it (mode 0600) on first embedded run."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = str(make())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Read and validate settings; raise `SettingsError` with one line on bad input."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_format_error(error)) from None
+    if settings.env is RunMode.EMBEDDED:
+        if not settings.fernet_keys:
+            settings.fernet_keys = _load_or_create_secret(
+                settings.var_dir / "fernet.keys", lambda: Fernet.generate_key().decode()
+            )
+        if not settings.secret_key:
+            settings.secret_key = _load_or_create_secret(
+                settings.var_dir / "secret.key", lambda: secrets.token_urlsafe(48)
+            )
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return build_settings()

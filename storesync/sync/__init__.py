@@ -1,0 +1,1 @@
+"""Sync jobs, webhook intake, the stock outbox and reconciliation."""

@@ -1,0 +1,89 @@
+"""Jobs, raw webhook events and the stock outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from storesync.core.models import TenantTable
+from storesync.core.types import JSONDoc, UTCDateTime
+
+
+class SyncJob(TenantTable, table=True):
+    __tablename__ = "sync_job"
+    __table_args__ = (
+        sa.Index(None, "organization_id", "created_at"),
+        sa.Index(None, "store_id", "status"),
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="status"
+        ),
+    )
+
+    store_id: uuid.UUID | None = Field(default=None, foreign_key="store.id", ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    status: str = Field(default="queued", max_length=16)
+    phase: str = Field(default="", max_length=40)
+    total: int = Field(default=0)
+    done: int = Field(default=0)
+    failed: int = Field(default=0)
+    params: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    error: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    retries: int = Field(default=0)
+    cancel_requested: bool = Field(default=False)
+    requested_by: uuid.UUID | None = Field(
+        default=None, foreign_key="app_user.id", ondelete="SET NULL"
+    )
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookEvent(TenantTable, table=True):
+    """A raw push notification, stored before it is processed; the dedupe key drops repeats."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        sa.UniqueConstraint("store_id", "dedupe_key"),
+        sa.Index(None, "status", "received_at"),
+        sa.CheckConstraint(
+            "status IN ('received', 'processing', 'processed', 'failed', 'ignored')", name="status"
+        ),
+    )
+
+    store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="CASCADE")
+    platform: str = Field(max_length=16)
+    event_type: str = Field(max_length=64)
+    dedupe_key: str = Field(max_length=200)
+    payload: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    status: str = Field(default="received", max_length=16)
+    attempts: int = Field(default=0)
+    error: str = Field(default="", sa_type=sa.Text)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StockOutbox(TenantTable, table=True):
+    """A pending stock push: one row per listing, overwritten with the latest quantity."""
+
+    __tablename__ = "stock_outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("listing_id"),
+        sa.Index(None, "store_id", "status", "available_at"),
+        sa.CheckConstraint("quantity >= 0", name="quantity_non_negative"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'in_progress', 'done', 'failed')", name="status"
+        ),
+    )
+
+    store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="CASCADE")
+    listing_id: uuid.UUID = Field(foreign_key="channel_listing.id", ondelete="CASCADE")
+    quantity: int
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    available_at: datetime = Field(sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", sa_type=sa.Text)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,1 @@
+"""Organizations, users, memberships, roles and the request context services take."""

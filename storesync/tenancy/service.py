@@ -1,0 +1,142 @@
+"""Sign-up, sign-in, organizations and memberships."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlmodel import Session, col, select
+
+from storesync.core.clock import utcnow
+from storesync.core.errors import AppError, AuthenticationFailed, ErrorType, ValidationFailed
+from storesync.db import set_tenant
+from storesync.inventory.models import Location
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.models import Membership, Organization, User
+from storesync.tenancy.passwords import hash_password, needs_rehash, verify_password
+from storesync.tenancy.permissions import Permission, Role
+from storesync.tenancy.schemas import MembershipDTO, OrganizationDTO, UserDTO
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def normalise_email(email: str) -> str:
+    value = email.strip().lower()
+    if not _EMAIL.match(value) or len(value) > 320:
+        raise ValidationFailed("email", "is not a valid email address")
+    return value
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:60] or "org"
+
+
+def create_user(session: Session, *, email: str, password: str, full_name: str = "") -> UserDTO:
+    """Create a login. Emails are unique (case-insensitive); passwords at least 8 characters."""
+    address = normalise_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if session.exec(select(User.id).where(User.email == address)).first() is not None:
+        raise AppError(
+            ErrorType.CONFLICT,
+            "email_taken",
+            f"email: {address} already has an account",
+            details={"field": "email"},
+        )
+    user = User(email=address, password_hash=hash_password(password), full_name=full_name.strip())
+    session.add(user)
+    session.flush()
+    return UserDTO.model_validate(user)
+
+
+def create_organization(
+    session: Session, *, name: str, owner_user_id: uuid.UUID, currency: str = "IDR"
+) -> OrganizationDTO:
+    """Create an organization with `owner_user_id` as its owner and a default location."""
+    clean = name.strip()
+    if not clean:
+        raise ValidationFailed("name", "must not be empty")
+    if len(clean) > 200:
+        raise ValidationFailed("name", "must be at most 200 characters")
+    org = Organization(name=clean, slug="pending", default_currency=currency.upper())
+    org.slug = f"{_slugify(clean)}-{org.id.hex[-6:]}"
+    # Row-level security only admits rows of the current organization: switch to it first.
+    set_tenant(session, organization_id=org.id, user_id=owner_user_id)
+    session.add(org)
+    session.flush()
+    session.add(Membership(organization_id=org.id, user_id=owner_user_id, role=Role.OWNER.value))
+    session.add(Location(organization_id=org.id, code="MAIN", name="Main warehouse", is_default=True))
+    session.flush()
+    return OrganizationDTO.model_validate(org)
+
+
+def authenticate(session: Session, *, email: str, password: str) -> UserDTO:
+    """The active user with this email and password, or `AuthenticationFailed` (same message
+    for an unknown email and a wrong password)."""
+    try:
+        address = normalise_email(email)
+    except ValidationFailed:
+        raise AuthenticationFailed() from None
+    user = session.exec(select(User).where(User.email == address)).first()
+    if user is None or not verify_password(user.password_hash, password) or not user.is_active:
+        raise AuthenticationFailed()
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.add(user)
+    session.flush()
+    return UserDTO.model_validate(user)
+
+
+def list_memberships(session: Session, *, user_id: uuid.UUID) -> list[MembershipDTO]:
+    """Every organization `user_id` belongs to, oldest first."""
+    rows = session.exec(
+        select(Membership, Organization)
+        .join(Organization, col(Organization.id) == col(Membership.organization_id))
+        .where(Membership.user_id == user_id)
+        .order_by(col(Organization.created_at))
+    ).all()
+    return [
+        MembershipDTO(
+            organization_id=org.id,
+            organization_name=org.name,
+            user_id=member.user_id,
+            role=Role(member.role),
+        )
+        for member, org in rows
+    ]
+
+
+def context_for(
+    session: Session, *, user_id: uuid.UUID, organization_id: uuid.UUID
+) -> RequestContext:
+    """The request context of a member; `AuthenticationFailed` if they are not one (any more)."""
+    member = session.exec(
+        select(Membership)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(
+            Membership.user_id == user_id,
+            Membership.organization_id == organization_id,
+            col(User.is_active).is_(True),
+        )
+    ).first()
+    if member is None:
+        raise AuthenticationFailed("not_a_member", "you are not a member of this organization")
+    return RequestContext(user_id=user_id, organization_id=organization_id, role=Role(member.role))
+
+
+def get_organization(session: Session, *, ctx: RequestContext) -> OrganizationDTO:
+    ctx.require(Permission.READ)
+    org = session.get(Organization, ctx.organization_id)
+    if org is None:
+        raise AuthenticationFailed("not_a_member", "organization not found")
+    return OrganizationDTO.model_validate(org)
+
+
+def get_user(session: Session, *, user_id: uuid.UUID) -> UserDTO:
+    user = session.get(User, user_id)
+    if user is None:
+        raise AuthenticationFailed("unknown_user", "user not found")
+    return UserDTO.model_validate(user)

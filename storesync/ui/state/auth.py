@@ -1,0 +1,104 @@
+"""Session state: sign-in, sign-out and the guard every protected page runs on load."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import reflex as rx
+
+from storesync.core.errors import AppError
+from storesync.db import session_scope
+from storesync.settings import get_settings
+from storesync.tenancy import service as tenancy
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.tokens import issue_token, read_token
+
+SIGN_IN_ROUTE = "/signin"
+HOME_ROUTE = "/"
+
+
+class AuthState(rx.State):
+    session_token: str = rx.Cookie("", name="storesync_session", same_site="strict")
+    user_email: str = ""
+    organization_name: str = ""
+    role: str = ""
+    error: str = ""
+    busy: bool = False
+
+    @rx.var
+    def signed_in(self) -> bool:
+        return bool(self.user_email)
+
+    def current_context(self) -> RequestContext | None:
+        """Re-validate the cookie and membership for every privileged action."""
+        settings = get_settings()
+        claims = read_token(settings.secret_key, self.session_token)
+        if claims is None:
+            return None
+        try:
+            with session_scope(user_id=claims.user_id) as session:
+                return tenancy.context_for(
+                    session, user_id=claims.user_id, organization_id=claims.organization_id
+                )
+        except AppError:
+            return None
+
+    @rx.event
+    def sign_in(self, form_data: dict[str, str]):
+        self.error = ""
+        email = form_data.get("email", "")
+        password = form_data.get("password", "")
+        try:
+            with session_scope() as session:
+                user = tenancy.authenticate(session, email=email, password=password)
+            with session_scope(user_id=user.id) as session:
+                memberships = tenancy.list_memberships(session, user_id=user.id)
+        except AppError as error:
+            self.error = error.message
+            return
+        if not memberships:
+            self.error = "this account does not belong to any organization"
+            return
+        membership = memberships[0]
+        settings = get_settings()
+        self.session_token = issue_token(
+            settings.secret_key,
+            user_id=user.id,
+            organization_id=membership.organization_id,
+            ttl=timedelta(hours=settings.session_ttl_hours),
+        )
+        self._show(user.email, membership.organization_name, membership.role.value)
+        return rx.redirect(HOME_ROUTE)
+
+    def _show(self, email: str, organization: str, role: str) -> None:
+        self.user_email, self.organization_name, self.role = email, organization, role
+
+    @rx.event
+    def sign_out(self):
+        self.session_token = ""
+        self._show("", "", "")
+        return rx.redirect(SIGN_IN_ROUTE)
+
+    @rx.event
+    def require_session(self):
+        """on_load guard of protected pages: back to sign-in without a valid session."""
+        ctx = self.current_context()
+        if ctx is None:
+            self.session_token = ""
+            self._show("", "", "")
+            return rx.redirect(SIGN_IN_ROUTE)
+        self._load_identity(ctx.user_id, ctx)
+        return None
+
+    def _load_identity(self, user_id: uuid.UUID | None, ctx: RequestContext) -> None:
+        with session_scope(ctx) as session:
+            organization = tenancy.get_organization(session, ctx=ctx)
+            user = tenancy.get_user(session, user_id=user_id) if user_id else None
+        self._show(user.email if user else "", organization.name, ctx.role.value)
+
+    @rx.event
+    def redirect_if_signed_in(self):
+        if self.current_context() is not None:
+            return rx.redirect(HOME_ROUTE)
+        return None

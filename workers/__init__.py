@@ -1,0 +1,1 @@
+"""Dramatiq broker setup and thin actors. Nothing here imports Reflex."""
