@@ -1,0 +1,121 @@
+"""The embedded app starts, answers /ping, and its shell works at phone and desk widths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import http_get
+
+pytestmark = pytest.mark.browser
+
+DEMO = ("demo@storesync.local", "demo-storesync")
+SECTIONS = ["Dashboard", "Products", "Inventory", "Orders", "Stores", "Sync", "Settings"]
+WIDTHS = (375, 1280)
+
+
+def _page(browser: Any, width: int) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    return context.new_page()
+
+
+def _no_horizontal_scroll(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def _sign_in(page: Any, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/signin")
+    page.wait_for_selector("#signin-submit")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#signin-submit")
+
+
+def test_ping_answers_pong(running_app: str) -> None:
+    assert http_get(f"{running_app}/ping") == (200, '"pong"')
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sign_in_page_is_usable(running_app: str, browser: Any, screenshots: Path, width: int) -> None:
+    page = _page(browser, width)
+    page.goto(f"{running_app}/signin")
+    page.wait_for_selector("#signin-submit")
+
+    page.screenshot(path=str(screenshots / f"signin-{width}.png"), full_page=True)
+    for selector in ("#email", "#password", "#signin-submit"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+    assert _no_horizontal_scroll(page)
+    page.context.close()
+
+
+def test_wrong_password_shows_an_error_and_stays_signed_out(running_app: str, browser: Any) -> None:
+    page = _page(browser, 1280)
+    _sign_in(page, running_app, DEMO[0], "wrong-password")
+
+    page.wait_for_selector("#signin-error")
+    assert page.inner_text("#signin-error") == "wrong email or password"
+    assert page.url.rstrip("/").endswith("/signin")
+    assert page.context.cookies() == [] or all(
+        c["name"] != "storesync_session" or c["value"] == "" for c in page.context.cookies()
+    )
+    page.context.close()
+
+
+def test_protected_pages_redirect_to_sign_in(running_app: str, browser: Any) -> None:
+    page = _page(browser, 1280)
+    page.goto(f"{running_app}/orders")
+    page.wait_for_url("**/signin")
+    page.wait_for_selector("#signin-submit")
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_dashboard_layout_after_sign_in(
+    running_app: str, browser: Any, screenshots: Path, width: int
+) -> None:
+    page = _page(browser, width)
+    _sign_in(page, running_app, *DEMO)
+    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
+    page.wait_for_function("document.querySelector('#org-name')?.innerText === 'Demo Merchant'")
+
+    if width >= 1024:
+        assert page.is_visible("#sidebar") and not page.is_visible("#mobile-bar")
+        links = [page.inner_text(f"#side-nav-{s.lower()}") for s in SECTIONS]
+    else:
+        assert page.is_visible("#mobile-bar") and not page.is_visible("#sidebar")
+        page.screenshot(path=str(screenshots / f"dashboard-{width}.png"), full_page=True)
+        page.click("#menu-button")
+        page.wait_for_selector("#mobile-menu", state="visible")
+        # The drawer slides in: wait until it rests at the left edge before the screenshot.
+        page.wait_for_function(
+            "(() => { const r = document.querySelector('#mobile-menu').getBoundingClientRect();"
+            " return r.left === 0 && r.width > 200; })()"
+        )
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(screenshots / f"dashboard-menu-{width}.png"))
+        links = [page.inner_text(f"#drawer-nav-{s.lower()}") for s in SECTIONS]
+    assert [link.strip() for link in links] == SECTIONS
+    assert _no_horizontal_scroll(page)
+    if width >= 1024:
+        page.screenshot(path=str(screenshots / f"dashboard-{width}.png"), full_page=True)
+    page.context.close()
+
+
+def test_session_survives_reload_and_sign_out_ends_it(running_app: str, browser: Any) -> None:
+    page = _page(browser, 1280)
+    _sign_in(page, running_app, *DEMO)
+    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
+
+    page.goto(f"{running_app}/inventory")
+    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Inventory'")
+    page.reload()
+    page.wait_for_function("document.querySelector('#user-email')?.innerText.includes('demo@')")
+
+    page.click("#sign-out")
+    page.wait_for_url("**/signin")
+    page.goto(f"{running_app}/")
+    page.wait_for_url("**/signin")
+    page.context.close()
