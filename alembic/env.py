@@ -5,9 +5,9 @@ A caller may hand over a connection in `config.attributes["connection"]` (tests 
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from storesync.db import make_engine
 from storesync.models import metadata
 from storesync.settings import get_settings

@@ -17,8 +17,11 @@ from sqlalchemy.exc import OperationalError
 from storesync.db import UnsafeDatabaseRole
 from storesync.settings import PROJECT_ROOT, RunMode, Settings, SettingsError, get_settings
 
-app = typer.Typer(help="StoreSync: one catalog, one stock count, every marketplace in step.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="StoreSync: one catalog, one stock count, every marketplace in step.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -99,8 +102,16 @@ def _reflex_env(settings: Settings) -> dict[str, str]:
 
 def _serve(settings: Settings) -> None:
     reflex = shutil.which("reflex", path=os.path.dirname(sys.executable)) or "reflex"
-    command = [reflex, "run", "--env", "prod", "--backend-host", settings.host,
-               "--loglevel", "warning"]
+    command = [
+        reflex,
+        "run",
+        "--env",
+        "prod",
+        "--backend-host",
+        settings.host,
+        "--loglevel",
+        "warning",
+    ]
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_reflex_env(settings))  # noqa: S603
 
     def _stop(signum: int, _frame: object) -> None:
@@ -109,19 +120,22 @@ def _serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     if _wait_until_up(settings, child):
-        url = f"http://{settings.host}:{settings.port}"
+        url = settings.public_url
         typer.echo(f"StoreSync is running at {url}  (health: {url}/ping)")
         if settings.env is RunMode.EMBEDDED and settings.seed_demo:
             typer.echo(f"Demo login: {settings.demo_email} / {settings.demo_password}")
     sys.exit(child.wait())
 
 
-def _wait_until_up(settings: Settings, child: subprocess.Popen[bytes], timeout: float = 600) -> bool:
+def _wait_until_up(
+    settings: Settings, child: subprocess.Popen[bytes], timeout: float = 600
+) -> bool:
     deadline = time.monotonic() + timeout
-    url = f"http://{settings.host}:{settings.port}/ping"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    url = f"http://{host}:{settings.port}/ping"
     while time.monotonic() < deadline and child.poll() is None:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -137,7 +151,8 @@ def worker(
     """Start Dramatiq worker processes on the Redis broker (production mode)."""
     if not get_settings().redis_url:
         raise CliError(
-            "STORESYNC_REDIS_URL is not set: in embedded mode the worker runs inside `storesync run`"
+            "STORESYNC_REDIS_URL is not set: "
+            "in embedded mode the worker runs inside `storesync run`"
         )
     dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
     args = [dramatiq, "workers.actors", "--processes", str(processes), "--threads", str(threads)]

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
 
     seed_demo: bool = True
     demo_email: str = "demo@storesync.local"
-    demo_password: str = "demo-storesync"
+    demo_password: str = "demo-storesync"  # noqa: S105 - the published demo login
     log_level: str = "INFO"
 
     @field_validator("database_url", "migration_database_url")
@@ -145,7 +145,9 @@ def normalise_database_url(value: str) -> str:
     """Accept sqlite and PostgreSQL URLs; PostgreSQL always goes through psycopg 3."""
     scheme, sep, rest = value.partition("://")
     if not sep or not rest:
-        raise ValueError(f"is not a database URL (expected sqlite:///PATH or postgresql://...), got {value!r}")
+        raise ValueError(
+            f"is not a database URL (expected sqlite:///PATH or postgresql://...), got {value!r}"
+        )
     driver = scheme.lower()
     if driver in ("postgresql", "postgres", "postgresql+psycopg"):
         return f"postgresql+psycopg://{rest}"

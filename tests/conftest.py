@@ -19,7 +19,7 @@ import pytest
 _VAR = Path(tempfile.mkdtemp(prefix="storesync-test-var-"))
 os.environ["STORESYNC_VAR_DIR"] = str(_VAR)
 for _name in list(os.environ):
-    if _name.startswith("STORESYNC_") and _name != "STORESYNC_VAR_DIR":
+    if _name.startswith("STORESYNC_") and not _name.startswith(("STORESYNC_TEST_", "STORESYNC_VAR")):
         del os.environ[_name]
 
 import sqlalchemy as sa  # noqa: E402

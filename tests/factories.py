@@ -44,19 +44,27 @@ def make_tenant(engine: Engine, *, name: str | None = None) -> Tenant:
     with session_scope(ctx, engine=engine) as session:
         product = Product(organization_id=org.id, title=f"Kaos {token()}")
         variant = ProductVariant(
-            organization_id=org.id, product_id=product.id, variant_sku=f"SKU-{token()}",
+            organization_id=org.id,
+            product_id=product.id,
+            variant_sku=f"SKU-{token()}",
             price=Decimal("59000"),
         )
         store = Store(
             organization_id=org.id, platform="shopee", platform_store_id=token(), name="Shop"
         )
         listing = ChannelListing(
-            organization_id=org.id, store_id=store.id, platform_item_id=token(),
-            variant_id=variant.id, match_status="matched",
+            organization_id=org.id,
+            store_id=store.id,
+            platform_item_id=token(),
+            variant_id=variant.id,
+            match_status="matched",
         )
         order = Order(
-            organization_id=org.id, store_id=store.id, platform="shopee",
-            platform_order_id=token(), ordered_at=datetime.now(UTC),
+            organization_id=org.id,
+            store_id=store.id,
+            platform="shopee",
+            platform_order_id=token(),
+            ordered_at=datetime.now(UTC),
         )
         session.add(product)
         session.add(store)

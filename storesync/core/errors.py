@@ -23,7 +23,8 @@ _RETRYABLE_BY_DEFAULT = {ErrorType.RATE_LIMIT, ErrorType.NETWORK}
 
 
 class AppError(Exception):
-    """An error the caller can act on: `type` and `code` drive behaviour, `message` is for people."""
+    """An error the caller can act on: `type` and `code` drive behaviour; `message` is for
+    people."""
 
     def __init__(
         self,
@@ -85,5 +86,7 @@ class PermissionDenied(AppError):
 
 
 class AuthenticationFailed(AppError):
-    def __init__(self, code: str = "invalid_credentials", message: str = "wrong email or password") -> None:
+    def __init__(
+        self, code: str = "invalid_credentials", message: str = "wrong email or password"
+    ) -> None:
         super().__init__(ErrorType.AUTHENTICATION, code, message)

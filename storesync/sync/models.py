@@ -73,9 +73,7 @@ class StockOutbox(TenantTable, table=True):
         sa.UniqueConstraint("listing_id"),
         sa.Index(None, "store_id", "status", "available_at"),
         sa.CheckConstraint("quantity >= 0", name="quantity_non_negative"),
-        sa.CheckConstraint(
-            "status IN ('pending', 'in_progress', 'done', 'failed')", name="status"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'in_progress', 'done', 'failed')", name="status"),
     )
 
     store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="CASCADE")

@@ -67,7 +67,9 @@ def create_organization(
     session.add(org)
     session.flush()
     session.add(Membership(organization_id=org.id, user_id=owner_user_id, role=Role.OWNER.value))
-    session.add(Location(organization_id=org.id, code="MAIN", name="Main warehouse", is_default=True))
+    session.add(
+        Location(organization_id=org.id, code="MAIN", name="Main warehouse", is_default=True)
+    )
     session.flush()
     return OrganizationDTO.model_validate(org)
 

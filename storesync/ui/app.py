@@ -19,7 +19,9 @@ app.add_page(
     title="Sign in · StoreSync",
     on_load=AuthState.redirect_if_signed_in,
 )
-app.add_page(dashboard_page, route="/", title="Dashboard · StoreSync", on_load=AuthState.require_session)
+app.add_page(
+    dashboard_page, route="/", title="Dashboard · StoreSync", on_load=AuthState.require_session
+)
 for _section in COMING_SOON:
     app.add_page(
         functools.partial(section_page, _section),

@@ -105,5 +105,5 @@ def screenshots() -> Path:
 
 
 def http_get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read().decode()

@@ -38,7 +38,9 @@ def test_ping_answers_pong(running_app: str) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_sign_in_page_is_usable(running_app: str, browser: Any, screenshots: Path, width: int) -> None:
+def test_sign_in_page_is_usable(
+    running_app: str, browser: Any, screenshots: Path, width: int
+) -> None:
     page = _page(browser, width)
     page.goto(f"{running_app}/signin")
     page.wait_for_selector("#signin-submit")

@@ -73,14 +73,17 @@ def test_variant_sku_is_unique_per_organization_only(pg: PgDatabase) -> None:
             sku = session.execute(sa.text("SELECT variant_sku FROM product_variant")).scalar_one()
         with session_scope(b.ctx, engine=engine) as session:
             session.add(
-                ProductVariant(organization_id=b.ctx.organization_id, product_id=b.product_id,
-                               variant_sku=sku)
-            )
-        with pytest.raises(IntegrityError):
-            with session_scope(a.ctx, engine=engine) as session:
-                session.add(
-                    ProductVariant(organization_id=a.ctx.organization_id,
-                                   product_id=a.product_id, variant_sku=sku)
+                ProductVariant(
+                    organization_id=b.ctx.organization_id, product_id=b.product_id, variant_sku=sku
                 )
+            )
+        with pytest.raises(IntegrityError), session_scope(a.ctx, engine=engine) as session:
+            session.add(
+                ProductVariant(
+                    organization_id=a.ctx.organization_id,
+                    product_id=a.product_id,
+                    variant_sku=sku,
+                )
+            )
     finally:
         engine.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from storesync.catalog.models import Product
-from storesync.db import assert_rls_enforced, make_engine, session_scope, UnsafeDatabaseRole
+from storesync.db import UnsafeDatabaseRole, assert_rls_enforced, make_engine, session_scope
 from storesync.models import APPEND_ONLY_TABLES, TENANT_TABLES
 from storesync.orders.models import Order
 from tests.conftest import PgDatabase
@@ -67,8 +67,11 @@ def test_inserting_a_row_for_another_organization_is_refused(
         with session_scope(a.ctx, engine=app_engine) as session:
             session.add(
                 Order(
-                    organization_id=b.ctx.organization_id, store_id=b.store_id, platform="shopee",
-                    platform_order_id="x", ordered_at=datetime.now(UTC),
+                    organization_id=b.ctx.organization_id,
+                    store_id=b.store_id,
+                    platform="shopee",
+                    platform_order_id="x",
+                    ordered_at=datetime.now(UTC),
                 )
             )
             session.flush()
@@ -132,7 +135,7 @@ def test_context_does_not_leak_between_transactions_on_a_pooled_connection(
 def test_a_user_sees_only_their_own_organizations_and_memberships(
     app_engine: Engine, tenants: tuple[Tenant, Tenant]
 ) -> None:
-    a, b = tenants
+    a, _ = tenants
 
     with session_scope(user_id=a.ctx.user_id, engine=app_engine) as session:
         orgs = set(session.execute(sa.text("SELECT id FROM organization")).scalars())

@@ -40,9 +40,13 @@ def test_signup_creates_owner_membership_default_location_and_argon2_hash(
     with session_scope(user_id=user_id, engine=sqlite_engine) as session:
         ctx = tenancy.context_for(session, user_id=user_id, organization_id=org_id)
         user = session.get(User, user_id)
-        locations = session.execute(
-            sa.select(Location.code).where(Location.organization_id == org_id)  # type: ignore[arg-type]
-        ).scalars().all()
+        locations = (
+            session.execute(
+                sa.select(Location.code).where(Location.organization_id == org_id)  # type: ignore[arg-type]
+            )
+            .scalars()
+            .all()
+        )
         slug = session.get(Organization, org_id).slug  # type: ignore[union-attr]
 
     assert ctx.role is Role.OWNER
@@ -58,8 +62,15 @@ def test_authenticate_accepts_the_right_password_only(sqlite_engine: Engine) -> 
     _signup(sqlite_engine, email)
 
     with session_scope(engine=sqlite_engine) as session:
-        assert tenancy.authenticate(session, email=email.upper(), password="s3cret-pass").email == email
-        for wrong_email, wrong_password in ((email, "nope-nope"), ("ghost@example.com", "s3cret-pass"), ("bad", "x")):
+        assert (
+            tenancy.authenticate(session, email=email.upper(), password="s3cret-pass").email
+            == email
+        )
+        for wrong_email, wrong_password in (
+            (email, "nope-nope"),
+            ("ghost@example.com", "s3cret-pass"),
+            ("bad", "x"),
+        ):
             with pytest.raises(AppError) as raised:
                 tenancy.authenticate(session, email=wrong_email, password=wrong_password)
             assert raised.value.type is ErrorType.AUTHENTICATION
@@ -73,9 +84,8 @@ def test_authenticate_accepts_the_right_password_only(sqlite_engine: Engine) -> 
 def test_create_user_validates_and_writes_nothing(
     sqlite_engine: Engine, email: str, password: str, field: str
 ) -> None:
-    with pytest.raises(AppError) as raised:
-        with session_scope(engine=sqlite_engine) as session:
-            tenancy.create_user(session, email=email, password=password)
+    with pytest.raises(AppError) as raised, session_scope(engine=sqlite_engine) as session:
+        tenancy.create_user(session, email=email, password=password)
 
     assert raised.value.type is ErrorType.VALIDATION
     assert raised.value.details["field"] == field
@@ -86,9 +96,8 @@ def test_create_user_validates_and_writes_nothing(
 def test_duplicate_email_is_a_conflict(sqlite_engine: Engine) -> None:
     _signup(sqlite_engine, "dup@example.com")
 
-    with pytest.raises(AppError) as raised:
-        with session_scope(engine=sqlite_engine) as session:
-            tenancy.create_user(session, email="DUP@example.com", password="another-pass")
+    with pytest.raises(AppError) as raised, session_scope(engine=sqlite_engine) as session:
+        tenancy.create_user(session, email="DUP@example.com", password="another-pass")
 
     assert (raised.value.type, raised.value.code) == (ErrorType.CONFLICT, "email_taken")
 

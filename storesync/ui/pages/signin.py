@@ -48,8 +48,13 @@ def signin_page() -> rx.Component:
                     ),
                     rx.cond(
                         AuthState.error,
-                        rx.callout(AuthState.error, icon="triangle-alert", color_scheme="red",
-                                   id="signin-error", width="100%"),
+                        rx.callout(
+                            AuthState.error,
+                            icon="triangle-alert",
+                            color_scheme="red",
+                            id="signin-error",
+                            width="100%",
+                        ),
                     ),
                     rx.button("Sign in", type="submit", size="3", width="100%", id="signin-submit"),
                     spacing="3",

@@ -1,0 +1,9 @@
+.PHONY: run test lint
+run:  ## StoreSync embedded: installs what it needs, migrates, seeds the demo, serves :3000
+	@scripts/run.sh
+
+test:  ## ruff, mypy and the whole pytest suite
+	@scripts/test.sh
+
+lint:
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what StoreSync needs into the project folder: .venv (Python packages) and .tools (bun,
+# from the npm registry, as Reflex's own bun download cannot reach the internet here).
+# Re-running is cheap: each step is skipped when its inputs have not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+BUN_VERSION=1.4.4
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.storesync-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "==> installing Python packages"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+
+if [ ! -x .tools/node_modules/.bin/bun ] || [ "$(.tools/node_modules/.bin/bun --version)" != "$BUN_VERSION" ]; then
+  echo "==> installing bun $BUN_VERSION from the npm registry"
+  npm install --silent --no-fund --no-audit --prefix .tools "bun@$BUN_VERSION"
+fi
