@@ -18,8 +18,9 @@ import pytest
 # Settings are read once per process: point them at a scratch folder before anything imports them.
 _VAR = Path(tempfile.mkdtemp(prefix="storesync-test-var-"))
 os.environ["STORESYNC_VAR_DIR"] = str(_VAR)
+_KEEP = ("STORESYNC_TEST_", "STORESYNC_VAR_DIR")
 for _name in list(os.environ):
-    if _name.startswith("STORESYNC_") and not _name.startswith(("STORESYNC_TEST_", "STORESYNC_VAR")):
+    if _name.startswith("STORESYNC_") and not _name.startswith(_KEEP):
         del os.environ[_name]
 
 import sqlalchemy as sa  # noqa: E402
