@@ -5,9 +5,13 @@ A caller may hand over a connection in `config.attributes["connection"]` (tests 
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
+from typing import Any
 
 from alembic import context
+from sqlalchemy.engine import Connection
+from sqlmodel.sql.sqltypes import AutoString
+
+from storesync.core.types import UTCDateTime
 from storesync.db import make_engine
 from storesync.models import metadata
 from storesync.settings import get_settings
@@ -15,10 +19,20 @@ from storesync.settings import get_settings
 config = context.config
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Autogenerate plain SQLAlchemy types, so migrations never import app code."""
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=True,

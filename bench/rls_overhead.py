@@ -62,9 +62,10 @@ def main() -> None:
             with session_scope(contexts[-1], engine=app) as session:
                 session.execute(
                     sa.text(
-                        "INSERT INTO product (id, organization_id, created_at, title, description,"
-                        " brand, category, status, attributes, images) SELECT gen_random_uuid(), "
-                        ":org, now(), 'p' || g, '', '', '', 'active', '{}', '[]' "
+                        "INSERT INTO product (id, organization_id, created_at, handle, title,"
+                        " description, brand, category, status, attributes, images)"
+                        " SELECT gen_random_uuid(), "
+                        ":org, now(), 'p' || g, 'p' || g, '', '', '', 'active', '{}', '[]' "
                         "FROM generate_series(1, :n) g"
                     ),
                     {"org": org.id, "n": args.products},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-from alembic import command
 from storesync.db import make_engine
 from storesync.settings import PROJECT_ROOT, get_settings
 

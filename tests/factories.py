@@ -42,7 +42,7 @@ def make_tenant(engine: Engine, *, name: str | None = None) -> Tenant:
         )
     ctx = RequestContext(user_id=user.id, organization_id=org.id, role=Role.OWNER)
     with session_scope(ctx, engine=engine) as session:
-        product = Product(organization_id=org.id, title=f"Kaos {token()}")
+        product = Product(organization_id=org.id, handle=f"kaos-{token()}", title="Kaos")
         variant = ProductVariant(
             organization_id=org.id,
             product_id=product.id,

@@ -12,6 +12,7 @@ Create Date: 2026-11-25 15:20:00
 from collections.abc import Sequence
 
 from alembic import op
+
 from storesync.settings import get_settings
 
 revision: str = "0002"

@@ -16,9 +16,12 @@ from storesync.core.types import JSONDoc, MoneyAmount, UTCDateTime
 class Product(TenantTable, table=True):
     __tablename__ = "product"
     __table_args__ = (
+        sa.UniqueConstraint("organization_id", "handle"),
         sa.CheckConstraint("status IN ('active', 'draft', 'archived')", name="status"),
     )
 
+    # Stable key of a product within its organization (imports group variants by it).
+    handle: str = Field(max_length=120)
     title: str = Field(max_length=255)
     description: str = Field(default="", sa_type=sa.Text)
     brand: str = Field(default="", max_length=120)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 import uuid
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storesync.core.clock import utcnow
-from storesync.core.errors import AppError, AuthenticationFailed, ErrorType, ValidationFailed
+from storesync.core.errors import (
+    AppError,
+    AuthenticationFailed,
+    ErrorType,
+    NotFound,
+    ValidationFailed,
+)
 from storesync.db import set_tenant
 from storesync.inventory.models import Location
 from storesync.tenancy.context import RequestContext
@@ -142,3 +149,30 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> UserDTO:
     if user is None:
         raise AuthenticationFailed("unknown_user", "user not found")
     return UserDTO.model_validate(user)
+
+
+def find_organization_id(session: Session, *, ref: str) -> uuid.UUID:
+    """Resolve an organization by slug or id before any tenant context exists (CLI, workers).
+
+    On PostgreSQL this goes through a SECURITY DEFINER function that returns ids only."""
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        pass
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(
+            sa.text("SELECT storesync_organization_id(:slug)"), {"slug": ref}
+        ).scalar_one()
+    else:
+        found = session.exec(select(Organization.id).where(Organization.slug == ref)).first()
+    if found is None:
+        raise NotFound("organization", ref)
+    return uuid.UUID(str(found))
+
+
+def list_organization_ids(session: Session) -> list[uuid.UUID]:
+    """Every organization's id, oldest first (system work that spans tenants)."""
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(sa.text("SELECT storesync_organization_ids()")).scalars().all()
+        return [uuid.UUID(str(r)) for r in rows]
+    return list(session.exec(select(Organization.id).order_by(col(Organization.created_at))).all())

@@ -11,9 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from storesync.catalog.models import Product
+from storesync.core.errors import AppError
 from storesync.db import UnsafeDatabaseRole, assert_rls_enforced, make_engine, session_scope
 from storesync.models import APPEND_ONLY_TABLES, TENANT_TABLES
 from storesync.orders.models import Order
+from storesync.tenancy import service as tenancy
 from tests.conftest import PgDatabase
 from tests.factories import Tenant, make_tenant
 
@@ -61,7 +63,9 @@ def test_inserting_a_row_for_another_organization_is_refused(
 
     with pytest.raises(ProgrammingError, match="row-level security"):
         with session_scope(a.ctx, engine=app_engine) as session:
-            session.add(Product(organization_id=b.ctx.organization_id, title="smuggled"))
+            session.add(
+                Product(organization_id=b.ctx.organization_id, handle="x", title="smuggled")
+            )
             session.flush()
     with pytest.raises(ProgrammingError, match="row-level security"):
         with session_scope(a.ctx, engine=app_engine) as session:
@@ -218,3 +222,42 @@ def test_random_organization_context_sees_nothing(
 ) -> None:
     with session_scope(organization_id=uuid.uuid4(), engine=app_engine) as session:
         assert session.execute(sa.text("SELECT count(*) FROM product")).scalar_one() == 0
+
+
+def test_system_lookups_return_ids_only_and_names_stay_hidden(
+    app_engine: Engine, tenants: tuple[Tenant, Tenant]
+) -> None:
+    a, b = tenants
+    with session_scope(a.ctx, engine=app_engine) as session:
+        slug_b = session.execute(
+            sa.text("SELECT slug FROM organization WHERE id = :b"), {"b": b.ctx.organization_id}
+        ).first()
+    with session_scope(engine=app_engine) as session:
+        all_ids = tenancy.list_organization_ids(session)
+        slug_a = session.execute(
+            sa.text("SELECT storesync_organization_id(slug) FROM organization")
+        ).all()
+
+    assert slug_b is None
+    assert slug_a == []
+    assert {a.ctx.organization_id, b.ctx.organization_id} <= set(all_ids)
+
+
+def test_find_organization_by_slug(pg: PgDatabase, tenants: tuple[Tenant, Tenant]) -> None:
+    a, _ = tenants
+    owner = make_engine(pg.admin_url)
+    try:
+        with owner.connect() as conn:
+            slug = conn.execute(
+                sa.text("SELECT slug FROM organization WHERE id = :a"), {"a": a.ctx.organization_id}
+            ).scalar_one()
+    finally:
+        owner.dispose()
+    engine = make_engine(pg.app_url)
+    try:
+        with session_scope(engine=engine) as session:
+            assert tenancy.find_organization_id(session, ref=slug) == a.ctx.organization_id
+            with pytest.raises(AppError, match="not found"):
+                tenancy.find_organization_id(session, ref="no-such-org")
+    finally:
+        engine.dispose()
