@@ -5,13 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
+from storesync.core.schemas import DTO
 from storesync.tenancy.permissions import Role
-
-
-class DTO(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class OrganizationDTO(DTO):

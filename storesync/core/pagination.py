@@ -1,0 +1,46 @@
+"""Keyset pagination: an opaque cursor that encodes the sort key of the last row seen."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from storesync.core.errors import ValidationFailed
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 200
+
+
+class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(*values: Any) -> str:
+    """Encode the sort key of the last row (UUIDs, datetimes and Decimals as strings)."""
+    raw = json.dumps([str(v) if v is not None else None for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, parts: int) -> list[str | None]:
+    """The values `encode_cursor` stored; `ValidationFailed` on anything tampered with."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor", "is not a valid page cursor") from None
+    if not isinstance(values, list) or len(values) != parts:
+        raise ValidationFailed("cursor", "is not a valid page cursor")
+    return values
+
+
+def clamp_limit(limit: int) -> int:
+    if limit < 1:
+        raise ValidationFailed("limit", "must be at least 1")
+    return min(limit, MAX_PAGE_SIZE)
