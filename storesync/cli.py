@@ -14,7 +14,10 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
+from storesync.catalog.cli import catalog_app
+from storesync.core.errors import AppError
 from storesync.db import UnsafeDatabaseRole
+from storesync.inventory.cli import inventory_app
 from storesync.settings import PROJECT_ROOT, RunMode, Settings, SettingsError, get_settings
 
 app = typer.Typer(
@@ -24,6 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(inventory_app, name="inventory")
 
 
 class CliError(Exception):
@@ -170,6 +175,9 @@ def main() -> None:
         sys.exit(2)
     except (CliError, UnsafeDatabaseRole) as error:
         typer.echo(f"storesync: {error}", err=True)
+        sys.exit(2)
+    except AppError as error:
+        typer.echo(f"storesync: {error.message}", err=True)
         sys.exit(2)
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else "connection failed"

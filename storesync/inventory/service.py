@@ -59,6 +59,21 @@ def set_on_hand(
     raise NotImplementedError
 
 
+def set_on_hand_bulk(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    lines: Sequence[tuple[uuid.UUID, uuid.UUID, int]],
+    reason: str,
+    reference_type: str = "import",
+    reference_id: str = "",
+) -> int:
+    """Set on-hand for many `(variant_id, location_id, quantity)` lines at once (imports):
+    creates missing stock rows, writes ledger rows for changed ones only, in set-based statements
+    (100,000 lines in seconds). Returns how many rows changed. Needs ADJUST_STOCK."""
+    raise NotImplementedError
+
+
 def adjust_stock(
     session: Session,
     *,
