@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from storesync.core.clock import utcnow
@@ -39,3 +40,8 @@ class TenantTable(SQLModel):
     id: uuid.UUID = id_field()
     organization_id: uuid.UUID = org_field()
     created_at: datetime = created_at_field()
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a model, for set-based statements (bulk inserts, conditional updates)."""
+    return model.__table__  # type: ignore[attr-defined]
