@@ -1,0 +1,27 @@
+"""Helpers the order modules share: the order timeline."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from storesync.orders.models import Order, OrderEvent
+from storesync.tenancy.context import RequestContext
+
+_REASON_MAX = 255
+
+
+def add_event(
+    session: Session, *, ctx: RequestContext, row: Order, from_status: str, source: str, reason: str
+) -> None:
+    """Append to the timeline; `to_status` is the order's status after the change."""
+    session.add(
+        OrderEvent(
+            organization_id=ctx.organization_id,
+            order_id=row.id,
+            from_status=from_status,
+            to_status=row.status,
+            actor_user_id=ctx.user_id,
+            source=source[:32],
+            reason=reason.strip()[:_REASON_MAX],
+        )
+    )
