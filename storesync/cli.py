@@ -18,6 +18,7 @@ from storesync.catalog.cli import catalog_app
 from storesync.core.errors import AppError
 from storesync.db import UnsafeDatabaseRole
 from storesync.inventory.cli import inventory_app
+from storesync.sandbox.cli import sandbox_command
 from storesync.settings import PROJECT_ROOT, RunMode, Settings, SettingsError, get_settings
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(inventory_app, name="inventory")
+app.command("sandbox")(sandbox_command)
 
 
 class CliError(Exception):

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     tiktok_base_url: str = ""
     tiktok_auth_base_url: str = ""
 
+    # Embedded mode mounts the marketplace simulators at /sandbox (see storesync.sandbox).
+    embedded_sandbox: bool = True
+    sandbox_orders_per_minute: float = Field(default=0, ge=0, le=6000)
+
     seed_demo: bool = True
     demo_email: str = "demo@storesync.local"
     demo_password: str = "demo-storesync"  # noqa: S105 - the published demo login

@@ -6,6 +6,7 @@ import functools
 
 import reflex as rx
 
+from storesync.ui import mounts
 from storesync.ui.pages.dashboard import COMING_SOON, dashboard_page, section_page
 from storesync.ui.pages.signin import signin_page
 from storesync.ui.state.auth import SIGN_IN_ROUTE, AuthState
@@ -29,3 +30,5 @@ for _section in COMING_SOON:
         title=f"{_section.label} · StoreSync",
         on_load=AuthState.require_session,
     )
+
+mounts.install(app)

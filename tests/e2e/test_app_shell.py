@@ -121,3 +121,29 @@ def test_session_survives_reload_and_sign_out_ends_it(running_app: str, browser:
     page.goto(f"{running_app}/")
     page.wait_for_url("**/signin")
     page.context.close()
+
+
+def test_the_embedded_app_mounts_the_sandbox(running_app: str) -> None:
+    """Shopee is reachable at <app>/sandbox/shopee and verifies signatures over the path as the
+    real platform sees it (without the prefixes)."""
+    import hashlib
+    import hmac
+    import time
+
+    import httpx
+
+    shops = httpx.get(f"{running_app}/sandbox/sandbox/shops", timeout=10).json()
+    apps = httpx.get(f"{running_app}/sandbox/sandbox/apps", timeout=10).json()
+    partner_id, key = apps["shopee"]["partner_id"], apps["shopee"]["partner_key"]
+    path = "/api/v2/shop/auth_partner"
+    timestamp = int(time.time())
+    sign = hmac.new(key.encode(), f"{partner_id}{path}{timestamp}".encode(), hashlib.sha256)
+    params = {"partner_id": partner_id, "timestamp": timestamp, "redirect": f"{running_app}/cb"}
+    good = httpx.get(
+        f"{running_app}/sandbox/shopee{path}", params={**params, "sign": sign.hexdigest()}
+    )
+    bad = httpx.get(f"{running_app}/sandbox/shopee{path}", params={**params, "sign": "0" * 64})
+
+    assert sorted(s["platform"] for s in shops) == ["shopee", "tiktok"]
+    assert good.status_code == 200 and 'id="authorize"' in good.text
+    assert bad.status_code == 403 and bad.json()["error"] == "error_sign"

@@ -1,0 +1,128 @@
+"""One sandbox: state, both simulators, fault injection, webhook delivery, the order generator
+and the control API, as one ASGI app (mounted inside StoreSync or served alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from storesync.sandbox import persist
+from storesync.sandbox.control import build_control_app
+from storesync.sandbox.faults import FaultMiddleware, Faults
+from storesync.sandbox.generator import OrderGenerator
+from storesync.sandbox.platform import PlatformSim
+from storesync.sandbox.seed import SeedConfig, seed_state
+from storesync.sandbox.state import Platform, SandboxState, TokenLifetimes, now
+from storesync.sandbox.webhooks import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+SAVE_EVERY_SECONDS = 2.0
+
+
+def default_sims() -> dict[str, PlatformSim]:
+    from storesync.sandbox.shopee import ShopeeSim
+    from storesync.sandbox.tiktok import TikTokSim
+
+    return {"shopee": ShopeeSim(), "tiktok": TikTokSim()}
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        seed: SeedConfig | None = None,
+        lifetimes: TokenLifetimes | None = None,
+        orders_per_minute: float = 0,
+        state_file: Path | None = None,
+        sims: dict[str, PlatformSim] | None = None,
+    ) -> None:
+        self.seed = seed or SeedConfig()
+        self.lifetimes = lifetimes or TokenLifetimes()
+        self.state_file = state_file
+        self.sims = sims or default_sims()
+        self.faults = Faults(seed=self.seed.seed)
+        self.state = self._initial_state()
+        self.dispatcher = WebhookDispatcher(self.state, self.sims, self.faults)
+        self.generator = OrderGenerator(
+            self.state, per_minute=orders_per_minute, seed=self.seed.seed
+        )
+        self._saver: asyncio.Task[None] | None = None
+
+    def _initial_state(self) -> SandboxState:
+        loaded = (
+            persist.load(self.state_file, lifetimes=self.lifetimes) if self.state_file else None
+        )
+        return loaded or seed_state(SandboxState(lifetimes=self.lifetimes), self.seed)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.dispatcher.start()
+        self.generator.start()
+        if self.state_file is not None:
+            self._saver = asyncio.ensure_future(self._save_periodically())
+
+    async def stop(self) -> None:
+        await self.generator.stop()
+        await self.dispatcher.stop()
+        if self._saver is not None:
+            self._saver.cancel()
+            await asyncio.gather(self._saver, return_exceptions=True)
+        if self.state_file is not None:
+            persist.save(self.state, self.state_file)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _save_periodically(self) -> None:
+        assert self.state_file is not None
+        while True:
+            await asyncio.sleep(SAVE_EVERY_SECONDS)
+            persist.save(self.state, self.state_file)
+
+    # -- control -------------------------------------------------------------------------------
+
+    def reset(self, **seed_overrides: int) -> None:
+        """Back to a freshly seeded world (same object, so mounted apps keep working)."""
+        config = SeedConfig(**{**self.seed.__dict__, **seed_overrides})
+        fresh = seed_state(SandboxState(lifetimes=self.lifetimes), config)
+        with self.state.lock:
+            for name in ("apps", "shops", "orders", "tokens", "refresh_tokens", "codes"):
+                setattr(self.state, name, getattr(fresh, name))
+            self.state.webhooks.clear()
+            self.state.events.clear()
+        self.faults.reset()
+
+    def expire_tokens(self, platform: Platform, shop_id: str) -> int:
+        with self.state.lock:
+            expired = 0
+            for token in self.state.tokens.values():
+                if token.platform == platform and (not shop_id or token.shop_id == shop_id):
+                    token.access_expires_at = min(token.access_expires_at, now() - 1)
+                    expired += 1
+            return expired
+
+    # -- ASGI ----------------------------------------------------------------------------------
+
+    def routes(self) -> list[Mount]:
+        mounts = [
+            Mount(prefix, app=FaultMiddleware(app, sim, self.faults))
+            for sim in self.sims.values()
+            for prefix, app in sim.mounts(self.state).items()
+        ]
+        return [*mounts, Mount("/sandbox", app=build_control_app(self))]
+
+    def asgi(self) -> Starlette:
+        """The sandbox served alone (its lifespan starts delivery and the generator)."""
+        return Starlette(routes=self.routes(), lifespan=self.lifespan)

@@ -1,0 +1,270 @@
+"""The sandbox-only control API (JSON, no marketplace signing) under `<sandbox>/sandbox/`.
+
+For demos, tests and benchmarks: read the app credentials, authorize a shop without a browser,
+inspect shops, listings and calls, place orders, switch faults and rate limits, register
+webhook URLs, and reset the world.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from storesync.sandbox.state import PLATFORMS, Platform, SandboxError
+
+if TYPE_CHECKING:
+    from storesync.sandbox.app import Sandbox
+
+
+def _bad(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _platform(value: Any) -> Platform:
+    if value not in PLATFORMS:
+        raise SandboxError("bad_platform", f"platform must be one of {', '.join(PLATFORMS)}")
+    return value
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    if not (await request.body()).strip():
+        return {}
+    data = await request.json()
+    if not isinstance(data, dict):
+        raise SandboxError("bad_body", "the body must be a JSON object")
+    return data
+
+
+def build_control_app(sandbox: Sandbox) -> Starlette:
+    state = sandbox.state
+
+    async def apps(_request: Request) -> JSONResponse:
+        shopee, tiktok = state.apps["shopee"], state.apps["tiktok"]
+        return JSONResponse(
+            {
+                "shopee": {"partner_id": int(shopee.key), "partner_key": shopee.secret},
+                "tiktok": {
+                    "app_key": tiktok.key,
+                    "app_secret": tiktok.secret,
+                    "service_id": tiktok.service_id,
+                },
+            }
+        )
+
+    async def authorize(request: Request) -> JSONResponse:
+        body = await _json(request)
+        platform = _platform(body.get("platform"))
+        shops = state.shops_of(platform)
+        shop_id = str(body.get("shop_id") or (shops[0].id if shops else ""))
+        code = state.issue_code(platform, shop_id)
+        return JSONResponse(
+            {
+                "platform": platform,
+                "code": code.code,
+                "shop_id": shop_id,
+                "expires_at": code.expires_at,
+            }
+        )
+
+    async def shops(_request: Request) -> JSONResponse:
+        return JSONResponse(
+            [
+                {
+                    "platform": s.platform,
+                    "shop_id": s.id,
+                    "name": s.name,
+                    "region": s.region,
+                    "currency": s.currency,
+                    "cipher": s.cipher,
+                    "items": len(s.items),
+                    "models": sum(len(i.models) for i in s.items.values()),
+                }
+                for s in state.shops.values()
+            ]
+        )
+
+    async def listings(request: Request) -> JSONResponse:
+        platform = _platform(request.query_params.get("platform"))
+        shop = state.shop(platform, request.query_params.get("shop_id", ""))
+        return JSONResponse(
+            [
+                {
+                    "item_id": i.id,
+                    "model_id": m.id,
+                    "sku": m.sku,
+                    "title": i.title,
+                    "model_name": m.name,
+                    "stock": m.stock,
+                    "price": str(m.price),
+                    "status": i.status,
+                }
+                for i in shop.items.values()
+                for m in i.models
+            ]
+        )
+
+    async def orders(request: Request) -> JSONResponse:
+        body = await _json(request)
+        platform = _platform(body.get("platform"))
+        if not body.get("lines"):
+            if not sandbox.generator.place_one_on(platform, body.get("shop_id")):
+                return _bad("no shop of that platform has stock left", 409)
+            order = max(state.orders.values(), key=lambda o: (o.create_time, o.id))
+        else:
+            shop_id = str(body.get("shop_id") or state.shops_of(platform)[0].id)
+            lines = [_line(state, platform, shop_id, raw) for raw in body["lines"]]
+            order = state.place_order(
+                platform, shop_id, lines, buyer=str(body.get("buyer", "buyer"))
+            )
+        return JSONResponse(_order_json(order))
+
+    async def order_status(request: Request) -> JSONResponse:
+        body = await _json(request)
+        platform = _platform(body.get("platform"))
+        order = state.set_order_status(
+            platform,
+            str(body.get("order_id")),
+            str(body.get("status")),
+            restock=bool(body.get("restock", False)),
+        )
+        return JSONResponse(_order_json(order))
+
+    async def calls(request: Request) -> JSONResponse:
+        platform = request.query_params.get("platform")
+        path = request.query_params.get("path")
+        since = float(request.query_params.get("since", 0))
+        rows = [
+            asdict(c)
+            for c in list(sandbox.faults.calls)
+            if (not platform or c.platform == platform)
+            and (not path or c.path.endswith(path))
+            and c.at >= since
+        ]
+        counts = Counter(f"{r['method']} {r['path']} {r['outcome']}" for r in rows)
+        return JSONResponse({"total": len(rows), "counts": dict(counts), "calls": rows[-500:]})
+
+    async def faults(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            body = await _json(request)
+            platforms = (
+                PLATFORMS
+                if body.get("platform") in (None, "all")
+                else (_platform(body["platform"]),)
+            )
+            changes = {k: v for k, v in body.items() if k != "platform"}
+            try:
+                for platform in platforms:
+                    sandbox.faults.update(platform, changes)
+            except (ValueError, TypeError) as error:
+                return _bad(str(error))
+        return JSONResponse({p: sandbox.faults.of(p).public() for p in PLATFORMS})
+
+    async def webhooks(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            body = await _json(request)
+            platforms = (
+                PLATFORMS
+                if body.get("platform") in (None, "all")
+                else (_platform(body["platform"]),)
+            )
+            url = str(body.get("url", ""))
+            if url and not url.startswith(("http://", "https://")):
+                return _bad("url must be an http(s) URL")
+            for platform in platforms:
+                if url:
+                    state.webhooks[platform] = url
+                else:
+                    state.webhooks.pop(platform, None)
+        return JSONResponse(
+            {
+                "urls": dict(state.webhooks),
+                "stats": sandbox.dispatcher.public_stats(),
+                "events": len(state.events),
+            }
+        )
+
+    async def generator(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            body = await _json(request)
+            sandbox.generator.set_rate(float(body.get("orders_per_minute", 0)))
+        return JSONResponse(
+            {
+                "orders_per_minute": sandbox.generator.per_minute,
+                "placed": sandbox.generator.placed,
+                "skipped": sandbox.generator.skipped,
+            }
+        )
+
+    async def expire_tokens(request: Request) -> JSONResponse:
+        body = await _json(request)
+        platform = _platform(body.get("platform"))
+        expired = sandbox.expire_tokens(platform, str(body.get("shop_id", "")))
+        return JSONResponse({"expired": expired})
+
+    async def reset(request: Request) -> JSONResponse:
+        body = await _json(request)
+        sandbox.reset(
+            **{
+                k: int(v)
+                for k, v in body.items()
+                if k in ("seed", "shops_per_platform", "products_per_shop")
+            }
+        )
+        return JSONResponse({"ok": True, "at": time.time()})
+
+    routes = [
+        Route("/apps", apps),
+        Route("/authorize", authorize, methods=["POST"]),
+        Route("/shops", shops),
+        Route("/listings", listings),
+        Route("/orders", orders, methods=["POST"]),
+        Route("/orders/status", order_status, methods=["POST"]),
+        Route("/calls", calls),
+        Route("/faults", faults, methods=["GET", "POST"]),
+        Route("/webhooks", webhooks, methods=["GET", "POST"]),
+        Route("/generator", generator, methods=["GET", "POST"]),
+        Route("/tokens/expire", expire_tokens, methods=["POST"]),
+        Route("/reset", reset, methods=["POST"]),
+    ]
+
+    async def sandbox_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SandboxError)
+        status = (
+            404
+            if exc.code.endswith("not_found")
+            else 409
+            if exc.code == "insufficient_stock"
+            else 400
+        )
+        return _bad(exc.message, status)
+
+    return Starlette(routes=routes, exception_handlers={SandboxError: sandbox_error})
+
+
+def _line(
+    state: Any, platform: Platform, shop_id: str, raw: dict[str, Any]
+) -> tuple[str, str, int]:
+    quantity = int(raw.get("quantity", 1))
+    if "sku" in raw:
+        shop = state.shop(platform, shop_id)
+        for item in shop.items.values():
+            for model in item.models:
+                if model.sku == raw["sku"]:
+                    return item.id, model.id, quantity
+        raise SandboxError("sku_not_found", f"no listing with SKU {raw['sku']} in shop {shop_id}")
+    return str(raw["item_id"]), str(raw.get("model_id", "0")), quantity
+
+
+def _order_json(order: Any) -> dict[str, Any]:
+    data = asdict(order)
+    data["total"] = str(order.total)
+    for line in data["lines"]:
+        line["price"] = str(line["price"])
+    return data

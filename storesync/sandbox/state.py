@@ -1,0 +1,411 @@
+"""The sandbox's world: apps, shops with items and stock, orders, OAuth codes and tokens.
+
+Plain dataclasses in memory, shared by both platforms; the platform modules translate them to and
+from their wire formats. All mutations go through `SandboxState` methods, which emit events
+(`order.created`, `order.status`, `stock.changed`) that the webhook dispatcher turns into pushes.
+Time comes from `storesync.core.clock` so tests can move it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from storesync.core.clock import utcnow
+
+Platform = Literal["shopee", "tiktok"]
+PLATFORMS: tuple[Platform, ...] = ("shopee", "tiktok")
+
+
+def now() -> int:
+    """Unix seconds on the (mockable) clock."""
+    return int(utcnow().timestamp())
+
+
+class SandboxError(Exception):
+    """A business rule the platform enforces (e.g. stock below zero); platform modules map the
+    `code` to their own error shape."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class App:
+    platform: Platform
+    key: str  # Shopee partner_id (digits); TikTok app_key
+    secret: str  # Shopee partner_key; TikTok app_secret
+    service_id: str = ""  # TikTok only
+
+
+@dataclass
+class Model:
+    """A sellable unit: a Shopee model (model_id "0" for an item without models) or a TikTok SKU."""
+
+    id: str
+    sku: str
+    name: str
+    price: Decimal
+    stock: int
+    warehouse_id: str = ""
+
+
+@dataclass
+class Item:
+    """A Shopee item or a TikTok product."""
+
+    id: str
+    title: str
+    status: str
+    has_models: bool
+    models: list[Model]
+    images: list[str]
+    create_time: int
+    update_time: int
+    description: str = ""
+
+
+@dataclass
+class Shop:
+    platform: Platform
+    id: str
+    name: str
+    region: str
+    currency: str
+    cipher: str = ""  # TikTok shop_cipher
+    items: dict[str, Item] = field(default_factory=dict)
+
+    def find_model(self, item_id: str, model_id: str) -> tuple[Item, Model]:
+        item = self.items.get(item_id)
+        if item is None:
+            raise SandboxError("item_not_found", f"item {item_id} not found in shop {self.id}")
+        for model in item.models:
+            if model.id == model_id:
+                return item, model
+        raise SandboxError("model_not_found", f"model {model_id} not found in item {item_id}")
+
+
+@dataclass
+class OrderLine:
+    item_id: str
+    model_id: str
+    sku: str
+    title: str
+    model_name: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass
+class Order:
+    platform: Platform
+    shop_id: str
+    id: str  # Shopee order_sn; TikTok order id
+    status: str  # the platform's own status value
+    create_time: int
+    update_time: int
+    lines: list[OrderLine]
+    buyer: str
+    currency: str
+    total: Decimal
+    tracking_number: str = ""
+    package_id: str = ""
+    cancel_reason: str = ""
+
+
+@dataclass
+class Token:
+    platform: Platform
+    shop_id: str
+    access_token: str
+    refresh_token: str
+    access_expires_at: int
+    refresh_expires_at: int
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    platform: Platform
+    shop_id: str
+    code: str
+    expires_at: int
+    used: bool = False
+
+
+@dataclass
+class TokenLifetimes:
+    """Seconds. Defaults follow the platforms (Shopee 4 h access / 30 d refresh; TikTok ~7 days);
+    tests shorten them to seconds."""
+
+    shopee_access: int = 4 * 3600
+    shopee_refresh: int = 30 * 86400
+    tiktok_access: int = 7 * 86400
+    tiktok_refresh: int = 365 * 86400
+    code: int = 600
+
+    def access(self, platform: Platform) -> int:
+        return self.shopee_access if platform == "shopee" else self.tiktok_access
+
+    def refresh(self, platform: Platform) -> int:
+        return self.shopee_refresh if platform == "shopee" else self.tiktok_refresh
+
+
+@dataclass
+class SandboxEvent:
+    platform: Platform
+    shop_id: str
+    kind: str  # order.created | order.status | stock.changed
+    data: dict[str, Any]
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    timestamp: int = field(default_factory=now)
+
+
+Listener = Callable[[SandboxEvent], None]
+
+
+class SandboxState:
+    """Everything the simulators know. Methods are safe to call from several threads."""
+
+    def __init__(self, *, lifetimes: TokenLifetimes | None = None) -> None:
+        self.lock = threading.RLock()
+        self.apps: dict[Platform, App] = {}
+        self.shops: dict[tuple[Platform, str], Shop] = {}
+        self.orders: dict[tuple[Platform, str], Order] = {}
+        self.tokens: dict[str, Token] = {}  # by access token
+        self.refresh_tokens: dict[str, Token] = {}  # by refresh token (single use)
+        self.codes: dict[str, AuthCode] = {}
+        self.lifetimes = lifetimes or TokenLifetimes()
+        self.listeners: list[Listener] = []
+        self.webhooks: dict[str, str] = {}  # platform → registered callback URL
+        self.tiktok_redirect_url: str = ""
+        self.events: deque[SandboxEvent] = deque(maxlen=10_000)
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def shop(self, platform: Platform, shop_id: str) -> Shop:
+        shop = self.shops.get((platform, str(shop_id)))
+        if shop is None:
+            raise SandboxError("shop_not_found", f"{platform} shop {shop_id} not found")
+        return shop
+
+    def shop_by_cipher(self, cipher: str) -> Shop:
+        for shop in self.shops.values():
+            if shop.platform == "tiktok" and shop.cipher == cipher:
+                return shop
+        raise SandboxError("shop_not_found", f"no shop with cipher {cipher}")
+
+    def shops_of(self, platform: Platform) -> list[Shop]:
+        return [s for s in self.shops.values() if s.platform == platform]
+
+    def orders_of(self, platform: Platform, shop_id: str) -> list[Order]:
+        return [o for o in self.orders.values() if o.platform == platform and o.shop_id == shop_id]
+
+    # -- events --------------------------------------------------------------------------------
+
+    def emit(self, platform: Platform, shop_id: str, kind: str, data: dict[str, Any]) -> None:
+        event = SandboxEvent(platform, shop_id, kind, data)
+        self.events.append(event)
+        for listener in list(self.listeners):
+            listener(event)
+
+    # -- OAuth ---------------------------------------------------------------------------------
+
+    def issue_code(self, platform: Platform, shop_id: str) -> AuthCode:
+        with self.lock:
+            self.shop(platform, shop_id)
+            code = AuthCode(platform, shop_id, secrets.token_hex(16), now() + self.lifetimes.code)
+            self.codes[code.code] = code
+            return code
+
+    def exchange_code(self, platform: Platform, code: str, shop_id: str | None = None) -> Token:
+        """Trade a one-time code for tokens; SandboxError('invalid_code') when unknown, used,
+        expired, or issued for another shop."""
+        with self.lock:
+            found = self.codes.get(code)
+            if (
+                found is None
+                or found.used
+                or found.platform != platform
+                or found.expires_at < now()
+                or (shop_id is not None and found.shop_id != str(shop_id))
+            ):
+                raise SandboxError("invalid_code", "the authorization code is invalid or expired")
+            found.used = True
+            return self._new_token(platform, found.shop_id)
+
+    def refresh(self, platform: Platform, refresh_token: str, shop_id: str | None = None) -> Token:
+        """Rotate: the old refresh token is spent, the old access token revoked."""
+        with self.lock:
+            old = self.refresh_tokens.pop(refresh_token, None)
+            if (
+                old is None
+                or old.platform != platform
+                or old.refresh_expires_at < now()
+                or (shop_id is not None and old.shop_id != str(shop_id))
+            ):
+                raise SandboxError("invalid_refresh_token", "refresh token invalid or expired")
+            old.revoked = True
+            return self._new_token(platform, old.shop_id)
+
+    def _new_token(self, platform: Platform, shop_id: str) -> Token:
+        issued = now()
+        token = Token(
+            platform,
+            shop_id,
+            access_token=secrets.token_hex(16),
+            refresh_token=secrets.token_hex(16),
+            access_expires_at=issued + self.lifetimes.access(platform),
+            refresh_expires_at=issued + self.lifetimes.refresh(platform),
+        )
+        self.tokens[token.access_token] = token
+        self.refresh_tokens[token.refresh_token] = token
+        return token
+
+    def check_token(self, platform: Platform, access_token: str, shop_id: str) -> Token:
+        """The live token for this shop, or SandboxError('invalid_token' | 'token_expired')."""
+        token = self.tokens.get(access_token)
+        if token is None or token.revoked or token.platform != platform:
+            raise SandboxError("invalid_token", "invalid access token")
+        if token.shop_id != str(shop_id):
+            raise SandboxError("invalid_token", "access token does not belong to this shop")
+        if token.access_expires_at <= now():
+            raise SandboxError("token_expired", "access token expired")
+        return token
+
+    def revoke_shop_tokens(self, platform: Platform, shop_id: str) -> int:
+        with self.lock:
+            revoked = 0
+            for token in self.tokens.values():
+                if token.platform == platform and token.shop_id == shop_id and not token.revoked:
+                    token.revoked = True
+                    revoked += 1
+            return revoked
+
+    # -- stock and orders ----------------------------------------------------------------------
+
+    def set_stock(
+        self, platform: Platform, shop_id: str, item_id: str, model_id: str, quantity: int
+    ) -> Model:
+        """Absolute stock, as both platforms' update calls set it; below zero is refused."""
+        if quantity < 0:
+            raise SandboxError("invalid_stock", "stock must not be negative")
+        with self.lock:
+            shop = self.shop(platform, shop_id)
+            item, model = shop.find_model(item_id, model_id)
+            changed = model.stock != quantity
+            model.stock = quantity
+            item.update_time = now()
+        if changed:
+            self.emit(
+                platform,
+                shop_id,
+                "stock.changed",
+                {"item_id": item_id, "model_id": model_id, "stock": quantity},
+            )
+        return model
+
+    def place_order(
+        self,
+        platform: Platform,
+        shop_id: str,
+        lines: list[tuple[str, str, int]],
+        *,
+        buyer: str = "buyer",
+        order_id: str | None = None,
+    ) -> Order:
+        """A buyer checks out: stock drops at once, like on the real platform; refused (nothing
+        changes) when any line exceeds the stock."""
+        with self.lock:
+            shop = self.shop(platform, shop_id)
+            resolved = [(*shop.find_model(i, m), q) for i, m, q in lines]
+            for item, model, quantity in resolved:
+                if quantity < 1 or quantity > model.stock:
+                    raise SandboxError(
+                        "insufficient_stock",
+                        f"{model.sku or item.id}: {quantity} requested, {model.stock} in stock",
+                    )
+            created = now()
+            order_lines = []
+            for item, model, quantity in resolved:
+                model.stock -= quantity
+                item.update_time = created
+                order_lines.append(
+                    OrderLine(
+                        item.id, model.id, model.sku, item.title, model.name, quantity, model.price
+                    )
+                )
+            order = Order(
+                platform,
+                shop.id,
+                order_id or _order_id(platform, created),
+                _initial_status(platform),
+                created,
+                created,
+                order_lines,
+                buyer,
+                shop.currency,
+                sum((ln.price * ln.quantity for ln in order_lines), Decimal(0)),
+            )
+            self.orders[(platform, order.id)] = order
+        self.emit(
+            platform, shop_id, "order.created", {"order_id": order.id, "status": order.status}
+        )
+        for _item, model, _quantity in resolved:
+            self.emit(
+                platform,
+                shop_id,
+                "stock.changed",
+                {"item_id": _item.id, "model_id": model.id, "stock": model.stock},
+            )
+        return order
+
+    def set_order_status(
+        self, platform: Platform, order_id: str, status: str, *, restock: bool = False
+    ) -> Order:
+        """Move an order to a platform status; `restock` puts cancelled units back."""
+        with self.lock:
+            order = self.orders.get((platform, order_id))
+            if order is None:
+                raise SandboxError("order_not_found", f"order {order_id} not found")
+            if order.status == status:
+                return order
+            order.status = status
+            order.update_time = now()
+            if restock:
+                shop = self.shop(platform, order.shop_id)
+                for line in order.lines:
+                    _item, model = shop.find_model(line.item_id, line.model_id)
+                    model.stock += line.quantity
+        self.emit(platform, order.shop_id, "order.status", {"order_id": order_id, "status": status})
+        return order
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy (persistence, inspection)."""
+        with self.lock:
+            return {
+                "apps": {p: asdict(a) for p, a in self.apps.items()},
+                "shops": [asdict(s) for s in self.shops.values()],
+                "orders": [asdict(o) for o in self.orders.values()],
+                "tokens": [asdict(t) for t in self.tokens.values()],
+            }
+
+
+def _initial_status(platform: Platform) -> str:
+    return "READY_TO_SHIP" if platform == "shopee" else "AWAITING_SHIPMENT"
+
+
+def _order_id(platform: Platform, created: int) -> str:
+    if platform == "shopee":
+        from datetime import UTC, datetime
+
+        day = datetime.fromtimestamp(created, UTC).strftime("%y%m%d")
+        return day + secrets.token_hex(4).upper()[:8]
+    return str(576_000_000_000_000_000 + secrets.randbelow(10**15))

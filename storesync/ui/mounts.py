@@ -1,0 +1,27 @@
+"""Extra HTTP routes mounted beside the Reflex app (the embedded sandbox; later webhooks, OAuth
+callbacks) and the lifespan tasks they need."""
+
+from __future__ import annotations
+
+import reflex as rx
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from storesync.settings import RunMode, get_settings
+
+
+def install(app: rx.App) -> None:
+    """Mount what the run mode needs; in embedded mode that includes the marketplace sandbox."""
+    settings = get_settings()
+    routes: list[Mount] = []
+    if settings.env is RunMode.EMBEDDED and settings.embedded_sandbox:
+        from storesync.sandbox.app import Sandbox
+
+        sandbox = Sandbox(
+            orders_per_minute=settings.sandbox_orders_per_minute,
+            state_file=settings.var_dir / "sandbox.sqlite",
+        )
+        routes.append(Mount("/sandbox", routes=sandbox.routes()))
+        app.register_lifespan_task(sandbox.lifespan)
+    if routes:
+        app.api_transformer = Starlette(routes=routes)

@@ -1,0 +1,61 @@
+"""The whole sandbox (both simulators, control API, webhook delivery) over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from storesync.sandbox.app import Sandbox
+from storesync.sandbox.seed import SeedConfig
+from storesync.sandbox.server import serve_in_thread
+
+
+@dataclass
+class RunningSandbox:
+    base_url: str
+    sandbox: Sandbox
+
+    @property
+    def state(self):  # type: ignore[no-untyped-def]
+        return self.sandbox.state
+
+
+@pytest.fixture
+def running_sandbox() -> Iterator[RunningSandbox]:
+    """A freshly seeded sandbox on a free port (one shop per platform, 24 products each)."""
+    sandbox = Sandbox(seed=SeedConfig(seed=11, products_per_shop=24))
+    with serve_in_thread(sandbox.asgi()) as base_url:
+        yield RunningSandbox(base_url, sandbox)
+
+
+@dataclass
+class Receiver:
+    """A local webhook receiver: records every push (headers and raw body)."""
+
+    url: str
+    received: list[tuple[dict[str, str], bytes]]
+    fail_first: list[int]  # answer 500 to this many requests first (to exercise retries)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    record = Receiver(url="", received=[], fail_first=[0])
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        if record.fail_first[0] > 0:
+            record.fail_first[0] -= 1
+            return Response(status_code=500)
+        record.received.append((dict(request.headers), body))
+        return Response(status_code=200)
+
+    with serve_in_thread(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as base:
+        record.url = f"{base}/hook"
+        yield record

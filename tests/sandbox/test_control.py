@@ -1,0 +1,167 @@
+"""The sandbox's control API, webhook delivery, order generator and persistence, over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storesync.sandbox import persist
+from storesync.sandbox.app import Sandbox
+from storesync.sandbox.seed import SeedConfig
+from tests.sandbox.conftest import Receiver, RunningSandbox
+
+
+def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_apps_shops_and_listings(running_sandbox: RunningSandbox) -> None:
+    with httpx.Client(base_url=f"{running_sandbox.base_url}/sandbox") as client:
+        apps = client.get("/apps").json()
+        shops = client.get("/shops").json()
+        shopee = next(s for s in shops if s["platform"] == "shopee")
+        listings = client.get(
+            "/listings", params={"platform": "shopee", "shop_id": shopee["shop_id"]}
+        ).json()
+        missing = client.get("/listings", params={"platform": "shopee", "shop_id": "404"})
+
+    assert set(apps) == {"shopee", "tiktok"}
+    assert (
+        isinstance(apps["shopee"]["partner_id"], int) and len(apps["shopee"]["partner_key"]) == 64
+    )
+    assert set(apps["tiktok"]) == {"app_key", "app_secret", "service_id"}
+    assert sorted(s["platform"] for s in shops) == ["shopee", "tiktok"]
+    assert shopee["items"] == 24 and len(listings) == shopee["models"]
+    assert {"item_id", "model_id", "sku", "stock", "price"} <= set(listings[0])
+    assert missing.status_code == 404
+
+
+def test_shared_skus_exist_across_platforms(running_sandbox: RunningSandbox) -> None:
+    state = running_sandbox.state
+    skus = {
+        p: {m.sku for s in state.shops_of(p) for i in s.items.values() for m in i.models}
+        for p in ("shopee", "tiktok")
+    }
+    shared = skus["shopee"] & skus["tiktok"]
+    assert shared and skus["shopee"] - shared and skus["tiktok"] - shared
+
+
+def test_placing_an_order_decrements_stock_and_refuses_overselling(
+    running_sandbox: RunningSandbox,
+) -> None:
+    state = running_sandbox.state
+    shop = state.shops_of("tiktok")[0]
+    item, model = next((i, m) for i in shop.items.values() for m in i.models if m.stock >= 2)
+    before = model.stock
+    with httpx.Client(base_url=f"{running_sandbox.base_url}/sandbox") as client:
+        placed = client.post(
+            "/orders", json={"platform": "tiktok", "lines": [{"sku": model.sku, "quantity": 2}]}
+        )
+        too_many = client.post(
+            "/orders",
+            json={
+                "platform": "tiktok",
+                "lines": [{"item_id": item.id, "model_id": model.id, "quantity": before + 1}],
+            },
+        )
+        cancelled = client.post(
+            "/orders/status",
+            json={
+                "platform": "tiktok",
+                "order_id": placed.json()["id"],
+                "status": "CANCELLED",
+                "restock": True,
+            },
+        )
+
+    assert placed.status_code == 200 and placed.json()["status"] == "AWAITING_SHIPMENT"
+    assert too_many.status_code == 409
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert model.stock == before  # -2 by the order, +2 by the restocking cancel, 0 by the refusal
+
+
+def test_webhooks_are_signed_delivered_and_retried(
+    running_sandbox: RunningSandbox, receiver: Receiver
+) -> None:
+    receiver.fail_first[0] = 2  # the first two deliveries fail and must be retried
+    with httpx.Client(base_url=f"{running_sandbox.base_url}/sandbox") as client:
+        client.post("/webhooks", json={"url": receiver.url})
+        apps = client.get("/apps").json()
+        order = client.post("/orders", json={"platform": "shopee"}).json()
+        assert _wait(lambda: client.get("/webhooks").json()["stats"]["delivered"] >= 2)
+        stats = client.get("/webhooks").json()["stats"]
+
+    key = apps["shopee"]["partner_key"].encode()
+    bodies = [json.loads(body) for _, body in receiver.received]
+    for headers, body in receiver.received:
+        expected = hmac.new(key, receiver.url.encode() + b"|" + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["authorization"], expected)
+    assert any(b["code"] == 3 and b["data"]["ordersn"] == order["id"] for b in bodies)
+    assert stats["retried"] >= 2 and stats["failed"] == 0
+
+
+def test_fault_injection_and_rate_limits_are_switchable(running_sandbox: RunningSandbox) -> None:
+    with httpx.Client(base_url=running_sandbox.base_url) as client:
+        client.post("/sandbox/faults", json={"platform": "shopee", "burst_5xx": 3})
+        statuses = [client.get("/shopee/api/v2/shop/get_shop_info").status_code for _ in range(4)]
+        bad = client.post("/sandbox/faults", json={"platform": "shopee", "nonsense": 1})
+        calls = client.get("/sandbox/calls", params={"platform": "shopee"}).json()
+
+    assert statuses[:3] == [503, 503, 503] and statuses[3] != 503
+    assert bad.status_code == 400
+    assert calls["total"] == 4
+    assert sum(v for k, v in calls["counts"].items() if k.endswith("fault_5xx")) == 3
+
+
+def test_generator_places_orders_at_the_configured_rate(running_sandbox: RunningSandbox) -> None:
+    with httpx.Client(base_url=f"{running_sandbox.base_url}/sandbox") as client:
+        client.post("/generator", json={"orders_per_minute": 1200})
+        time.sleep(1.0)
+        client.post("/generator", json={"orders_per_minute": 0})
+        status = client.get("/generator").json()
+
+    assert 15 <= status["placed"] + status["skipped"] <= 25
+    assert len(running_sandbox.state.orders) == status["placed"]
+
+
+def test_the_world_survives_a_restart_with_a_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.sqlite"
+    first = Sandbox(seed=SeedConfig(seed=3, products_per_shop=5), state_file=path)
+    order = first.generator.place_one_on("shopee", None) and next(iter(first.state.orders.values()))
+    first.state.webhooks["shopee"] = "http://127.0.0.1:9/hook"
+    persist.save(first.state, path)
+
+    second = Sandbox(seed=SeedConfig(seed=99, products_per_shop=5), state_file=path)
+
+    assert order and (order.platform, order.id) in second.state.orders
+    assert second.state.apps["shopee"] == first.state.apps["shopee"]
+    assert second.state.webhooks == {"shopee": "http://127.0.0.1:9/hook"}
+    stock = {
+        (s.id, m.id): m.stock
+        for s in second.state.shops.values()
+        for i in s.items.values()
+        for m in i.models
+    }
+    assert stock == {
+        (s.id, m.id): m.stock
+        for s in first.state.shops.values()
+        for i in s.items.values()
+        for m in i.models
+    }
+
+
+@pytest.mark.parametrize("body", [{"platform": "amazon"}, {}])
+def test_authorize_validates_the_platform(running_sandbox: RunningSandbox, body: dict) -> None:
+    response = httpx.post(f"{running_sandbox.base_url}/sandbox/authorize", json=body)
+    assert response.status_code == 400 and "platform must be one of" in response.json()["error"]
