@@ -165,3 +165,39 @@ def test_the_world_survives_a_restart_with_a_state_file(tmp_path: Path) -> None:
 def test_authorize_validates_the_platform(running_sandbox: RunningSandbox, body: dict) -> None:
     response = httpx.post(f"{running_sandbox.base_url}/sandbox/authorize", json=body)
     assert response.status_code == 400 and "platform must be one of" in response.json()["error"]
+
+
+def test_every_generated_order_reaches_the_receiver_signed(
+    running_sandbox: RunningSandbox, receiver: Receiver
+) -> None:
+    """The generator at 600 orders a minute for 3 s: every queued push is delivered once."""
+    with httpx.Client(base_url=f"{running_sandbox.base_url}/sandbox") as client:
+        apps = client.get("/apps").json()
+        client.post("/webhooks", json={"url": receiver.url})
+        client.post("/generator", json={"orders_per_minute": 600})
+        time.sleep(3.0)
+        client.post("/generator", json={"orders_per_minute": 0})
+        assert _wait(
+            lambda: (s := client.get("/webhooks").json()["stats"])["delivered"] == s["queued"]
+        )
+        stats = client.get("/webhooks").json()["stats"]
+    order_pushes = {
+        json.loads(body).get("data", {}).get("ordersn") or json.loads(body)["data"].get("order_id")
+        for _, body in receiver.received
+        if json.loads(body).get("code") == 3 or json.loads(body).get("type") == 1
+    }
+
+    assert len(receiver.received) == stats["delivered"] == stats["queued"] and stats["failed"] == 0
+    assert order_pushes == {o.id for o in running_sandbox.state.orders.values()}
+    assert 25 <= len(order_pushes) <= 35
+    for headers, body in receiver.received:
+        payload = json.loads(body)
+        if "tts_notification_id" in payload:
+            message = apps["tiktok"]["app_key"].encode() + body
+            key = apps["tiktok"]["app_secret"].encode()
+        else:
+            message, key = (
+                receiver.url.encode() + b"|" + body,
+                apps["shopee"]["partner_key"].encode(),
+            )
+        assert headers["authorization"] == hmac.new(key, message, hashlib.sha256).hexdigest()
