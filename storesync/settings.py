@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     public_url: str = ""
 
+    # StoreSync's apps on the marketplaces. Embedded mode asks the mounted sandbox when unset.
+    shopee_partner_id: str = ""
+    shopee_partner_key: str = ""
+    tiktok_app_key: str = ""
+    tiktok_app_secret: str = ""
+    tiktok_service_id: str = ""
+    # Calls per second per store (token bucket); the platforms publish no firm numbers.
+    shopee_rate_limit: float = Field(default=10, gt=0, le=1000)
+    tiktok_rate_limit: float = Field(default=20, gt=0, le=1000)
+    http_timeout_seconds: float = Field(default=15, gt=0, le=300)
+
     shopee_base_url: str = ""
     tiktok_base_url: str = ""
     tiktok_auth_base_url: str = ""

@@ -1,0 +1,88 @@
+"""The contract every marketplace adapter fulfils, and the connection it works through.
+
+Adapters alone know marketplace field names; they turn payloads into `channels.schemas` DTOs and
+map every platform error once into `AppError` (type, code, retryable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+from storesync.channels.resilience import ResilientClient
+from storesync.channels.schemas import (
+    AppCredentials,
+    AuthorizedShop,
+    Capabilities,
+    ChannelOrder,
+    ChannelProduct,
+    Credentials,
+    PriceUpdate,
+    PushResult,
+    ShopHealth,
+    StockUpdate,
+)
+
+OnRefresh = Callable[[Credentials], Awaitable[None]]
+
+
+@dataclass
+class Connection:
+    """Everything one store's adapter needs; one per store connection."""
+
+    app: AppCredentials
+    base_url: str  # the API host (sandbox or production), from settings
+    auth_base_url: str  # TikTok's separate auth host; Shopee uses base_url
+    http: ResilientClient
+    credentials: Credentials | None = None
+    on_refresh: OnRefresh | None = None  # persists rotated tokens (they are single use)
+
+
+class PlatformAdapter(Protocol):
+    platform: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    connection: Connection
+
+    def authorize_url(self, *, redirect_url: str, state: str) -> str:
+        """Where to send the merchant to approve StoreSync; the platform redirects back to
+        `redirect_url` with a code (and `state`)."""
+        ...
+
+    async def exchange_code(self, *, code: str, shop_id: str | None = None) -> AuthorizedShop:
+        """Trade the redirect's code for tokens and the shop's identity."""
+        ...
+
+    async def refresh(self) -> Credentials:
+        """Rotate the tokens; stores them on the connection and calls `on_refresh`."""
+        ...
+
+    def fetch_products(self) -> AsyncIterator[ChannelProduct]:
+        """Every product with its variants and stock, paging to the end, each exactly once."""
+        ...
+
+    async def update_stock(self, updates: Sequence[StockUpdate]) -> PushResult:
+        """Set absolute stock, batched into as few calls as the platform allows."""
+        ...
+
+    async def update_price(self, updates: Sequence[PriceUpdate]) -> PushResult: ...
+
+    def fetch_orders(
+        self, *, since: datetime, until: datetime | None = None
+    ) -> AsyncIterator[ChannelOrder]:
+        """Orders updated in [since, until), with details, splitting the range into the windows
+        the platform allows."""
+        ...
+
+    async def fetch_order_details(self, order_ids: Sequence[str]) -> list[ChannelOrder]: ...
+
+    async def ship_order(self, order_id: str, *, tracking_number: str = "") -> str:
+        """Arrange shipment; returns the tracking number."""
+        ...
+
+    async def setup_webhooks(self, callback_url: str) -> None: ...
+
+    async def health(self) -> ShopHealth:
+        """A cheap authenticated call: token valid, API reachable, latency."""
+        ...

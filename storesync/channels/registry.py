@@ -1,0 +1,61 @@
+"""Platform → adapter, and the factory of per-store connections (client, bucket, breaker)."""
+
+from __future__ import annotations
+
+import httpx
+
+from storesync.channels.adapter import Connection, OnRefresh, PlatformAdapter
+from storesync.channels.resilience import RateLimiter, ResilientClient, breaker_for
+from storesync.channels.schemas import AppCredentials, Credentials
+from storesync.core.errors import ValidationFailed
+from storesync.settings import Settings, get_settings
+
+PLATFORM_NAMES = {"shopee": "Shopee", "tiktok": "TikTok Shop"}
+
+
+def adapter_class(platform: str) -> type[PlatformAdapter]:
+    if platform == "shopee":
+        from storesync.channels.shopee.adapter import ShopeeAdapter
+
+        return ShopeeAdapter
+    if platform == "tiktok":
+        from storesync.channels.tiktok.adapter import TikTokShopAdapter
+
+        return TikTokShopAdapter
+    raise ValidationFailed("platform", f"unknown platform {platform!r} (shopee or tiktok)")
+
+
+def open_connection(
+    platform: str,
+    *,
+    app: AppCredentials,
+    credentials: Credentials | None = None,
+    on_refresh: OnRefresh | None = None,
+    store_key: str | None = None,
+    settings: Settings | None = None,
+    rate: float | None = None,
+) -> Connection:
+    """A connection with its own httpx client (explicit timeouts), token bucket, and the
+    process-wide circuit breaker of `store_key` (default: platform + shop id)."""
+    cfg = settings or get_settings()
+    adapter_class(platform)  # validates the platform
+    base = cfg.shopee_base_url if platform == "shopee" else cfg.tiktok_base_url
+    auth = cfg.shopee_base_url if platform == "shopee" else cfg.tiktok_auth_base_url
+    per_second = rate or (cfg.shopee_rate_limit if platform == "shopee" else cfg.tiktok_rate_limit)
+    key = store_key or f"{platform}:{credentials.shop_id if credentials else 'app'}"
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=min(5.0, cfg.http_timeout_seconds))
+    )
+    http = ResilientClient(client=client, limiter=RateLimiter(per_second), breaker=breaker_for(key))
+    return Connection(
+        app=app,
+        base_url=base,
+        auth_base_url=auth,
+        http=http,
+        credentials=credentials,
+        on_refresh=on_refresh,
+    )
+
+
+def build_adapter(platform: str, connection: Connection) -> PlatformAdapter:
+    return adapter_class(platform)(connection)  # type: ignore[call-arg]

@@ -1,0 +1,211 @@
+"""Resilient marketplace HTTP, shared by every adapter: a token bucket per store, retries with
+exponential backoff and jitter (honouring Retry-After), and a circuit breaker per store whose state
+the UI can show. Adapters supply how to build a signed request and how to classify an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import httpx
+
+from storesync.core.errors import AppError, ErrorType
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+class RateLimiter:
+    """Async token bucket: `rate` calls per second, bursts up to `burst`."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        self.capacity = float(burst or max(1, int(rate)))
+        self.tokens = self.capacity
+        self.clock = clock
+        self.sleep = sleep
+        self.updated = clock()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self.lock:
+            while True:
+                current = self.clock()
+                self.tokens = min(self.capacity, self.tokens + (current - self.updated) * self.rate)
+                self.updated = current
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await self.sleep((1 - self.tokens) / self.rate)
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures; after `reset_after` seconds lets one probe
+    through (half-open); closes on its success, re-opens on its failure."""
+
+    threshold: int = 5
+    reset_after: float = 30.0
+    clock: Clock = time.monotonic
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    probing: bool = False
+
+    def before_call(self) -> None:
+        if self.state is BreakerState.OPEN:
+            if self.clock() - self.opened_at < self.reset_after:
+                raise AppError(
+                    ErrorType.PLATFORM_API,
+                    "circuit_open",
+                    "the marketplace failed repeatedly; calls are paused for a moment",
+                    details={
+                        "retry_after": round(self.reset_after - (self.clock() - self.opened_at), 1)
+                    },
+                    retryable=True,
+                )
+            self.state = BreakerState.HALF_OPEN
+            self.probing = False
+        if self.state is BreakerState.HALF_OPEN:
+            if self.probing:
+                raise AppError(
+                    ErrorType.PLATFORM_API,
+                    "circuit_open",
+                    "the marketplace is being probed; try again shortly",
+                    retryable=True,
+                )
+            self.probing = True
+
+    def record_success(self) -> None:
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self.probing = False
+
+    def record_failure(self) -> None:
+        self.failures += 1
+        self.probing = False
+        if self.state is BreakerState.HALF_OPEN or self.failures >= self.threshold:
+            self.state = BreakerState.OPEN
+            self.opened_at = self.clock()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 10.0
+    jitter: float = 0.2  # +/- share of the delay
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff *= 1 + rng.uniform(-self.jitter, self.jitter)
+        return max(backoff, retry_after or 0.0)
+
+
+RequestFactory = Callable[[], httpx.Request]
+Classifier = Callable[[httpx.Response], AppError | None]
+
+
+@dataclass
+class ResilientClient:
+    """One per store connection: its own httpx client, bucket and breaker."""
+
+    client: httpx.AsyncClient
+    limiter: RateLimiter
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Sleep = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    calls: int = 0
+
+    async def send(self, build: RequestFactory, classify: Classifier) -> httpx.Response:
+        """Send the request `build()` makes (rebuilt per attempt, so signatures and timestamps
+        stay fresh); retry what `classify` says is retryable; raise its AppError otherwise."""
+        for attempt in range(1, self.policy.max_attempts + 1):
+            self.breaker.before_call()
+            await self.limiter.acquire()
+            error, retry_after = await self._attempt(build, classify)
+            if error is None:
+                return self._last
+            if not error.retryable or attempt == self.policy.max_attempts:
+                raise error
+            delay = self.policy.delay(attempt, retry_after, self.rng)
+            log.info("marketplace call failed (%s), retry %d in %.2fs", error.code, attempt, delay)
+            await self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, build: RequestFactory, classify: Classifier
+    ) -> tuple[AppError | None, float | None]:
+        self.calls += 1
+        try:
+            response = await self.client.send(build())
+        except httpx.TimeoutException:
+            self.breaker.record_failure()
+            return AppError(
+                ErrorType.NETWORK, "timeout", "the marketplace did not answer in time"
+            ), None
+        except httpx.TransportError as failure:
+            self.breaker.record_failure()
+            return AppError(
+                ErrorType.NETWORK,
+                "network_error",
+                f"cannot reach the marketplace: {type(failure).__name__}",
+            ), None
+        self._last = response
+        error = classify(response)
+        if error is None:
+            self.breaker.record_success()
+            return None, None
+        if error.type in (ErrorType.NETWORK, ErrorType.PLATFORM_API) and error.retryable:
+            self.breaker.record_failure()
+        else:
+            # The marketplace answered sensibly (e.g. a rate limit or a bad request): it is up.
+            self.breaker.record_success()
+        return error, _retry_after(response)
+
+    _last: httpx.Response = field(init=False, repr=False)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+_breakers: dict[str, CircuitBreaker] = {}
+
+
+def breaker_for(store_key: str) -> CircuitBreaker:
+    """The process-wide breaker of one store (shared by all its adapter instances)."""
+    return _breakers.setdefault(store_key, CircuitBreaker())
+
+
+def breaker_states() -> dict[str, str]:
+    return {key: breaker.state.value for key, breaker in _breakers.items()}

@@ -1,0 +1,148 @@
+"""What adapters hand to the rest of StoreSync: our own DTOs, never marketplace field names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from storesync.core.schemas import DTO
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """StoreSync's app on a platform (Shopee partner id and key, TikTok app key and secret)."""
+
+    platform: str
+    key: str
+    secret: str
+    service_id: str = ""
+
+    def __repr__(self) -> str:
+        return f"AppCredentials({self.platform!r}, key={self.key!r}, secret=<hidden>)"
+
+
+class Credentials(BaseModel):
+    """A shop's tokens. Stored encrypted (MultiFernet); never logged, never sent to a browser."""
+
+    model_config = ConfigDict(frozen=True)
+
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime | None = None
+    shop_id: str
+    shop_cipher: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(shop_id={self.shop_id!r}, expires={self.access_expires_at}, "
+            "tokens=<hidden>)"
+        )
+
+    __str__ = __repr__
+
+
+class AuthorizedShop(DTO):
+    platform_store_id: str
+    name: str
+    region: str
+    credentials: Credentials
+
+
+class ChannelVariant(DTO):
+    """One sellable unit on a channel (Shopee item+model, TikTok product+SKU)."""
+
+    platform_item_id: str
+    platform_model_id: str  # "" when the item has no models
+    sku: str
+    title: str
+    model_name: str
+    price: Decimal | None
+    currency: str
+    quantity: int | None
+    status: str
+    location_id: str = ""  # Shopee location / TikTok warehouse the quantity belongs to
+
+
+class ChannelProduct(DTO):
+    platform_item_id: str
+    title: str
+    status: str
+    variants: list[ChannelVariant]
+    updated_at: datetime | None = None
+
+
+class StockUpdate(DTO):
+    platform_item_id: str
+    platform_model_id: str
+    quantity: int
+    location_id: str = ""
+
+
+class PriceUpdate(DTO):
+    platform_item_id: str
+    platform_model_id: str
+    price: Decimal
+    currency: str
+
+
+class PushFailure(DTO):
+    platform_item_id: str
+    platform_model_id: str
+    reason: str
+
+
+class PushResult(DTO):
+    succeeded: list[StockUpdate | PriceUpdate]
+    failed: list[PushFailure]
+    calls: int
+
+
+class ChannelOrderLine(DTO):
+    platform_item_id: str
+    platform_model_id: str
+    sku: str
+    title: str
+    model_name: str
+    quantity: int
+    unit_price: Decimal
+
+
+class ChannelOrder(DTO):
+    platform_order_id: str
+    order_number: str
+    platform_status: str
+    status: str  # StoreSync's status (storesync.orders.status)
+    currency: str
+    total: Decimal
+    customer_name: str
+    ordered_at: datetime
+    updated_at: datetime
+    lines: list[ChannelOrderLine]
+    tracking_number: str = ""
+    raw: dict[str, Any] = {}
+
+
+class ShopHealth(DTO):
+    ok: bool
+    latency_ms: float
+    shop_name: str = ""
+    detail: str = ""
+
+
+class Capabilities(BaseModel):
+    """What a platform's API allows, so callers batch to the full."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stock_batch_size: int  # updates per stock call
+    stock_call_per_item: bool  # one call covers models of ONE item only
+    price_batch_size: int
+    order_detail_batch_size: int
+    order_window_days: int | None  # the longest time range one order-list query may span
+    page_size: int
+    webhooks: bool = True
