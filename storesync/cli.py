@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from storesync.catalog.cli import catalog_app
+from storesync.channels.cli import keys_app
 from storesync.core.errors import AppError
 from storesync.db import UnsafeDatabaseRole
 from storesync.inventory.cli import inventory_app
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(inventory_app, name="inventory")
 app.command("sandbox")(sandbox_command)
+app.add_typer(keys_app, name="keys")
 
 
 class CliError(Exception):

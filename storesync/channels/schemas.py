@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -146,3 +147,40 @@ class Capabilities(BaseModel):
     order_window_days: int | None  # the longest time range one order-list query may span
     page_size: int
     webhooks: bool = True
+
+
+class StoreDTO(DTO):
+    """A connected store as the rest of the app sees it: no credentials, ever."""
+
+    id: uuid.UUID
+    platform: str
+    platform_store_id: str
+    name: str
+    region: str
+    status: str
+    token_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    sync_status: str
+    last_synced_at: datetime | None
+    created_at: datetime
+
+
+class StoreHealthDTO(DTO):
+    store_id: uuid.UUID
+    ok: bool
+    token_valid: bool
+    reachable: bool
+    latency_ms: float | None
+    token_expires_at: datetime | None
+    circuit: str
+    detail: str
+
+
+class StoreMetricsDTO(DTO):
+    store_id: uuid.UUID
+    listings: int
+    matched_listings: int
+    orders_24h: int
+    last_synced_at: datetime | None
+    sync_jobs_24h: int
+    sync_error_rate: float

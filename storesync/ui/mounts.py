@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import reflex as rx
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 
 from storesync.settings import RunMode, get_settings
 
 
 def install(app: rx.App) -> None:
     """Mount what the run mode needs; in embedded mode that includes the marketplace sandbox."""
+    from storesync.channels.routes import routes as channel_routes
+
     settings = get_settings()
-    routes: list[Mount] = []
+    routes: list[BaseRoute] = list(channel_routes)
     if settings.env is RunMode.EMBEDDED and settings.embedded_sandbox:
         from storesync.sandbox.app import Sandbox
 
@@ -23,5 +25,4 @@ def install(app: rx.App) -> None:
         )
         routes.append(Mount("/sandbox", routes=sandbox.routes()))
         app.register_lifespan_task(sandbox.lifespan)
-    if routes:
-        app.api_transformer = Starlette(routes=routes)
+    app.api_transformer = Starlette(routes=routes)

@@ -1,0 +1,49 @@
+"""StoreSync's own app credentials per platform: from settings, or (embedded mode) from the
+mounted sandbox's control API."""
+
+from __future__ import annotations
+
+import functools
+
+import httpx
+
+from storesync.channels.schemas import AppCredentials
+from storesync.core.errors import AppError, ErrorType
+from storesync.settings import RunMode, Settings, get_settings
+
+
+def app_credentials(platform: str, settings: Settings | None = None) -> AppCredentials:
+    cfg = settings or get_settings()
+    if platform == "shopee" and cfg.shopee_partner_id and cfg.shopee_partner_key:
+        return AppCredentials("shopee", cfg.shopee_partner_id, cfg.shopee_partner_key)
+    if platform == "tiktok" and cfg.tiktok_app_key and cfg.tiktok_app_secret:
+        return AppCredentials(
+            "tiktok", cfg.tiktok_app_key, cfg.tiktok_app_secret, cfg.tiktok_service_id
+        )
+    if cfg.env is RunMode.EMBEDDED:
+        return _from_sandbox(platform, cfg.shopee_base_url.rsplit("/shopee", 1)[0])
+    names = "SHOPEE_PARTNER_ID/KEY" if platform == "shopee" else "TIKTOK_APP_KEY/SECRET"
+    raise AppError(
+        ErrorType.VALIDATION,
+        "app_not_configured",
+        f"{platform} is not configured: set STORESYNC_{names}",
+    )
+
+
+@functools.cache
+def _from_sandbox(platform: str, sandbox_base: str) -> AppCredentials:
+    try:
+        apps = httpx.get(f"{sandbox_base}/sandbox/apps", timeout=5).json()
+    except (httpx.HTTPError, ValueError) as error:
+        raise AppError(
+            ErrorType.NETWORK,
+            "sandbox_unreachable",
+            f"the embedded marketplace sandbox is not reachable: {type(error).__name__}",
+            retryable=True,
+        ) from None
+    if platform == "shopee":
+        return AppCredentials(
+            "shopee", str(apps["shopee"]["partner_id"]), apps["shopee"]["partner_key"]
+        )
+    tiktok = apps["tiktok"]
+    return AppCredentials("tiktok", tiktok["app_key"], tiktok["app_secret"], tiktok["service_id"])

@@ -1,0 +1,384 @@
+"""Stores: connect through OAuth, disconnect, keep credentials fresh, check health, metrics.
+
+Credentials are sealed with MultiFernet the moment they arrive and only opened to build an
+adapter; DTOs, logs and errors never carry them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from storesync.channels.adapter import PlatformAdapter
+from storesync.channels.apps import app_credentials
+from storesync.channels.models import ChannelListing, Store
+from storesync.channels.registry import (
+    PLATFORM_NAMES,
+    adapter_class,
+    build_adapter,
+    open_connection,
+)
+from storesync.channels.resilience import breaker_for
+from storesync.channels.schemas import (
+    AuthorizedShop,
+    Credentials,
+    StoreDTO,
+    StoreHealthDTO,
+    StoreMetricsDTO,
+)
+from storesync.core import signed
+from storesync.core.clock import utcnow
+from storesync.core.crypto import CredentialBox
+from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
+from storesync.core.models import table_of
+from storesync.inventory.models import ChannelAllocation
+from storesync.orders.models import Order
+from storesync.settings import Settings, get_settings
+from storesync.sync.models import SyncJob
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission, Role
+
+STATE_TTL = timedelta(minutes=15)
+REFRESH_MARGIN = timedelta(minutes=30)
+
+
+def credential_box(settings: Settings | None = None) -> CredentialBox:
+    return CredentialBox((settings or get_settings()).fernet_key_list)
+
+
+def store_key(store: Store) -> str:
+    """The circuit breaker key of a store."""
+    return f"store:{store.id}"
+
+
+def list_stores(session: Session, *, ctx: RequestContext) -> list[StoreDTO]:
+    ctx.require(Permission.READ)
+    rows = session.exec(
+        select(Store)
+        .where(Store.organization_id == ctx.organization_id)
+        .order_by(col(Store.created_at))
+    ).all()
+    return [StoreDTO.model_validate(row) for row in rows]
+
+
+def get_store(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreDTO:
+    ctx.require(Permission.READ)
+    return StoreDTO.model_validate(_store(session, ctx, store_id))
+
+
+def _store(session: Session, ctx: RequestContext, store_id: uuid.UUID) -> Store:
+    store = session.exec(
+        select(Store).where(Store.id == store_id, Store.organization_id == ctx.organization_id)
+    ).first()
+    if store is None:
+        raise NotFound("store", store_id)
+    return store
+
+
+# -- connecting ---------------------------------------------------------------------------------
+
+
+def connect_url(
+    ctx: RequestContext, *, platform: str, callback_url: str, settings: Settings | None = None
+) -> str:
+    """Where to send the merchant to approve StoreSync on `platform`. The signed `state` ties the
+    callback to this organization and user for 15 minutes. Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    cfg = settings or get_settings()
+    adapter_class(platform)
+    state = signed.dumps(
+        cfg.secret_key,
+        {
+            "o": str(ctx.organization_id),
+            "u": str(ctx.user_id or ""),
+            "pl": platform,
+            "n": secrets.token_urlsafe(8),
+        },
+        ttl=STATE_TTL,
+        purpose="oauth",
+    )
+    connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
+    return build_adapter(platform, connection).authorize_url(redirect_url=callback_url, state=state)
+
+
+def context_from_state(
+    state: str, *, platform: str, settings: Settings | None = None
+) -> RequestContext:
+    """The context a callback acts in, from the `state` `connect_url` signed."""
+    cfg = settings or get_settings()
+    payload = signed.loads(cfg.secret_key, state, purpose="oauth")
+    if payload is None or payload.get("pl") != platform:
+        raise AppError(
+            ErrorType.AUTHENTICATION,
+            "bad_oauth_state",
+            "the authorization link expired or was not issued by StoreSync; start again",
+        )
+    user = uuid.UUID(payload["u"]) if payload.get("u") else None
+    return RequestContext(user_id=user, organization_id=uuid.UUID(payload["o"]), role=Role.ADMIN)
+
+
+async def complete_connect(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    platform: str,
+    code: str,
+    shop_id: str | None = None,
+    settings: Settings | None = None,
+) -> StoreDTO:
+    """Exchange the callback's code, then create (or reconnect) the store with sealed
+    credentials and a default allocation. A shop already connected to another organization is
+    refused. Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    if not code:
+        raise ValidationFailed("code", "the marketplace did not send an authorization code")
+    cfg = settings or get_settings()
+    connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
+    try:
+        shop = await build_adapter(platform, connection).exchange_code(code=code, shop_id=shop_id)
+    finally:
+        await connection.http.client.aclose()
+    return _save_connected(session, ctx, platform, shop, cfg)
+
+
+def _save_connected(
+    session: Session, ctx: RequestContext, platform: str, shop: AuthorizedShop, cfg: Settings
+) -> StoreDTO:
+    store = session.exec(
+        select(Store).where(
+            Store.organization_id == ctx.organization_id,
+            Store.platform == platform,
+            Store.platform_store_id == shop.platform_store_id,
+        )
+    ).first()
+    try:
+        with session.begin_nested():
+            if store is None:
+                store = Store(
+                    organization_id=ctx.organization_id,
+                    platform=platform,
+                    platform_store_id=shop.platform_store_id,
+                    name=shop.name,
+                )
+                session.add(store)
+                session.flush()
+                session.add(
+                    ChannelAllocation(organization_id=ctx.organization_id, store_id=store.id)
+                )
+            _seal(store, shop.credentials, cfg)
+            store.name = shop.name or store.name
+            store.region = shop.region
+            store.status = "connected"
+            session.flush()
+    except sa.exc.IntegrityError:
+        # The unique (platform, shop id) key: another organization has this shop.
+        raise _shop_taken(platform) from None
+    return StoreDTO.model_validate(store)
+
+
+def _shop_taken(platform: str) -> AppError:
+    return AppError(
+        ErrorType.CONFLICT,
+        "shop_connected_elsewhere",
+        f"this {PLATFORM_NAMES[platform]} shop is already connected to another "
+        "StoreSync organization",
+    )
+
+
+def _seal(store: Store, credentials: Credentials, cfg: Settings) -> None:
+    store.credentials_encrypted = credential_box(cfg).seal(credentials.model_dump(mode="json"))
+    store.token_expires_at = credentials.access_expires_at
+    store.refresh_expires_at = credentials.refresh_expires_at
+    store.updated_at = utcnow()
+
+
+def disconnect(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreDTO:
+    """Forget the store's credentials (listings and orders stay). Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    store = _store(session, ctx, store_id)
+    store.credentials_encrypted = None
+    store.token_expires_at = None
+    store.refresh_expires_at = None
+    store.status = "disconnected"
+    store.updated_at = utcnow()
+    session.flush()
+    return StoreDTO.model_validate(store)
+
+
+# -- using a store ------------------------------------------------------------------------------
+
+
+def open_credentials(store: Store, cfg: Settings | None = None) -> Credentials:
+    if not store.credentials_encrypted or store.status == "disconnected":
+        raise AppError(
+            ErrorType.AUTHENTICATION,
+            "store_disconnected",
+            f"store {store.name} is disconnected: connect it again",
+        )
+    return Credentials.model_validate(credential_box(cfg).open(store.credentials_encrypted))
+
+
+def open_adapter(
+    session: Session, *, ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None = None
+) -> PlatformAdapter:
+    """An adapter for the store; rotated tokens are sealed back into the store row at once
+    (they are single use), in their own transaction so a later rollback cannot lose them."""
+    ctx.require(Permission.READ)
+    cfg = settings or get_settings()
+    store = _store(session, ctx, store_id)
+    credentials = open_credentials(store, cfg)
+    bind = session.get_bind()
+
+    async def persist(fresh: Credentials) -> None:
+        from storesync.db import session_scope
+
+        with session_scope(ctx, engine=bind) as own:  # type: ignore[arg-type]
+            row = _store(own, ctx, store_id)
+            _seal(row, fresh, cfg)
+            row.status = "connected"
+
+    connection = open_connection(
+        store.platform,
+        app=app_credentials(store.platform, cfg),
+        credentials=credentials,
+        on_refresh=persist,
+        store_key=store_key(store),
+        settings=cfg,
+    )
+    return build_adapter(store.platform, connection)
+
+
+async def refresh_credentials(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> StoreDTO:
+    """Refresh the tokens when they expire within 30 minutes (or always, with `force`).
+    Needs RUN_SYNC (staff and workers refresh proactively)."""
+    ctx.require(Permission.RUN_SYNC)
+    store = _store(session, ctx, store_id)
+    expires = store.token_expires_at
+    if not force and expires is not None and expires - utcnow() > REFRESH_MARGIN:
+        return StoreDTO.model_validate(store)
+    adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
+    try:
+        await adapter.refresh()
+    except AppError as error:
+        if error.type is ErrorType.AUTHENTICATION:
+            store.status = "reauth_required"
+            session.flush()
+        raise
+    finally:
+        await adapter.connection.http.client.aclose()
+    session.refresh(store)
+    return StoreDTO.model_validate(store)
+
+
+async def check_health(
+    session: Session, *, ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None = None
+) -> StoreHealthDTO:
+    """Token valid, API reachable, latency, expiry and circuit state of one store."""
+    ctx.require(Permission.READ)
+    store = _store(session, ctx, store_id)
+    circuit = breaker_for(store_key(store)).state.value
+    base: dict[str, Any] = {
+        "store_id": store.id,
+        "token_expires_at": store.token_expires_at,
+        "circuit": circuit,
+    }
+    try:
+        adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
+    except AppError as error:
+        return StoreHealthDTO(
+            **base,
+            ok=False,
+            token_valid=False,
+            reachable=False,
+            latency_ms=None,
+            detail=error.message,
+        )
+    try:
+        health = await adapter.health()
+    except AppError as error:
+        token_ok = error.type is not ErrorType.AUTHENTICATION
+        reachable = error.type not in (ErrorType.NETWORK,) and error.code != "circuit_open"
+        return StoreHealthDTO(
+            **base,
+            ok=False,
+            token_valid=token_ok,
+            reachable=reachable,
+            latency_ms=None,
+            detail=error.message,
+        )
+    finally:
+        await adapter.connection.http.client.aclose()
+    return StoreHealthDTO(
+        **{**base, "circuit": breaker_for(store_key(store)).state.value},
+        ok=health.ok,
+        token_valid=True,
+        reachable=True,
+        latency_ms=health.latency_ms,
+        detail=health.detail,
+    )
+
+
+def store_metrics(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreMetricsDTO:
+    """Listings (and how many are matched), orders in 24 h, last sync, sync error rate."""
+    ctx.require(Permission.READ)
+    store = _store(session, ctx, store_id)
+    since = utcnow() - timedelta(hours=24)
+    org = ctx.organization_id
+    listing, order, job = table_of(ChannelListing), table_of(Order), table_of(SyncJob)
+    listings, matched = session.execute(
+        sa.select(sa.func.count(), sa.func.count(listing.c.variant_id)).where(
+            listing.c.organization_id == org, listing.c.store_id == store.id
+        )
+    ).one()
+    orders = session.execute(
+        sa.select(sa.func.count()).where(
+            order.c.organization_id == org,
+            order.c.store_id == store.id,
+            order.c.ordered_at >= since,
+        )
+    ).scalar_one()
+    jobs, failed = session.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(job.c.status == "failed")).where(
+            job.c.organization_id == org, job.c.store_id == store.id, job.c.created_at >= since
+        )
+    ).one()
+    return StoreMetricsDTO(
+        store_id=store.id,
+        listings=listings,
+        matched_listings=matched,
+        orders_24h=orders,
+        last_synced_at=store.last_synced_at,
+        sync_jobs_24h=jobs,
+        sync_error_rate=(failed / jobs) if jobs else 0.0,
+    )
+
+
+def rotate_credentials(
+    session: Session, *, ctx: RequestContext, settings: Settings | None = None
+) -> int:
+    """Re-encrypt every store credential of the organization under the newest key."""
+    ctx.require(Permission.MANAGE_STORES)
+    box = credential_box(settings)
+    stores = session.exec(
+        select(Store).where(
+            Store.organization_id == ctx.organization_id,
+            col(Store.credentials_encrypted).is_not(None),
+        )
+    ).all()
+    for store in stores:
+        assert store.credentials_encrypted is not None
+        store.credentials_encrypted = box.rotate(store.credentials_encrypted)
+    session.flush()
+    return len(stores)
