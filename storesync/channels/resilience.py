@@ -48,10 +48,10 @@ class RateLimiter:
                 current = self.clock()
                 self.tokens = min(self.capacity, self.tokens + (current - self.updated) * self.rate)
                 self.updated = current
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                if self.tokens >= 1 - 1e-9:  # float dust must not stall the bucket
+                    self.tokens = max(0.0, self.tokens - 1)
                     return
-                await self.sleep((1 - self.tokens) / self.rate)
+                await self.sleep(max((1 - self.tokens) / self.rate, 0.001))
 
 
 class BreakerState(StrEnum):

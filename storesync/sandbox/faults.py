@@ -152,20 +152,25 @@ class FaultMiddleware:
             return
         status_box: list[int] = []
 
+        malformed = self.faults.chance(config.malformed_rate)
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box.append(message["status"])
-            if message["type"] == "http.response.body" and self.faults.chance(
-                config.malformed_rate
-            ):
-                message = {
-                    **message,
-                    "body": message.get("body", b"")[: max(1, len(message.get("body", b"")) // 2)],
-                }
+                if malformed:  # the truncated body must not promise its old length
+                    headers = [
+                        (k, v) for k, v in message.get("headers", []) if k != b"content-length"
+                    ]
+                    message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and malformed:
+                body = message.get("body", b"")
+                message = {**message, "body": body[: max(1, len(body) // 2)]}
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-        self._log(request, shop, status_box[0] if status_box else 500, "ok")
+        self._log(
+            request, shop, status_box[0] if status_box else 500, "malformed" if malformed else "ok"
+        )
 
     def _injected(
         self, config: FaultConfig, platform: str, shop: str

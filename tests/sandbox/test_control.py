@@ -201,3 +201,14 @@ def test_every_generated_order_reaches_the_receiver_signed(
                 apps["shopee"]["partner_key"].encode(),
             )
         assert headers["authorization"] == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_malformed_bodies_arrive_as_truncated_json(running_sandbox: RunningSandbox) -> None:
+    with httpx.Client(base_url=running_sandbox.base_url) as client:
+        client.post("/sandbox/faults", json={"platform": "shopee", "malformed_rate": 1.0})
+        response = client.get("/shopee/api/v2/shop/get_shop_info")
+        client.post("/sandbox/faults", json={"platform": "shopee", "malformed_rate": 0})
+
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(response.content)
+    assert response.content.startswith(b"{")

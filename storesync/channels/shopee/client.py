@@ -1,0 +1,211 @@
+"""Signed Shopee v2 calls for one store connection, and the token lifecycle behind them.
+
+Each attempt is signed afresh (new timestamp) and sent through the connection's
+`ResilientClient`. Shop calls refresh an access token Shopee rejects once, then retry once; the
+single-use refresh token is rotated under a lock so concurrent calls never spend it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from storesync.channels.adapter import Connection
+from storesync.channels.schemas import Credentials
+from storesync.channels.shopee.signing import public_base, shop_base, sign
+from storesync.channels.shopee.wire import BAD_APP, classifier
+from storesync.core.clock import utcnow
+from storesync.core.errors import AppError, ErrorType
+
+log = logging.getLogger(__name__)
+
+AUTH_PARTNER = "/api/v2/shop/auth_partner"
+TOKEN_GET = "/api/v2/auth/token/get"  # noqa: S105 (a path, not a secret)
+TOKEN_REFRESH = "/api/v2/auth/access_token/get"  # noqa: S105 (a path, not a secret)
+SHOP_INFO = "/api/v2/shop/get_shop_info"
+ITEM_LIST = "/api/v2/product/get_item_list"
+ITEM_BASE_INFO = "/api/v2/product/get_item_base_info"
+MODEL_LIST = "/api/v2/product/get_model_list"
+UPDATE_STOCK = "/api/v2/product/update_stock"
+UPDATE_PRICE = "/api/v2/product/update_price"
+ORDER_LIST = "/api/v2/order/get_order_list"
+ORDER_DETAIL = "/api/v2/order/get_order_detail"
+SHIPPING_PARAMETER = "/api/v2/logistics/get_shipping_parameter"
+SHIP_ORDER = "/api/v2/logistics/ship_order"
+TRACKING_NUMBER = "/api/v2/logistics/get_tracking_number"
+PUSH_CONFIG = "/api/v2/push/set_app_push_config"
+
+REFRESH_LIFETIME = timedelta(days=30)
+EXPIRY_MARGIN = timedelta(seconds=60)  # renew a little before Shopee would refuse the token
+
+Params = Sequence[tuple[str, str | int]]
+Query = list[tuple[str, str | int | float | bool | None]]
+
+
+@dataclass
+class Tally:
+    """HTTP calls made for one operation (each signed attempt counts, retries included)."""
+
+    calls: int = 0
+
+
+class ShopeeClient:
+    """The wire for one `Connection`: `shop()` and `public()` return the answer's JSON object
+    (success fields under `response`, or at the top level for the auth and shop-info calls)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._refresh_lock = asyncio.Lock()
+
+    async def shop(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = (),
+        body: dict[str, Any] | None = None,
+        accept: Collection[str] = (),
+        tally: Tally | None = None,
+    ) -> dict[str, Any]:
+        """A shop-level call; a rejected access token is refreshed once and the call retried
+        once (a second rejection raises)."""
+        credentials = await self._live_credentials()
+        try:
+            return await self._send(method, path, params, body, credentials, accept, tally)
+        except AppError as error:
+            if error.code != "token_invalid":
+                raise
+        log.info("Shopee rejected the access token of shop %s; refreshing", credentials.shop_id)
+        credentials = await self._refresh_after(credentials)
+        return await self._send(method, path, params, body, credentials, accept, tally)
+
+    async def public(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A public- or auth-level call (signed without token and shop)."""
+        return await self._send(method, path, (), body, None, (), None)
+
+    async def refresh(self) -> Credentials:
+        """Spend the refresh token for a new pair; store it and hand it to `on_refresh`."""
+        async with self._refresh_lock:
+            return await self._rotate()
+
+    async def _rotate(self) -> Credentials:
+        current = self.credentials()
+        issued = utcnow()
+        try:
+            answer = await self.public(
+                "POST",
+                TOKEN_REFRESH,
+                body={
+                    "refresh_token": current.refresh_token,
+                    "partner_id": self.partner_id(),
+                    "shop_id": int(current.shop_id),
+                },
+            )
+        except AppError as error:
+            if error.type is ErrorType.AUTHENTICATION and error.code != "bad_app_credentials":
+                raise AppError(
+                    ErrorType.AUTHENTICATION,
+                    "reauthorize",
+                    "Shopee refused to renew the shop's access; connect the shop again",
+                    details=error.details,
+                    retryable=False,
+                ) from error
+            raise
+        credentials = credentials_from(answer, current.shop_id, issued)
+        self.connection.credentials = credentials
+        log.info("Shopee tokens of shop %s rotated", credentials.shop_id)
+        if self.connection.on_refresh is not None:
+            await self.connection.on_refresh(credentials)
+        return credentials
+
+    def credentials(self) -> Credentials:
+        if self.connection.credentials is None:
+            raise AppError(
+                ErrorType.AUTHENTICATION,
+                "not_connected",
+                "this Shopee shop is not connected yet",
+                retryable=False,
+            )
+        return self.connection.credentials
+
+    def partner_id(self) -> int:
+        key = self.connection.app.key.strip()
+        if not key.isdigit():
+            raise AppError(
+                ErrorType.AUTHENTICATION, "bad_app_credentials", BAD_APP, retryable=False
+            )
+        return int(key)
+
+    def url(self, path: str) -> str:
+        return f"{self.connection.base_url.rstrip('/')}{path}"
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Params,
+        body: dict[str, Any] | None,
+        credentials: Credentials | None,
+        accept: Collection[str],
+        tally: Tally | None,
+    ) -> dict[str, Any]:
+        secret = self.connection.app.secret
+        partner_id = self.partner_id()
+        client = self.connection.http.client
+
+        def build() -> httpx.Request:
+            timestamp = now_epoch()
+            query: Query = [("partner_id", partner_id), ("timestamp", timestamp)]
+            if credentials is None:
+                base = public_base(partner_id, path, timestamp)
+            else:
+                token, shop_id = credentials.access_token, credentials.shop_id
+                base = shop_base(partner_id, path, timestamp, token, shop_id)
+                query += [("access_token", token), ("shop_id", int(shop_id))]
+            query += [("sign", sign(secret, base)), *params]
+            if tally is not None:
+                tally.calls += 1
+            return client.build_request(method, self.url(path), params=query, json=body)
+
+        response = await self.connection.http.send(build, classifier(path, accept=accept))
+        data: dict[str, Any] = response.json()
+        if data.get("warning"):
+            log.info("Shopee %s warning: %s", path, data["warning"])
+        return data
+
+    async def _live_credentials(self) -> Credentials:
+        credentials = self.credentials()
+        if credentials.access_expires_at - EXPIRY_MARGIN <= utcnow():
+            credentials = await self._refresh_after(credentials)
+        return credentials
+
+    async def _refresh_after(self, stale: Credentials) -> Credentials:
+        """Rotate unless another call already replaced `stale` while this one waited."""
+        async with self._refresh_lock:
+            current = self.credentials()
+            if current.access_token != stale.access_token:
+                return current
+            return await self._rotate()
+
+
+def now_epoch() -> int:
+    return int(utcnow().timestamp())
+
+
+def credentials_from(answer: dict[str, Any], shop_id: str, issued: datetime) -> Credentials:
+    """Credentials from a token/get or access_token/get answer (tokens at the top level)."""
+    return Credentials(
+        access_token=str(answer["access_token"]),
+        refresh_token=str(answer["refresh_token"]),
+        access_expires_at=issued + timedelta(seconds=int(answer.get("expire_in") or 0)),
+        refresh_expires_at=issued + REFRESH_LIFETIME,
+        shop_id=shop_id,
+    )

@@ -1,0 +1,160 @@
+"""Shopee v2 on the wire, client side: the error envelope mapped once into `AppError`, and a log
+filter that keeps tokens and signatures (which Shopee carries in the query string) out of logs.
+
+Shopee's HTTP statuses are not documented, so answers are classified on the `error` field first;
+HTTP 429 and 5xx are honoured even without a readable body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Collection
+from typing import Any
+
+import httpx
+
+from storesync.core.errors import AppError, ErrorType
+
+TOKEN_ERRORS = frozenset({"invalid_acceess_token", "invalid_access_token"})
+TRANSIENT_ERRORS = frozenset({"error_server", "error_inner", "error_system_busy"})
+# Refresh failures that only a new authorization by the seller can cure.
+REAUTHORIZE_ERRORS = frozenset(
+    {"refresh_token_expired", "shop_access_expired", "error_shop_refresh_token", "shop_no_linked"}
+)
+NOT_FOUND_ERRORS = frozenset({"error_not_found", "error_item_not_found"})
+BAD_APP = "wrong partner id or key: check the Shopee partner_id and partner_key in settings"
+
+Classifier = Callable[[httpx.Response], AppError | None]
+
+
+def classifier(path: str, *, accept: Collection[str] = ()) -> Classifier:
+    """How to read an answer of `path`: None for success (or for an `error` listed in `accept`,
+    whose body the caller reads itself, e.g. update_stock's failure_list), else the AppError."""
+
+    def classify(response: httpx.Response) -> AppError | None:
+        return classify_response(response, path, accept=accept)
+
+    return classify
+
+
+def classify_response(
+    response: httpx.Response, path: str, *, accept: Collection[str] = ()
+) -> AppError | None:
+    status = response.status_code
+    body = _json_body(response)
+    error = str(body.get("error") or "") if body is not None else ""
+    if status == 429 or error in ("error_rate_limit", "too_many_request"):
+        return AppError(
+            ErrorType.RATE_LIMIT,
+            "rate_limited",
+            f"Shopee rate limit reached on {path}",
+            details={"path": path},
+            retryable=True,
+        )
+    if body is None:
+        code = "server_error" if status >= 500 else "malformed_response"
+        return AppError(
+            ErrorType.PLATFORM_API,
+            code,
+            f"Shopee answered {path} with HTTP {status} and no readable JSON",
+            details={"path": path, "http_status": status},
+            retryable=status >= 500 or 200 <= status < 300,
+        )
+    if not error and status < 400:
+        return None
+    if error in accept:
+        return None
+    return _error(error, str(body.get("message") or ""), status, path)
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _error(error: str, message: str, status: int, path: str) -> AppError:
+    details = {"path": path, "platform_error": error, "http_status": status}
+    said = f"Shopee {path}: {message or error}"
+    if error == "error_sign" or _bad_partner(error, message):
+        return AppError(
+            ErrorType.AUTHENTICATION,
+            "bad_app_credentials",
+            BAD_APP,
+            details=details,
+            retryable=False,
+        )
+    if error in TOKEN_ERRORS or (error == "error_auth" and "access_token" in message.lower()):
+        return AppError(
+            ErrorType.AUTHENTICATION,
+            "token_invalid",
+            "the shop's Shopee access token is invalid or expired",
+            details=details,
+            retryable=False,
+        )
+    if error in TRANSIENT_ERRORS or status >= 500:
+        return AppError(
+            ErrorType.PLATFORM_API, "server_error", said, details=details, retryable=True
+        )
+    if error == "error_limit":
+        return AppError(ErrorType.RATE_LIMIT, "daily_limit", said, details=details, retryable=False)
+    if error in REAUTHORIZE_ERRORS or error == "error_auth":
+        return AppError(
+            ErrorType.AUTHENTICATION, "reauthorize", said, details=details, retryable=False
+        )
+    if error in ("error_permission", "shop_banned", "source_ip_undeclared"):
+        return AppError(ErrorType.AUTHORIZATION, error, said, details=details, retryable=False)
+    if error in NOT_FOUND_ERRORS:
+        return AppError(ErrorType.NOT_FOUND, "not_found", said, details=details, retryable=False)
+    if "timestamp is expired" in message.lower():
+        return AppError(
+            ErrorType.PLATFORM_API,
+            "clock_skew",
+            f"Shopee refused the request time on {path}: check this server's clock",
+            details=details,
+            retryable=False,
+        )
+    if error.startswith(("error_param", "error_data", "logistics.", "order.")):
+        return AppError(ErrorType.VALIDATION, "rejected", said, details=details, retryable=False)
+    return AppError(ErrorType.PLATFORM_API, "rejected", said, details=details, retryable=False)
+
+
+def _bad_partner(error: str, message: str) -> bool:
+    text = message.lower()
+    return error in ("error_param", "error_partner_key_expired") and (
+        "partner_id" in text or error == "error_partner_key_expired"
+    )
+
+
+_SECRET_PARAMS = re.compile(r"((?:access_token|refresh_token|sign|code)=)[^&\s\"]+")
+
+
+def redact(text: str) -> str:
+    """`text` with the values of token, code and signature query parameters hidden."""
+    return _SECRET_PARAMS.sub(r"\1<hidden>", text)
+
+
+class RedactQuery(logging.Filter):
+    """httpx logs every request URL at INFO; Shopee puts the access token and the signature in
+    it. This filter rewrites such records before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact(str(arg)) if isinstance(arg, httpx.URL | str) else arg for arg in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Once per process: hide secrets in the URLs httpx and httpcore log."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQuery) for f in logger.filters):
+            logger.addFilter(RedactQuery())
