@@ -46,3 +46,34 @@ def app_credentials(base_url: str, platform: str) -> AppCredentials:
         )
     tiktok = apps["tiktok"]
     return AppCredentials("tiktok", tiktok["app_key"], tiktok["app_secret"], tiktok["service_id"])
+
+
+def consent(authorize_url: str) -> dict[str, str]:
+    """Play the merchant on the platform's consent page: submit its form with "Authorize" and
+    return the query of the redirect back to StoreSync (code, shop_id / state)."""
+    import html
+    import re
+    from urllib.parse import parse_qs, urljoin, urlsplit
+
+    with httpx.Client() as browser:
+        page = browser.get(authorize_url)
+        assert page.status_code == 200, page.text
+        action = re.search(r'<form[^>]*action="([^"]*)"', page.text)
+        fields = {
+            name: html.unescape(value)
+            for name, value in re.findall(
+                r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text
+            )
+        }
+        option = re.search(r'<option value="([^"]+)"', page.text)
+        if option and "shop_id" not in fields:
+            fields["shop_id"] = option.group(1)
+        fields["decision"] = "authorize"
+        target = (
+            urljoin(str(page.url), html.unescape(action.group(1)))
+            if action and action.group(1)
+            else str(page.url)
+        )
+        back = browser.post(target, data=fields, follow_redirects=False)
+    assert back.status_code in (302, 303), back.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(back.headers["location"]).query).items()}
