@@ -59,6 +59,14 @@ class ChannelListing(TenantTable, table=True):
     variant_id: uuid.UUID | None = Field(
         default=None, foreign_key="product_variant.id", ondelete="SET NULL", index=True
     )
+    # The review queue: a suggested master variant with the matcher's confidence (0..1) and
+    # how it was found (platform_id, sku, normalized_sku, title); only unique exact SKU matches
+    # link automatically.
+    suggested_variant_id: uuid.UUID | None = Field(
+        default=None, foreign_key="product_variant.id", ondelete="SET NULL"
+    )
+    match_confidence: Decimal | None = Field(default=None, sa_type=sa.Numeric(4, 3))
+    match_method: str = Field(default="", max_length=20)
     platform_item_id: str = Field(max_length=64)
     platform_model_id: str = Field(default="", max_length=64)
     platform_sku: str = Field(default="", max_length=100)

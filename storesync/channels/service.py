@@ -382,3 +382,23 @@ def rotate_credentials(
         store.credentials_encrypted = box.rotate(store.credentials_encrypted)
     session.flush()
     return len(stores)
+
+
+def route_store(
+    session: Session, *, platform: str, platform_store_id: str
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(store id, organization id) of the store a push is for, before any tenant context exists
+    (PostgreSQL: a SECURITY DEFINER function returning ids only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            sa.text("SELECT store_id, organization_id FROM storesync_route_store(:p, :s)"),
+            {"p": platform, "s": platform_store_id},
+        ).first()
+    else:
+        row = session.execute(
+            sa.select(table_of(Store).c.id, table_of(Store).c.organization_id).where(
+                table_of(Store).c.platform == platform,
+                table_of(Store).c.platform_store_id == platform_store_id,
+            )
+        ).first()
+    return (uuid.UUID(str(row[0])), uuid.UUID(str(row[1]))) if row else None
