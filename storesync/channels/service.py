@@ -27,6 +27,7 @@ from storesync.channels.resilience import breaker_for
 from storesync.channels.schemas import (
     AuthorizedShop,
     Credentials,
+    ShopHealth,
     StoreDTO,
     StoreHealthDTO,
     StoreMetricsDTO,
@@ -44,6 +45,8 @@ from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission, Role
 
 STATE_TTL = timedelta(minutes=15)
+AUTH_PROBLEMS = {"token_invalid", "reauthorize", "bad_app_credentials", "not_connected"}
+NETWORK_PROBLEMS = {"network_error", "timeout", "circuit_open", "server_error"}
 REFRESH_MARGIN = timedelta(minutes=30)
 
 
@@ -278,8 +281,12 @@ async def refresh_credentials(
         raise
     finally:
         await adapter.connection.http.client.aclose()
-    session.refresh(store)
-    return StoreDTO.model_validate(store)
+    # The rotated tokens were committed in their own transaction; read them back from there
+    # (an SQLite reader keeps its snapshot until its own transaction ends).
+    from storesync.db import session_scope
+
+    with session_scope(ctx, engine=session.get_bind()) as fresh:  # type: ignore[arg-type]
+        return StoreDTO.model_validate(_store(fresh, ctx, store_id))
 
 
 async def check_health(
@@ -308,24 +315,17 @@ async def check_health(
     try:
         health = await adapter.health()
     except AppError as error:
-        token_ok = error.type is not ErrorType.AUTHENTICATION
-        reachable = error.type not in (ErrorType.NETWORK,) and error.code != "circuit_open"
-        return StoreHealthDTO(
-            **base,
-            ok=False,
-            token_valid=token_ok,
-            reachable=reachable,
-            latency_ms=None,
-            detail=error.message,
-        )
+        health = ShopHealth(ok=False, latency_ms=0.0, detail=error.code)
     finally:
         await adapter.connection.http.client.aclose()
+    token_valid = health.ok or health.detail not in AUTH_PROBLEMS
+    reachable = health.ok or health.detail not in NETWORK_PROBLEMS
     return StoreHealthDTO(
         **{**base, "circuit": breaker_for(store_key(store)).state.value},
         ok=health.ok,
-        token_valid=True,
-        reachable=True,
-        latency_ms=health.latency_ms,
+        token_valid=token_valid,
+        reachable=reachable,
+        latency_ms=health.latency_ms if health.ok else None,
         detail=health.detail,
     )
 

@@ -247,7 +247,11 @@ def test_no_token_or_secret_reaches_the_logs(
                     session, ctx=ctx, store_id=store_id, force=True, settings=cfg
                 )
             )
-            asyncio.run(stores.check_health(session, ctx=ctx, store_id=store_id, settings=cfg))
+        with session_scope(ctx, engine=sqlite_engine) as session:
+            health = asyncio.run(
+                stores.check_health(session, ctx=ctx, store_id=store_id, settings=cfg)
+            )
+        assert health.ok, health
     httpx.post(f"{running_sandbox.base_url}/sandbox/tokens/expire", json={"platform": "shopee"})
     with session_scope(ctx, engine=sqlite_engine) as session:
         asyncio.run(stores.check_health(session, ctx=ctx, store_id=ids[0], settings=cfg))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from storesync.channels.adapter import Connection
+from storesync.channels.logs import install_log_redaction
 from storesync.channels.schemas import (
     AuthorizedShop,
     Capabilities,
@@ -32,7 +33,6 @@ from storesync.channels.shopee import client as api
 from storesync.channels.shopee import mapping
 from storesync.channels.shopee.client import ShopeeClient, Tally
 from storesync.channels.shopee.signing import public_base, sign
-from storesync.channels.shopee.wire import install_log_redaction
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, ValidationFailed
 

@@ -8,8 +8,6 @@ HTTP 429 and 5xx are honoured even without a readable body.
 from __future__ import annotations
 
 import json
-import logging
-import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -128,33 +126,3 @@ def _bad_partner(error: str, message: str) -> bool:
     return error in ("error_param", "error_partner_key_expired") and (
         "partner_id" in text or error == "error_partner_key_expired"
     )
-
-
-_SECRET_PARAMS = re.compile(r"((?:access_token|refresh_token|sign|code)=)[^&\s\"]+")
-
-
-def redact(text: str) -> str:
-    """`text` with the values of token, code and signature query parameters hidden."""
-    return _SECRET_PARAMS.sub(r"\1<hidden>", text)
-
-
-class RedactQuery(logging.Filter):
-    """httpx logs every request URL at INFO; Shopee puts the access token and the signature in
-    it. This filter rewrites such records before any handler sees them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                redact(str(arg)) if isinstance(arg, httpx.URL | str) else arg for arg in record.args
-            )
-        elif isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        return True
-
-
-def install_log_redaction() -> None:
-    """Once per process: hide secrets in the URLs httpx and httpcore log."""
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactQuery) for f in logger.filters):
-            logger.addFilter(RedactQuery())
