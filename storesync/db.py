@@ -53,8 +53,21 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-@functools.cache
+_engine_override: Engine | None = None
+
+
+def use_engine(engine: Engine | None) -> None:
+    """Make `get_engine()` return `engine` (tests, benchmarks); None restores the default."""
+    global _engine_override
+    _engine_override = engine
+
+
 def get_engine() -> Engine:
+    return _engine_override or _default_engine()
+
+
+@functools.cache
+def _default_engine() -> Engine:
     settings = get_settings()
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -168,3 +181,7 @@ def assert_rls_enforced(engine: Engine) -> None:
             + ("is a superuser" if superuser else "bypasses RLS" if bypass else "owns the tables")
             + ": connect as the app role (STORESYNC_DB_APP_ROLE) and migrate as the owner"
         )
+
+
+# The stock outbox hooks into every session's commit (imported last: it needs the models).
+from storesync.sync import outbox as _outbox  # noqa: E402,F401

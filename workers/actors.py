@@ -1,17 +1,61 @@
-"""Actors: load by id, call one service, idempotent. Options live on the decorator.
-
-Sync actors arrive with the sync engine; `ping` proves the wiring end to end.
-"""
+"""Actors: load by id, call one service, idempotent. Options live on the decorator; arguments are
+plain ids. Enqueued after commit (storesync.sync.runtime wires the hooks)."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
 
 import dramatiq
 
 from workers.broker import broker
 
-__all__ = ["broker", "ping"]
+__all__ = ["broker", "ping", "process_webhook", "push_store_stock", "sweep_outbox"]
+
+log = logging.getLogger(__name__)
 
 
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=10_000)
 def ping(value: str) -> str:
     return value
+
+
+@dramatiq.actor(queue_name="push", max_retries=3, min_backoff=500, time_limit=300_000)
+def push_store_stock(organization_id: str, store_id: str) -> None:
+    """Push a store's pending stock changes (coalesced, batched, rate-limited)."""
+    from storesync.sync.dispatch import push_store
+
+    report = asyncio.run(
+        push_store(organization_id=uuid.UUID(organization_id), store_id=uuid.UUID(store_id))
+    )
+    log.info(
+        "store %s: pushed %d, failed %d, deferred %d in %d calls",
+        store_id,
+        report.pushed,
+        report.failed,
+        report.deferred,
+        report.calls,
+    )
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=5, min_backoff=1000, time_limit=120_000)
+def process_webhook(event_id: str, organization_id: str) -> None:
+    """Turn a stored marketplace push into order changes."""
+    from storesync.sync.order_intake import process_webhook_event
+
+    from storesync.db import session_scope
+    from storesync.tenancy.context import RequestContext
+
+    ctx = RequestContext.system(uuid.UUID(organization_id))
+    with session_scope(ctx) as session:
+        asyncio.run(process_webhook_event(session, ctx=ctx, event_id=uuid.UUID(event_id)))
+
+
+@dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)
+def sweep_outbox() -> None:
+    """Re-enqueue outbox rows no worker finished, and stores with due rows."""
+    from storesync.sync.dispatch import sweep
+
+    for organization_id, store_id in sweep():
+        push_store_stock.send(str(organization_id), str(store_id))

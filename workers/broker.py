@@ -1,4 +1,5 @@
-"""The Dramatiq broker: Redis when STORESYNC_REDIS_URL is set, else the in-process StubBroker."""
+"""The Dramatiq broker: Redis when STORESYNC_REDIS_URL is set, else the in-process StubBroker
+(embedded mode runs a worker thread inside the app; see storesync.sync.runtime)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from dramatiq.brokers.stub import StubBroker
 from storesync.settings import get_settings
 
 
-def make_broker() -> dramatiq.Broker:
-    redis_url = get_settings().redis_url
-    if redis_url:
-        return RedisBroker(url=redis_url)
+def make_broker(redis_url: str | None = None) -> dramatiq.Broker:
+    url = redis_url if redis_url is not None else get_settings().redis_url
+    if url:
+        return RedisBroker(url=url)
     return StubBroker()
 
 

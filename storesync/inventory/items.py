@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,6 +80,15 @@ def _require_owned(
         raise NotFound(name, entity_id)
 
 
+STOCK_TOUCHED = "stock_touched"
+
+
+def touch(session: Session, variant_ids: Iterable[uuid.UUID]) -> None:
+    """Record variants whose stock changed in this transaction. The sync engine reads the set at
+    commit to queue channel pushes in the same transaction (storesync.sync.outbox)."""
+    session.info.setdefault(STOCK_TOUCHED, set()).update(variant_ids)
+
+
 def change(
     session: Session,
     ctx: RequestContext,
@@ -105,11 +115,12 @@ def change(
             new_reserved >= 0,
         )
         .values(on_hand=new_on_hand, reserved=new_reserved, updated_at=utcnow())
-        .returning(ITEMS.c.on_hand, ITEMS.c.reserved)
+        .returning(ITEMS.c.on_hand, ITEMS.c.reserved, ITEMS.c.variant_id)
     ).first()
     if row is None:
         return None
     on_hand, reserved = int(row[0]), int(row[1])
+    touch(session, [row[2]])
     ledger.write(
         session,
         [

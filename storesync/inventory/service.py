@@ -258,6 +258,7 @@ def set_on_hand_bulk(
                 )
             )
     _bulk_write_items(session, inserts, updates)
+    items.touch(session, {variant for variant, _location in wanted})
     ledger.write(session, entries)
     return len(inserts) + len(updates)
 

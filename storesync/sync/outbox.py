@@ -1,0 +1,178 @@
+"""The transactional stock outbox.
+
+Any stock change records its variants in the session (`inventory.items.touch`). Just before the
+transaction commits, this module computes what every listing of those variants should show on
+its channel (allocation share minus safety buffer, floor 0) and upserts one `stock_outbox` row
+per listing whose channel quantity must change, in the SAME transaction. After the commit the
+dispatcher is told which stores have work; a crash in between loses nothing because the rows
+are already committed (the sweeper finds them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storesync.channels.models import ChannelListing, Store
+from storesync.core.clock import utcnow
+from storesync.core.ids import new_id
+from storesync.core.models import table_of
+from storesync.inventory.items import STOCK_TOUCHED
+from storesync.inventory.models import ChannelAllocation, InventoryItem
+from storesync.sync.models import StockOutbox
+
+log = logging.getLogger(__name__)
+
+LISTINGS = table_of(ChannelListing)
+STORES = table_of(Store)
+ALLOCATIONS = table_of(ChannelAllocation)
+ITEMS = table_of(InventoryItem)
+OUTBOX = table_of(StockOutbox)
+READY = "outbox_ready"
+
+# Called after commit with (organization_id, store_id) for every store that has new pushes.
+on_outbox_ready: Callable[[uuid.UUID, uuid.UUID], None] = lambda _org, _store: None  # noqa: E731
+
+
+def channel_quantity(available: int, share_percent: Decimal, buffer: int) -> int:
+    """What a channel may sell: its share of available stock, minus the safety buffer, >= 0."""
+    return max(0, math.floor(max(available, 0) * share_percent / 100) - buffer)
+
+
+def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> list[dict[str, Any]]:
+    """For each listing of these variants in a connected store: the quantity its channel should
+    show and what was last pushed."""
+    ids = list(variant_ids)
+    if not ids:
+        return []
+    rows = session.execute(
+        sa.select(
+            LISTINGS.c.id,
+            LISTINGS.c.store_id,
+            LISTINGS.c.organization_id,
+            LISTINGS.c.variant_id,
+            LISTINGS.c.last_pushed_quantity,
+            ALLOCATIONS.c.share_percent,
+            ALLOCATIONS.c.buffer,
+            ALLOCATIONS.c.location_id,
+        )
+        .join(STORES, STORES.c.id == LISTINGS.c.store_id)
+        .outerjoin(ALLOCATIONS, ALLOCATIONS.c.store_id == LISTINGS.c.store_id)
+        .where(
+            LISTINGS.c.variant_id.in_(ids),
+            LISTINGS.c.match_status == "matched",
+            STORES.c.status == "connected",
+        )
+    ).all()
+    available = _available(session, ids)
+    result = []
+    for row in rows:
+        stock = (
+            available.get((row.variant_id, row.location_id), 0)
+            if row.location_id
+            else available.get((row.variant_id, None), 0)
+        )
+        share = row.share_percent if row.share_percent is not None else Decimal(100)
+        result.append(
+            {
+                "listing_id": row.id,
+                "store_id": row.store_id,
+                "organization_id": row.organization_id,
+                "quantity": channel_quantity(stock, share, row.buffer or 0),
+                "last_pushed": row.last_pushed_quantity,
+            }
+        )
+    return result
+
+
+def _available(
+    session: Session, variant_ids: list[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID | None], int]:
+    """Available per (variant, location) and per (variant, None) = all locations."""
+    totals: dict[tuple[uuid.UUID, uuid.UUID | None], int] = {}
+    for variant_id, location_id, available in session.execute(
+        sa.select(
+            ITEMS.c.variant_id, ITEMS.c.location_id, ITEMS.c.on_hand - ITEMS.c.reserved
+        ).where(ITEMS.c.variant_id.in_(variant_ids))
+    ):
+        totals[(variant_id, location_id)] = int(available)
+        totals[(variant_id, None)] = totals.get((variant_id, None), 0) + int(available)
+    return totals
+
+
+def enqueue(session: Session, variant_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Upsert outbox rows for listings whose channel quantity must change; returns the
+    (organization, store) pairs that now have work."""
+    wanted = [
+        d for d in desired_quantities(session, variant_ids) if d["quantity"] != d["last_pushed"]
+    ]
+    if not wanted:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "organization_id": d["organization_id"],
+            "created_at": now,
+            "store_id": d["store_id"],
+            "listing_id": d["listing_id"],
+            "quantity": d["quantity"],
+            "status": "pending",
+            "attempts": 0,
+            "available_at": now,
+            "last_error": "",
+            "updated_at": now,
+        }
+        for d in wanted
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)
+    statement = insert.on_conflict_do_update(
+        index_elements=[OUTBOX.c.listing_id],
+        set_={
+            "quantity": insert.excluded.quantity,
+            "status": "pending",
+            "attempts": 0,
+            "available_at": insert.excluded.available_at,
+            "last_error": "",
+            "updated_at": insert.excluded.updated_at,
+        },
+    )
+    for start in range(0, len(rows), 2000):
+        session.execute(statement, rows[start : start + 2000])
+    return {(d["organization_id"], d["store_id"]) for d in wanted}
+
+
+@event.listens_for(Session, "before_commit")
+def _queue_pushes(session: Session) -> None:
+    touched = session.info.pop(STOCK_TOUCHED, None)
+    if touched:
+        session.info.setdefault(READY, set()).update(enqueue(session, touched))
+
+
+@event.listens_for(Session, "after_commit")
+def _announce(session: Session) -> None:
+    for organization_id, store_id in session.info.pop(READY, set()):
+        try:
+            on_outbox_ready(organization_id, store_id)
+        except Exception:  # the sweeper picks the rows up anyway
+            log.exception("could not announce outbox work for store %s", store_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(STOCK_TOUCHED, None)
+    session.info.pop(READY, None)
+
+
+LEASE = timedelta(seconds=60)
