@@ -1,0 +1,249 @@
+"""The stock outbox and push dispatcher against the sandbox over HTTP (SQLite): a stock change
+queues pushes in its own transaction; the dispatcher coalesces, pushes and records them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from storesync.catalog.models import Product, ProductVariant
+from storesync.channels.models import ChannelListing
+from storesync.db import session_scope
+from storesync.inventory import service as inventory
+from storesync.inventory.models import ChannelAllocation
+from storesync.settings import Settings
+from storesync.sync import dispatch, outbox
+from storesync.tenancy.context import RequestContext
+from tests.channels.conftest import sandbox_settings
+from tests.channels.test_store_service import _connect, _org
+from tests.sandbox.conftest import RunningSandbox
+
+
+@dataclass
+class World:
+    engine: Engine
+    ctx: RequestContext
+    variant_id: uuid.UUID
+    location_id: uuid.UUID
+    stores: dict[str, uuid.UUID]
+    models: dict[str, object]  # platform → sandbox Model (live object: its stock is the channel's)
+    sandbox: RunningSandbox
+    settings: Settings
+
+
+def _shared_sku(sandbox: RunningSandbox) -> tuple[str, dict[str, tuple[str, object, object]]]:
+    state = sandbox.state
+    found: dict[str, dict[str, tuple[str, object, object]]] = {}
+    for shop in state.shops.values():
+        for item in shop.items.values():
+            for model in item.models:
+                found.setdefault(model.sku, {})[shop.platform] = (shop.id, item, model)
+    sku, where = next((s, w) for s, w in sorted(found.items()) if len(w) == 2)
+    return sku, where
+
+
+def build(engine: Engine, sandbox: RunningSandbox) -> World:
+    cfg = sandbox_settings(sandbox.base_url)
+    ctx = _org(engine)
+    store_ids = {p: _connect(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+    sku, where = _shared_sku(sandbox)
+    org = ctx.organization_id
+    with session_scope(ctx, engine=engine) as session:
+        product = Product(organization_id=org, handle="shared", title="Shared")
+        session.add(product)
+        session.flush()
+        variant = ProductVariant(organization_id=org, product_id=product.id, variant_sku=sku)
+        session.add(variant)
+        session.flush()
+        for platform, (_shop, item, model) in where.items():
+            session.add(
+                ChannelListing(
+                    organization_id=org,
+                    store_id=store_ids[platform],
+                    variant_id=variant.id,
+                    platform_item_id=item.id,
+                    platform_model_id=model.id if item.has_models else "",  # type: ignore[attr-defined]
+                    platform_sku=sku,
+                    match_status="matched",
+                    raw={"location_id": model.warehouse_id},  # type: ignore[attr-defined]
+                )
+            )
+        location = inventory.default_location(session, ctx=ctx)
+    return World(
+        engine,
+        ctx,
+        variant.id,
+        location.id,
+        store_ids,
+        {p: w[2] for p, w in where.items()},
+        sandbox,
+        cfg,
+    )
+
+
+def _push_all(w: World) -> dict[str, dispatch.PushReport]:
+    cfg = w.settings
+    return {
+        p: asyncio.run(
+            dispatch.push_store(
+                organization_id=w.ctx.organization_id, store_id=s, settings=cfg, engine=w.engine
+            )
+        )
+        for p, s in w.stores.items()
+    }
+
+
+def _outbox(w: World) -> list[tuple[str, int]]:
+    with session_scope(w.ctx, engine=w.engine) as session:
+        return [
+            tuple(r)
+            for r in session.execute(  # type: ignore[misc]
+                sa.select(outbox.OUTBOX.c.status, outbox.OUTBOX.c.quantity).order_by(
+                    outbox.OUTBOX.c.quantity
+                )
+            )
+        ]
+
+
+def _set(w: World, quantity: int) -> None:
+    with session_scope(w.ctx, engine=w.engine) as session:
+        inventory.set_on_hand(
+            session,
+            ctx=w.ctx,
+            variant_id=w.variant_id,
+            location_id=w.location_id,
+            quantity=quantity,
+            reason="count",
+        )
+
+
+def test_a_stock_change_queues_pushes_in_its_transaction_and_reaches_both_channels(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    ready: list[tuple[uuid.UUID, uuid.UUID]] = []
+    outbox.on_outbox_ready = lambda org, store: ready.append((org, store))
+    try:
+        _set(w, 10)
+    finally:
+        outbox.on_outbox_ready = lambda _o, _s: None
+
+    assert _outbox(w) == [("pending", 10), ("pending", 10)]
+    assert sorted(ready) == sorted((w.ctx.organization_id, s) for s in w.stores.values())
+    reports = _push_all(w)
+
+    assert {p: r.pushed for p, r in reports.items()} == {"shopee": 1, "tiktok": 1}, (
+        reports,
+        _errors(w),
+    )
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 10, "tiktok": 10}  # type: ignore[attr-defined]
+    assert _outbox(w) == [("done", 10), ("done", 10)]
+    with session_scope(w.ctx, engine=w.engine) as session:
+        pushed = session.execute(
+            sa.select(outbox.LISTINGS.c.last_pushed_quantity, outbox.LISTINGS.c.last_pushed_at)
+        ).all()
+    assert [q for q, _ in pushed] == [10, 10] and all(at is not None for _, at in pushed)
+
+
+def test_a_rolled_back_change_queues_nothing(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    try:
+        with session_scope(w.ctx, engine=w.engine) as session:
+            inventory.set_on_hand(
+                session,
+                ctx=w.ctx,
+                variant_id=w.variant_id,
+                location_id=w.location_id,
+                quantity=5,
+                reason="count",
+            )
+            raise RuntimeError("the caller fails")
+    except RuntimeError:
+        pass
+
+    assert _outbox(w) == []
+
+
+def test_changes_coalesce_and_a_quantity_already_pushed_is_not_pushed_again(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 10)
+    _push_all(w)
+    since = __import__("time").time()
+
+    for quantity in (9, 8, 7):
+        _set(w, quantity)
+    first = _push_all(w)
+    _set(w, 7)  # no change
+    second = _push_all(w)
+    calls = httpx.get(f"{w.sandbox.base_url}/sandbox/calls", params={"since": since}).json()
+
+    assert {p: (r.claimed, r.pushed) for p, r in first.items()} == {
+        "shopee": (1, 1),
+        "tiktok": (1, 1),
+    }
+    assert {p: r.claimed for p, r in second.items()} == {"shopee": 0, "tiktok": 0}
+    pushes = {
+        k: v for k, v in calls["counts"].items() if "update_stock" in k or "inventory/update" in k
+    }
+    assert sum(pushes.values()) == 2, pushes
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 7, "tiktok": 7}  # type: ignore[attr-defined]
+
+
+def test_allocation_share_and_buffer(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    with session_scope(w.ctx, engine=w.engine) as session:
+        session.execute(
+            sa.update(ChannelAllocation.__table__)  # type: ignore[attr-defined]
+            .where(ChannelAllocation.__table__.c.store_id == w.stores["tiktok"])  # type: ignore[attr-defined]
+            .values(share_percent=Decimal(50), buffer=2)
+        )
+    _set(w, 11)
+    _push_all(w)
+
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 11, "tiktok": 3}  # type: ignore[attr-defined]
+    assert outbox.channel_quantity(3, Decimal(50), 2) == 0
+
+
+def test_a_failing_channel_defers_its_pushes_and_nothing_is_lost(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 6)
+    httpx.post(
+        f"{w.sandbox.base_url}/sandbox/faults", json={"platform": "tiktok", "burst_5xx_seconds": 30}
+    )
+    reports = _push_all(w)
+    httpx.post(
+        f"{w.sandbox.base_url}/sandbox/faults", json={"platform": "tiktok", "burst_5xx_seconds": 0}
+    )
+
+    assert reports["shopee"].pushed == 1 and reports["tiktok"].deferred == 1
+    assert sorted(_outbox(w)) == [("done", 6), ("pending", 6)]
+    with session_scope(w.ctx, engine=w.engine) as session:
+        session.execute(
+            sa.update(outbox.OUTBOX).values(available_at=sa.func.datetime("now", "-1 minute"))
+        )
+    due = dispatch.sweep(engine=w.engine)
+    assert due == [(w.ctx.organization_id, w.stores["tiktok"])]
+    from storesync.channels.resilience import breaker_for
+
+    breaker_for(f"store:{w.stores['tiktok']}").record_success()  # the test's outage is over
+    _push_all(w)
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 6, "tiktok": 6}  # type: ignore[attr-defined]
+
+
+def _errors(w: World) -> list[str]:
+    with session_scope(w.ctx, engine=w.engine) as session:
+        return list(session.execute(sa.select(outbox.OUTBOX.c.last_error)).scalars())
