@@ -16,6 +16,11 @@ def install(app: rx.App) -> None:
 
     settings = get_settings()
     routes: list[BaseRoute] = list(channel_routes)
+    from storesync.sync import runtime
+
+    runtime.wire_hooks()
+    if settings.env is RunMode.EMBEDDED:
+        app.register_lifespan_task(runtime.embedded_worker)
     if settings.env is RunMode.EMBEDDED and settings.embedded_sandbox:
         from storesync.sandbox.app import Sandbox
 
