@@ -90,15 +90,21 @@ async def push_store(
     store_id: uuid.UUID,
     settings: Settings | None = None,
     engine: Engine | None = None,
+    force: bool = False,
 ) -> PushReport:
-    """Push every due outbox row of one store; safe to run concurrently with itself."""
+    """Push every due outbox row of one store; safe to run concurrently with itself. `force`
+    pushes even quantities the channel was already sent (a full sync re-asserts the truth)."""
     ctx = RequestContext.system(organization_id)
     report = PushReport()
     while True:
         with session_scope(ctx, engine=engine) as session:
             batch = _claim(session, store_id, BATCH)
-            due = [(c, ln) for c, ln in batch if c.quantity != ln.last_pushed_quantity]
-            _finish(session, [c for c, ln in batch if c.quantity == ln.last_pushed_quantity], {})
+            due = [(c, ln) for c, ln in batch if force or c.quantity != ln.last_pushed_quantity]
+            _finish(
+                session,
+                [c for c, ln in batch if not force and c.quantity == ln.last_pushed_quantity],
+                {},
+            )
         report.claimed += len(batch)
         report.skipped += len(batch) - len(due)
         if not batch:

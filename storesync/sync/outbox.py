@@ -110,11 +110,20 @@ def _available(
     return totals
 
 
-def enqueue(session: Session, variant_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    """Upsert outbox rows for listings whose channel quantity must change; returns the
+def enqueue(
+    session: Session,
+    variant_ids: Iterable[uuid.UUID],
+    *,
+    force: bool = False,
+    store_id: uuid.UUID | None = None,
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Upsert outbox rows for listings whose channel quantity must change (every listing with
+    `force`, e.g. a full inventory sync; only one store's with `store_id`); returns the
     (organization, store) pairs that now have work."""
     wanted = [
-        d for d in desired_quantities(session, variant_ids) if d["quantity"] != d["last_pushed"]
+        d
+        for d in desired_quantities(session, variant_ids)
+        if (force or d["quantity"] != d["last_pushed"]) and store_id in (None, d["store_id"])
     ]
     if not wanted:
         return set()
