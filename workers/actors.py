@@ -42,14 +42,15 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
 @dramatiq.actor(queue_name="webhooks", max_retries=5, min_backoff=1000, time_limit=120_000)
 def process_webhook(event_id: str, organization_id: str) -> None:
     """Turn a stored marketplace push into order changes."""
-    from storesync.sync.order_intake import process_webhook_event
-
     from storesync.db import session_scope
+    from storesync.sync.order_intake import process_webhook_event
     from storesync.tenancy.context import RequestContext
 
     ctx = RequestContext.system(uuid.UUID(organization_id))
     with session_scope(ctx) as session:
-        asyncio.run(process_webhook_event(session, ctx=ctx, event_id=uuid.UUID(event_id)))
+        outcome = asyncio.run(process_webhook_event(session, ctx=ctx, event_id=uuid.UUID(event_id)))
+    if outcome == "failed":  # recorded as failed and committed; raising lets Dramatiq retry it
+        raise RuntimeError(f"webhook event {event_id} failed; retrying")
 
 
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)

@@ -13,9 +13,10 @@ from storesync.settings import RunMode, get_settings
 def install(app: rx.App) -> None:
     """Mount what the run mode needs; in embedded mode that includes the marketplace sandbox."""
     from storesync.channels.routes import routes as channel_routes
+    from storesync.sync.webhooks import routes as webhook_routes
 
     settings = get_settings()
-    routes: list[BaseRoute] = list(channel_routes)
+    routes: list[BaseRoute] = [*channel_routes, *webhook_routes]
     from storesync.sync import runtime
 
     runtime.wire_hooks()

@@ -1,0 +1,497 @@
+"""Channel orders into StoreSync orders: stored webhook events, single orders, and the polling
+safety net.
+
+What each push does (`process_webhook_event`):
+- An order push (Shopee code 3, TikTok type 1) only says "this order changed": its details are
+  fetched through the store's adapter and ingested, so the order always lands in the state the
+  platform reports NOW, whatever order the pushes arrived in.
+- Stock and product pushes (Shopee code 8, TikTok types 27 and 5) are marked `ignored`: StoreSync's
+  stock is the truth and is pushed to the channels; a channel's own figure is compared and
+  repaired by reconciliation, never copied back.
+- Every other push is marked `ignored` too (nothing uses it yet); the raw event is kept.
+
+SQLite note: each transaction here writes before it reads what it is about to change, and does
+its HTTP calls before its first write, reading what it needs in a short side transaction. A
+SQLite transaction that reads, then writes after another connection committed, fails at once
+(SQLITE_BUSY_SNAPSHOT); one that holds the write lock across HTTP calls blocks the webhook
+routes and the adapter's token persistence.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pydantic
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from storesync.channels.adapter import PlatformAdapter
+from storesync.channels.models import Store
+from storesync.channels.schemas import ChannelOrder
+from storesync.channels.service import open_adapter
+from storesync.core.clock import utcnow
+from storesync.core.errors import AppError, NotFound, ValidationFailed
+from storesync.core.events import publish_after_commit
+from storesync.core.models import table_of
+from storesync.db import session_scope
+from storesync.orders import service as orders
+from storesync.orders.errors import IllegalTransition
+from storesync.orders.models import Order
+from storesync.orders.queries import order_dto
+from storesync.orders.schemas import NewOrder, NewOrderItem, OrderDTO
+from storesync.orders.status import OrderStatus, can_transition, parse_status
+from storesync.settings import Settings
+from storesync.sync.intake_schemas import (
+    EventOutcome,
+    IngestOutcome,
+    OrdersSyncReport,
+    OrderSyncFailure,
+    PushKind,
+)
+from storesync.sync.models import WebhookEvent
+from storesync.sync.webhooks import BadPush, read_push
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission
+
+log = logging.getLogger(__name__)
+
+EVENTS = table_of(WebhookEvent)
+STORES = table_of(Store)
+CLAIMABLE = ("received", "failed")  # a failed event may be retried
+SOURCE = "platform"
+# The first sync of a store (no cursor, no `since`) looks this far back.
+DEFAULT_LOOKBACK = timedelta(days=3)
+# An open-ended sync that saw no newer order still moves its cursor to (end - SETTLE): orders
+# updated before then would have been listed by now. Keeps the next window short.
+SETTLE = timedelta(minutes=5)
+MAX_ERROR = 2000
+
+
+# -- webhook events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pending:
+    store_id: uuid.UUID
+    platform: str
+    payload: dict[str, Any]
+
+
+async def process_webhook_event(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    event_id: uuid.UUID,
+    settings: Settings | None = None,
+) -> str:
+    """Work out what a stored push means and act on it, at most once: the event is claimed
+    (`received`/`failed` → `processing`, attempts + 1) with a conditional update, so a concurrent
+    or repeated run returns `skipped` and changes nothing. Order pushes fetch the order from the
+    platform and ingest it; stock pushes and others are `ignored` (see the module docstring).
+    Ends `processed`, `ignored` or `failed` (with the error's message; a later run may retry a
+    failed event). Platform and validation errors are recorded, not raised. Needs
+    PROCESS_ORDERS."""
+    ctx.require(Permission.PROCESS_ORDERS)
+    pending = _pending_event(session, ctx, event_id)
+    if pending is None:
+        return EventOutcome.SKIPPED
+    try:
+        push = read_push(pending.platform, pending.payload)
+    except BadPush as error:
+        return _settle(session, ctx, event_id, EventOutcome.FAILED, str(error))
+    if push.kind is not PushKind.ORDER:
+        return _settle(session, ctx, event_id, EventOutcome.IGNORED, "")
+    fetched: list[ChannelOrder] = []
+    problem = ""
+    try:
+        fetched = await _fetch_pushed_order(session, ctx, pending, push.order_id, settings)
+    except AppError as error:
+        problem = error.message
+    if not problem and not fetched:
+        problem = f"{pending.platform} does not know order {push.order_id!r}"
+    if problem:
+        return _settle(session, ctx, event_id, EventOutcome.FAILED, problem)
+    if not _claim(session, ctx, event_id):
+        return EventOutcome.SKIPPED
+    try:
+        with session.begin_nested():
+            for order in fetched:
+                _ingest(session, ctx=ctx, store_id=pending.store_id, order=order)
+    except AppError as error:
+        log.warning("webhook event %s failed: %s", event_id, error.message)
+        _finish(session, ctx, event_id, EventOutcome.FAILED, error.message)
+        return EventOutcome.FAILED
+    _finish(session, ctx, event_id, EventOutcome.PROCESSED, "")
+    return EventOutcome.PROCESSED
+
+
+def _pending_event(session: Session, ctx: RequestContext, event_id: uuid.UUID) -> _Pending | None:
+    """The event, read in a side transaction, if it still waits for processing."""
+    with _side_session(session, ctx) as side:
+        row = side.exec(
+            select(WebhookEvent).where(
+                WebhookEvent.id == event_id, WebhookEvent.organization_id == ctx.organization_id
+            )
+        ).first()
+        if row is None:
+            log.warning("webhook event %s not found", event_id)
+            return None
+        if row.status not in CLAIMABLE:
+            return None
+        return _Pending(row.store_id, row.platform, dict(row.payload))
+
+
+async def _fetch_pushed_order(
+    session: Session,
+    ctx: RequestContext,
+    pending: _Pending,
+    order_id: str,
+    settings: Settings | None,
+) -> list[ChannelOrder]:
+    if not order_id:
+        raise ValidationFailed("order_id", "the push names no order")
+    with _side_session(session, ctx) as side:
+        adapter = open_adapter(side, ctx=ctx, store_id=pending.store_id, settings=settings)
+    try:
+        return await adapter.fetch_order_details([order_id])
+    finally:
+        await _close(adapter)
+
+
+def _settle(
+    session: Session, ctx: RequestContext, event_id: uuid.UUID, outcome: EventOutcome, error: str
+) -> str:
+    """Claim and finish in one go (nothing else to do for this event)."""
+    if not _claim(session, ctx, event_id):
+        return EventOutcome.SKIPPED
+    _finish(session, ctx, event_id, outcome, error)
+    if outcome is EventOutcome.FAILED:
+        log.warning("webhook event %s failed: %s", event_id, error)
+    return outcome
+
+
+def _claim(session: Session, ctx: RequestContext, event_id: uuid.UUID) -> bool:
+    claimed = session.execute(
+        sa.update(EVENTS)
+        .where(
+            EVENTS.c.id == event_id,
+            EVENTS.c.organization_id == ctx.organization_id,
+            EVENTS.c.status.in_(CLAIMABLE),
+        )
+        .values(status="processing", attempts=EVENTS.c.attempts + 1)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def _finish(
+    session: Session, ctx: RequestContext, event_id: uuid.UUID, outcome: EventOutcome, error: str
+) -> None:
+    session.execute(
+        sa.update(EVENTS)
+        .where(EVENTS.c.id == event_id, EVENTS.c.organization_id == ctx.organization_id)
+        .values(status=outcome.value, error=error[:MAX_ERROR], processed_at=utcnow())
+    )
+
+
+# -- one order -----------------------------------------------------------------------------------
+
+
+def ingest_channel_order(
+    session: Session, *, ctx: RequestContext, store_id: uuid.UUID, order: ChannelOrder
+) -> OrderDTO:
+    """Bring StoreSync's copy of a channel order in step with what the channel reports. A new
+    order is created (`orders.create_order`: lines linked, stock reserved, oversells recorded);
+    a known one moves to the reported status through `orders.change_status` (cancelling
+    releases, shipping deducts) when the lifecycle allows it. A regressive or illegal move (an
+    old push arriving late, a poll overlapping a push) is logged and ignored, not an error.
+    Publishes `order.created` / `order.updated` after commit. `ValidationFailed` when the
+    order cannot be read (no lines, unknown status). Needs PROCESS_ORDERS."""
+    dto, _ = _ingest(session, ctx=ctx, store_id=store_id, order=order)
+    return dto
+
+
+def _ingest(
+    session: Session, *, ctx: RequestContext, store_id: uuid.UUID, order: ChannelOrder
+) -> tuple[OrderDTO, IngestOutcome]:
+    ctx.require(Permission.PROCESS_ORDERS)
+    new = to_new_order(store_id, order)
+    row = _find_order(session, ctx, store_id, new.platform_order_id)
+    if row is None:
+        dto = orders.create_order(session, ctx=ctx, order=new, source=SOURCE)
+        _announce(session, ctx, "order.created", dto)
+        if dto.status == new.status:
+            return dto, IngestOutcome.CREATED
+        # Another intake created it a moment earlier, in another status: follow the channel.
+        row = _find_order(session, ctx, store_id, new.platform_order_id)
+        assert row is not None
+    return _follow(session, ctx, row, new, order.tracking_number)
+
+
+def to_new_order(store_id: uuid.UUID, order: ChannelOrder) -> NewOrder:
+    """A channel order in the terms `orders.create_order` takes; `ValidationFailed` naming the
+    order and field when it does not fit."""
+    items = [
+        NewOrderItem(
+            platform_item_id=line.platform_item_id[:64],
+            platform_model_id=line.platform_model_id[:64],
+            sku=line.sku[:100],
+            title=(f"{line.title} ({line.model_name})" if line.model_name else line.title)[:255],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in order.lines
+        if line.quantity > 0
+    ]
+    subtotal = sum((item.unit_price * item.quantity for item in items), Decimal(0))
+    try:
+        return NewOrder(
+            store_id=store_id,
+            platform_order_id=order.platform_order_id,
+            order_number=order.order_number[:64],
+            status=parse_status(order.status, field=f"order {order.platform_order_id} status"),
+            platform_status=order.platform_status[:40],
+            customer_name=order.customer_name[:200],
+            currency=order.currency or "IDR",
+            subtotal=subtotal,
+            total=order.total,
+            ordered_at=order.ordered_at,
+            items=items,
+        )
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "order"
+        raise ValidationFailed(
+            f"order {order.platform_order_id} {where}", first["msg"], order=order.platform_order_id
+        ) from None
+
+
+def _find_order(
+    session: Session, ctx: RequestContext, store_id: uuid.UUID, platform_order_id: str
+) -> Order | None:
+    return session.exec(
+        select(Order).where(
+            Order.organization_id == ctx.organization_id,
+            Order.store_id == store_id,
+            Order.platform_order_id == platform_order_id,
+        )
+    ).first()
+
+
+def _follow(
+    session: Session, ctx: RequestContext, row: Order, new: NewOrder, tracking: str
+) -> tuple[OrderDTO, IngestOutcome]:
+    """Move a known order to the channel's status, if that is a legal step forward."""
+    current, target = OrderStatus(row.status), new.status
+    refreshed = _refresh_platform_fields(session, row, new.platform_status, tracking)
+    outcome = IngestOutcome.UPDATED if refreshed else IngestOutcome.UNCHANGED
+    if current != target and not can_transition(current, target):
+        log.info(
+            "order %s: ignoring %s → %s reported by the channel (%s): stale or out of order",
+            row.platform_order_id,
+            current.value,
+            target.value,
+            new.platform_status,
+        )
+        outcome = IngestOutcome.STALE
+    elif current != target:
+        try:
+            with session.begin_nested():
+                orders.change_status(
+                    session,
+                    ctx=ctx,
+                    order_id=row.id,
+                    to_status=target.value,
+                    reason=f"{row.platform} reports {new.platform_status or target.value}",
+                    source=SOURCE,
+                )
+            outcome = IngestOutcome.UPDATED
+        except IllegalTransition:  # moved by a concurrent intake since we read it
+            session.refresh(row)
+            log.info("order %s moved meanwhile; %s ignored", row.platform_order_id, target.value)
+            outcome = IngestOutcome.STALE
+    dto = order_dto(session, ctx=ctx, row=row)
+    if outcome is IngestOutcome.UPDATED:
+        _announce(session, ctx, "order.updated", dto)
+    return dto, outcome
+
+
+def _refresh_platform_fields(
+    session: Session, row: Order, platform_status: str, tracking: str
+) -> bool:
+    """Keep the channel's own status and tracking number current (no stock effect)."""
+    changed = False
+    if platform_status and row.platform_status != platform_status:
+        row.platform_status = platform_status
+        changed = True
+    if tracking and not row.tracking_number:
+        row.tracking_number = tracking[:64]
+        changed = True
+    if changed:
+        row.updated_at = utcnow()
+        session.flush()
+    return changed
+
+
+def _announce(session: Session, ctx: RequestContext, kind: str, dto: OrderDTO) -> None:
+    publish_after_commit(
+        session,
+        ctx.organization_id,
+        kind,
+        {
+            "order_id": str(dto.id),
+            "store_id": str(dto.store_id),
+            "platform": dto.platform,
+            "platform_order_id": dto.platform_order_id,
+            "status": dto.status.value,
+        },
+    )
+
+
+# -- the polling safety net ----------------------------------------------------------------------
+
+
+async def sync_orders(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    settings: Settings | None = None,
+) -> OrdersSyncReport:
+    """Fetch the store's orders updated in [since, until) and ingest each (the safety net for
+    pushes that never came). Without `since` the window starts at the store's orders cursor
+    (or `DEFAULT_LOOKBACK` ago on a first run); without `until` it ends now. The cursor moves
+    forward only when the window started at or before it: to the newest `updated_at` seen, or
+    (open-ended runs) to `until - SETTLE` when that is later. One order that cannot be ingested
+    is reported and skipped; a platform error stops the run (raised, nothing committed).
+    Sets `last_synced_at`. Needs RUN_SYNC and PROCESS_ORDERS."""
+    ctx.require(Permission.RUN_SYNC)
+    ctx.require(Permission.PROCESS_ORDERS)
+    end = until or utcnow()
+    cursor, adapter = _sync_start(session, ctx, store_id, settings)
+    start = since or cursor or end - DEFAULT_LOOKBACK
+    try:
+        # Collected before the first write (see the module docstring).
+        fetched = [order async for order in adapter.fetch_orders(since=start, until=end)]
+    finally:
+        await _close(adapter)
+    _touch_store(session, ctx, store_id)
+    counts = dict.fromkeys(IngestOutcome, 0)
+    failures: list[OrderSyncFailure] = []
+    for order in sorted(fetched, key=lambda o: o.updated_at):
+        try:
+            with session.begin_nested():
+                _, outcome = _ingest(session, ctx=ctx, store_id=store_id, order=order)
+            counts[outcome] += 1
+        except AppError as error:
+            log.warning(
+                "store %s order %s not ingested: %s",
+                store_id,
+                order.platform_order_id,
+                error.message,
+            )
+            failures.append(
+                OrderSyncFailure(
+                    platform_order_id=order.platform_order_id,
+                    code=error.code,
+                    message=error.message,
+                )
+            )
+    newest = max((o.updated_at for o in fetched), default=None)
+    next_cursor = _next_cursor(cursor, start, newest, end if until is None else None)
+    _save_cursor(session, ctx, store_id, next_cursor)
+    return OrdersSyncReport(
+        store_id=store_id,
+        since=start,
+        until=end,
+        fetched=len(fetched),
+        created=counts[IngestOutcome.CREATED],
+        updated=counts[IngestOutcome.UPDATED],
+        unchanged=counts[IngestOutcome.UNCHANGED],
+        stale=counts[IngestOutcome.STALE],
+        failed=len(failures),
+        failures=failures,
+        cursor=next_cursor.isoformat() if next_cursor else "",
+    )
+
+
+def _sync_start(
+    session: Session, ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None
+) -> tuple[datetime | None, PlatformAdapter]:
+    """The store's cursor and an open adapter, read in a side transaction."""
+    with _side_session(session, ctx) as side:
+        store = side.exec(
+            select(Store).where(Store.id == store_id, Store.organization_id == ctx.organization_id)
+        ).first()
+        if store is None:
+            raise NotFound("store", store_id)
+        cursor = _parse_cursor(store.orders_cursor, store_id)
+        adapter = open_adapter(side, ctx=ctx, store_id=store_id, settings=settings)
+    return cursor, adapter
+
+
+def _parse_cursor(raw: str, store_id: uuid.UUID) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        log.warning("store %s: unreadable orders cursor %r, starting over", store_id, raw)
+        return None
+    return value if value.tzinfo else None
+
+
+def _next_cursor(
+    cursor: datetime | None, start: datetime, newest: datetime | None, open_end: datetime | None
+) -> datetime | None:
+    if cursor is not None and start > cursor:
+        return cursor  # a window after a gap: the gap is still unsynced
+    candidates = [c for c in (cursor, newest, open_end - SETTLE if open_end else None) if c]
+    return max(candidates, default=None)
+
+
+def _touch_store(session: Session, ctx: RequestContext, store_id: uuid.UUID) -> None:
+    """Set `last_synced_at` first: the transaction takes its write lock before it reads."""
+    now = utcnow()
+    session.execute(
+        sa.update(STORES)
+        .where(STORES.c.id == store_id, STORES.c.organization_id == ctx.organization_id)
+        .values(last_synced_at=now, updated_at=now)
+    )
+
+
+def _save_cursor(
+    session: Session, ctx: RequestContext, store_id: uuid.UUID, cursor: datetime | None
+) -> None:
+    if cursor is None:
+        return
+    session.execute(
+        sa.update(STORES)
+        .where(STORES.c.id == store_id, STORES.c.organization_id == ctx.organization_id)
+        .values(orders_cursor=cursor.isoformat())
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _side_session(session: Session, ctx: RequestContext) -> AbstractContextManager[Session]:
+    """A short transaction of its own on the same database (reads before HTTP calls)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return session_scope(ctx, engine=engine)
+
+
+async def _close(adapter: PlatformAdapter) -> None:
+    try:
+        await adapter.connection.http.client.aclose()
+    except Exception:  # closing must never hide the real outcome
+        log.debug("closing the adapter's HTTP client failed", exc_info=True)
