@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     tiktok_app_secret: str = ""
     tiktok_service_id: str = ""
     # Calls per second per store (token bucket); the platforms publish no firm numbers.
-    shopee_rate_limit: float = Field(default=10, gt=0, le=1000)
-    tiktok_rate_limit: float = Field(default=20, gt=0, le=1000)
+    shopee_rate_limit: float = Field(default=50, gt=0, le=1000)
+    tiktok_rate_limit: float = Field(default=50, gt=0, le=1000)
     http_timeout_seconds: float = Field(default=15, gt=0, le=300)
 
     shopee_base_url: str = ""

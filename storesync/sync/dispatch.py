@@ -150,13 +150,13 @@ async def _push(
     finally:
         await adapter.connection.http.client.aclose()
     report.calls += result.calls
-    key = {(ln.platform_item_id, ln.platform_model_id): (c, ln) for c, ln in due}
-    failed = {(f.platform_item_id, f.platform_model_id): f.reason for f in result.failed}
+    key = {_unit(ln.platform_item_id, ln.platform_model_id): (c, ln) for c, ln in due}
+    failed = {_unit(f.platform_item_id, f.platform_model_id): f.reason for f in result.failed}
     with session_scope(ctx, engine=engine) as session:
         pushed = [
-            key[(u.platform_item_id, u.platform_model_id)]
+            key[_unit(u.platform_item_id, u.platform_model_id)]
             for u in result.succeeded
-            if (u.platform_item_id, u.platform_model_id) in key
+            if _unit(u.platform_item_id, u.platform_model_id) in key
         ]
         _record_pushed(session, pushed)
         _finish(session, [c for c, _ in pushed], {})
@@ -169,6 +169,11 @@ async def _push(
         )
     report.pushed += len(pushed)
     report.failed += len(failed)
+
+
+def _unit(item_id: str, model_id: str) -> tuple[str, str]:
+    """One sellable unit's key; an item without models is model "" here and "0" on Shopee."""
+    return item_id, "" if model_id in ("", "0") else model_id
 
 
 def _record_pushed(session: Any, pushed: list[Any]) -> None:

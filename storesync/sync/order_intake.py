@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from storesync.channels.adapter import PlatformAdapter
-from storesync.channels.models import Store
+from storesync.channels.models import ChannelListing, Store
 from storesync.channels.schemas import ChannelOrder
 from storesync.channels.service import open_adapter
 from storesync.core.clock import utcnow
@@ -225,6 +225,8 @@ def _ingest(
     row = _find_order(session, ctx, store_id, new.platform_order_id)
     if row is None:
         dto = orders.create_order(session, ctx=ctx, order=new, source=SOURCE)
+        if new.status not in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
+            _note_channel_sale(session, store_id, order)
         _announce(session, ctx, "order.created", dto)
         if dto.status == new.status:
             return dto, IngestOutcome.CREATED
@@ -232,6 +234,35 @@ def _ingest(
         row = _find_order(session, ctx, store_id, new.platform_order_id)
         assert row is not None
     return _follow(session, ctx, row, new, order.tracking_number)
+
+
+def _note_channel_sale(session: Session, store_id: uuid.UUID, order: ChannelOrder) -> None:
+    """The selling channel already took the units off its own stock: count them as pushed, so
+    the outbox pushes only to the OTHER channels (and to this one only to correct drift)."""
+    listings = table_of(ChannelListing)
+    for line in order.lines:
+        models = {
+            line.platform_model_id,
+            "" if line.platform_model_id == "0" else line.platform_model_id,
+        }
+        session.execute(
+            sa.update(listings)
+            .where(
+                listings.c.store_id == store_id,
+                listings.c.platform_item_id == line.platform_item_id,
+                listings.c.platform_model_id.in_(models),
+                listings.c.last_pushed_quantity.is_not(None),
+            )
+            .values(
+                last_pushed_quantity=sa.case(
+                    (
+                        listings.c.last_pushed_quantity > line.quantity,
+                        listings.c.last_pushed_quantity - line.quantity,
+                    ),
+                    else_=0,
+                )
+            )
+        )
 
 
 def to_new_order(store_id: uuid.UUID, order: ChannelOrder) -> NewOrder:

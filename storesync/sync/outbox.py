@@ -39,6 +39,7 @@ ALLOCATIONS = table_of(ChannelAllocation)
 ITEMS = table_of(InventoryItem)
 OUTBOX = table_of(StockOutbox)
 READY = "outbox_ready"
+CHUNK = 2000
 
 # Called after commit with (organization_id, store_id) for every store that has new pushes.
 on_outbox_ready: Callable[[uuid.UUID, uuid.UUID], None] = lambda _org, _store: None  # noqa: E731
@@ -53,6 +54,12 @@ def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> li
     """For each listing of these variants in a connected store: the quantity its channel should
     show and what was last pushed."""
     ids = list(variant_ids)
+    if len(ids) > CHUNK:  # PostgreSQL takes at most 65,535 parameters per statement
+        return [
+            d
+            for start in range(0, len(ids), CHUNK)
+            for d in desired_quantities(session, ids[start : start + CHUNK])
+        ]
     if not ids:
         return []
     rows = session.execute(
