@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,7 +26,9 @@ class RunningSandbox:
 @pytest.fixture
 def running_sandbox() -> Iterator[RunningSandbox]:
     """A freshly seeded sandbox on a free port (one shop per platform, 24 products each)."""
-    sandbox = Sandbox(seed=SeedConfig(seed=11, products_per_shop=24))
+    # A fresh seed per test: shop ids differ, so tests sharing one PostgreSQL database never
+    # connect the same marketplace shop to two organizations.
+    sandbox = Sandbox(seed=SeedConfig(seed=random.randrange(10**9), products_per_shop=24))
     with serve_in_thread(sandbox.asgi()) as base_url:
         yield RunningSandbox(base_url, sandbox)
 

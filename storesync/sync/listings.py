@@ -1,0 +1,281 @@
+"""Channel listings: import a store's listings, match them to master variants, and the review
+queue (link, unlink, ignore, list).
+
+The import reads the whole channel first, then writes, set-based, so 100,000 listings take
+seconds: the store's listings and the organization's variants are loaded once, the channel's
+variants are written in chunks of bulk INSERTs and executemany UPDATEs of changed rows only,
+and matching runs in memory (`storesync.sync.matching`). Only a unique exact SKU links
+automatically; every other candidate waits in the review queue as a suggestion.
+
+Linking a listing records its variant in the session's `stock_touched` set, so the outbox
+queues a stock push to the channel in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storesync.channels.service import open_adapter
+from storesync.core.clock import utcnow
+from storesync.core.errors import NotFound, ValidationFailed
+from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from storesync.db import session_scope
+from storesync.inventory.items import touch
+from storesync.settings import Settings
+from storesync.sync.listing_bulk import CHUNK, LISTINGS, VARIANTS, require_store
+from storesync.sync.listing_products import create_products_from_listings
+from storesync.sync.listing_schemas import MATCH_STATUSES, ListingDTO, ListingImportReport
+from storesync.sync.listing_upsert import Fetched, ListingUpsert, load_index, load_listings
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission
+
+Progress = Callable[[int, int | None], None]
+
+
+def _queue_counts(session: Session, ctx: RequestContext, store_id: uuid.UUID) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(LISTINGS.c.match_status, sa.func.count())
+        .where(LISTINGS.c.organization_id == ctx.organization_id, LISTINGS.c.store_id == store_id)
+        .group_by(LISTINGS.c.match_status)
+    )
+    return {status: count for status, count in rows}
+
+
+async def fetch_listings(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> list[Fetched]:
+    """Every variant the store's channel lists, read to the end before anything is written.
+
+    A rate-limited fetch of a large shop takes minutes; writing as it streams would hold the
+    caller's write transaction (SQLite's single writer lock, PostgreSQL row locks the outbox
+    dispatcher also needs) all that time. The store's credentials are read in a short session
+    of its own, so the caller's session holds no snapshot while the channel is paged either.
+    `progress(fetched, None)` is called every CHUNK variants."""
+    with session_scope(ctx, engine=session.get_bind()) as own:  # type: ignore[arg-type]
+        require_store(own, ctx, store_id)
+        adapter = open_adapter(own, ctx=ctx, store_id=store_id, settings=settings)
+    fetched: list[Fetched] = []
+    reported = 0
+    try:
+        async for product in adapter.fetch_products():
+            fetched.extend(Fetched.of(variant) for variant in product.variants)
+            if progress is not None and len(fetched) - reported >= CHUNK:
+                reported = len(fetched)
+                progress(reported, None)
+    finally:
+        await adapter.connection.http.client.aclose()
+    return fetched
+
+
+async def import_listings(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    settings: Settings | None = None,
+    create_products: bool = False,
+    progress: Progress | None = None,
+) -> ListingImportReport:
+    """Fetch every listing of a connected store, then upsert one `channel_listing` per channel
+    variant (bulk inserts, and updates of changed rows only) and match new and still-unmatched
+    listings: a unique exact SKU links automatically, other candidates become suggestions
+    (`storesync.sync.matching`). With `create_products`, listings left unmatched become master
+    products (`create_products_from_listings`).
+
+    `progress(done, None)` is called every chunk while fetching and `progress(done, done)` at
+    the end. Linked variants are added to the session's `stock_touched`. Needs RUN_SYNC (and
+    MANAGE_CATALOG with `create_products`); flushes, never commits."""
+    ctx.require(Permission.RUN_SYNC)
+    if create_products:
+        ctx.require(Permission.MANAGE_CATALOG)
+    fetched = await fetch_listings(
+        session, ctx=ctx, store_id=store_id, settings=settings, progress=progress
+    )
+    upsert = ListingUpsert(
+        session,
+        ctx,
+        store_id,
+        index=load_index(session, ctx=ctx),
+        stored=load_listings(session, ctx, store_id),
+    )
+    for start in range(0, len(fetched), CHUNK):
+        upsert.write(fetched[start : start + CHUNK])
+    touch(session, upsert.linked)
+    made = 0
+    if create_products:
+        made = create_products_from_listings(session, ctx=ctx, store_id=store_id)
+    session.flush()
+    if progress is not None:
+        progress(upsert.fetched, upsert.fetched)
+    queue = _queue_counts(session, ctx, store_id)
+    return ListingImportReport(
+        store_id=store_id,
+        fetched=upsert.fetched,
+        created=upsert.created,
+        updated=upsert.updated,
+        unchanged=upsert.unchanged,
+        matched=upsert.auto_linked,
+        suggested=queue.get("suggested", 0),
+        unmatched=queue.get("unmatched", 0),
+        created_products=made,
+    )
+
+
+# -- the review queue ---------------------------------------------------------------------------
+
+
+def _listing_query() -> sa.Select[Any]:
+    linked = VARIANTS.alias("linked_variant")
+    suggested = VARIANTS.alias("suggested_variant")
+    return sa.select(
+        LISTINGS,
+        linked.c.variant_sku.label("variant_sku"),
+        suggested.c.variant_sku.label("suggested_sku"),
+    ).select_from(
+        LISTINGS.outerjoin(linked, linked.c.id == LISTINGS.c.variant_id).outerjoin(
+            suggested, suggested.c.id == LISTINGS.c.suggested_variant_id
+        )
+    )
+
+
+def _dto(row: Any) -> ListingDTO:
+    values = dict(row._mapping)
+    values["location_id"] = str((values.get("raw") or {}).get("location_id") or "")
+    return ListingDTO.model_validate(values)
+
+
+def get_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
+    """One listing with the SKUs of its linked and suggested variants. Needs READ."""
+    ctx.require(Permission.READ)
+    row = session.execute(
+        _listing_query().where(
+            LISTINGS.c.id == listing_id, LISTINGS.c.organization_id == ctx.organization_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("listing", listing_id)
+    return _dto(row)
+
+
+def _set_match(
+    session: Session, ctx: RequestContext, listing_id: uuid.UUID, values: dict[str, Any]
+) -> ListingDTO:
+    result = session.execute(
+        sa.update(LISTINGS)
+        .where(LISTINGS.c.id == listing_id, LISTINGS.c.organization_id == ctx.organization_id)
+        .values(**values, updated_at=utcnow())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound("listing", listing_id)
+    session.flush()
+    return get_listing(session, ctx=ctx, listing_id=listing_id)
+
+
+def _cleared(status: str) -> dict[str, Any]:
+    return {
+        "variant_id": None,
+        "suggested_variant_id": None,
+        "match_confidence": None,
+        "match_method": "",
+        "match_status": status,
+    }
+
+
+def link_listing(
+    session: Session, *, ctx: RequestContext, listing_id: uuid.UUID, variant_id: uuid.UUID
+) -> ListingDTO:
+    """Link a listing to a master variant by hand (method "manual"), clearing any suggestion;
+    the variant's stock is then pushed to the channel. Needs MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    live = session.execute(
+        sa.select(VARIANTS.c.id).where(
+            VARIANTS.c.id == variant_id,
+            VARIANTS.c.organization_id == ctx.organization_id,
+            VARIANTS.c.deleted_at.is_(None),
+        )
+    ).first()
+    if live is None:
+        raise NotFound("variant", variant_id)
+    values = {**_cleared("matched"), "variant_id": variant_id, "match_method": "manual"}
+    listing = _set_match(session, ctx, listing_id, values)
+    touch(session, [variant_id])
+    return listing
+
+
+def unlink_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
+    """Detach a listing from its variant (or take it out of "ignored"): it is unmatched again
+    and no longer receives stock. Needs MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    return _set_match(session, ctx, listing_id, _cleared("unmatched"))
+
+
+def ignore_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
+    """Keep a listing out of matching and stock sync (and out of the review queue). Needs
+    MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    return _set_match(session, ctx, listing_id, _cleared("ignored"))
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_listings(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID | None = None,
+    match_status: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[ListingDTO]:
+    """Listings ordered by title (variants of one item together), keyset-paginated. Filters:
+    store, match status (matched / unmatched / suggested / ignored), and `search`, a
+    case-insensitive substring of the title, model name, SKU or platform item id. Needs READ."""
+    ctx.require(Permission.READ)
+    size = clamp_limit(limit)
+    query = _listing_query().where(LISTINGS.c.organization_id == ctx.organization_id)
+    if store_id is not None:
+        query = query.where(LISTINGS.c.store_id == store_id)
+    if match_status is not None:
+        if match_status not in MATCH_STATUSES:
+            raise ValidationFailed("match_status", f"must be one of {', '.join(MATCH_STATUSES)}")
+        query = query.where(LISTINGS.c.match_status == match_status)
+    if search and search.strip():
+        pattern = _like(search.strip())
+        query = query.where(
+            sa.or_(
+                *(
+                    LISTINGS.c[name].ilike(pattern, escape="\\")
+                    for name in ("title", "model_name", "platform_sku", "platform_item_id")
+                )
+            )
+        )
+    if cursor:
+        title, last_id = decode_cursor(cursor, parts=2)
+        try:
+            after = uuid.UUID(str(last_id))
+        except ValueError:
+            raise ValidationFailed("cursor", "is not a valid page cursor") from None
+        query = query.where(
+            sa.or_(
+                LISTINGS.c.title > (title or ""),
+                sa.and_(LISTINGS.c.title == (title or ""), LISTINGS.c.id > after),
+            )
+        )
+    rows = session.execute(query.order_by(LISTINGS.c.title, LISTINGS.c.id).limit(size + 1)).all()
+    items = [_dto(row) for row in rows[:size]]
+    next_cursor = encode_cursor(items[-1].title, items[-1].id) if len(rows) > size else None
+    return Page[ListingDTO](items=items, next_cursor=next_cursor)
