@@ -86,8 +86,10 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module-scoped: Playwright's sync API runs an event loop in this thread until it exits,
+    which would break every later test that calls asyncio.run()."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         unavailable("Chromium", f"{CHROMIUM} not found (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
