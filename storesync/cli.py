@@ -165,8 +165,31 @@ def worker(
         )
     dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
     args = [dramatiq, "workers.actors", "--processes", str(processes), "--threads", str(threads)]
-    os.chdir(PROJECT_ROOT)
-    os.execv(dramatiq, args)  # noqa: S606
+    child = subprocess.Popen(args, cwd=PROJECT_ROOT)  # noqa: S603
+
+    def _stop(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sys.exit(_sweep_while(child))
+
+
+def _sweep_while(child: subprocess.Popen[bytes], every: float = 5.0) -> int:
+    """Enqueue the outbox sweep every few seconds while the workers run, so rows a crashed
+    worker left behind are pushed again; returns the workers' exit code."""
+    from workers import actors
+
+    while child.poll() is None:
+        try:
+            actors.sweep_outbox.send()
+        except Exception as error:  # Redis away for a moment: the next round tries again
+            typer.echo(f"storesync: could not enqueue the outbox sweep: {error}", err=True)
+        try:
+            return child.wait(timeout=every)
+        except subprocess.TimeoutExpired:
+            continue
+    return child.returncode
 
 
 def main() -> None:
