@@ -56,7 +56,9 @@ def process_webhook(event_id: str, organization_id: str) -> None:
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)
 def sweep_outbox() -> None:
     """Re-enqueue outbox rows no worker finished, and stores with due rows."""
-    from storesync.sync.dispatch import sweep
+    from storesync.sync.dispatch import sweep, sweep_webhooks
 
     for organization_id, store_id in sweep():
         push_store_stock.send(str(organization_id), str(store_id))
+    for event_id, organization_id in sweep_webhooks():
+        process_webhook.send(str(event_id), str(organization_id))

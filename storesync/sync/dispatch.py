@@ -253,3 +253,45 @@ def sweep(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
             )
             due.update((org_id, store_id) for store_id in stores_due)
     return sorted(due)
+
+
+STUCK_RECEIVED = timedelta(seconds=30)
+STUCK_PROCESSING = timedelta(minutes=5)
+
+
+def sweep_webhooks(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Webhook events nobody finished: stored but never handed over (received for 30 s), or
+    claimed by a worker that died (processing for 5 min, put back to received). Returns
+    (event id, organization id) pairs to process again."""
+    from storesync.core.models import table_of
+    from storesync.sync.models import WebhookEvent
+
+    events = table_of(WebhookEvent)
+    now = utcnow()
+    with session_scope(engine=engine) as session:
+        org_ids = list_organization_ids(session)
+    stuck: list[tuple[uuid.UUID, uuid.UUID]] = []
+    for org_id in org_ids:
+        with session_scope(RequestContext.system(org_id), engine=engine) as session:
+            session.execute(
+                sa.update(events)
+                .where(
+                    events.c.organization_id == org_id,
+                    events.c.status == "processing",
+                    events.c.received_at < now - STUCK_PROCESSING,
+                )
+                .values(status="received")
+            )
+            ids = (
+                session.execute(
+                    sa.select(events.c.id).where(
+                        events.c.organization_id == org_id,
+                        events.c.status == "received",
+                        events.c.received_at < now - STUCK_RECEIVED,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            stuck.extend((event_id, org_id) for event_id in ids)
+    return stuck
