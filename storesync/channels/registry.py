@@ -46,7 +46,9 @@ def open_connection(
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=min(5.0, cfg.http_timeout_seconds))
     )
-    http = ResilientClient(client=client, limiter=RateLimiter(per_second, burst=1), breaker=breaker_for(key))
+    http = ResilientClient(
+        client=client, limiter=RateLimiter(per_second, burst=1), breaker=breaker_for(key)
+    )
     return Connection(
         app=app,
         base_url=base,
