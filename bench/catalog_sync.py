@@ -35,8 +35,7 @@ def main() -> None:
     from storesync.sandbox.seed import SeedConfig
     from storesync.sandbox.server import serve_in_thread
     from storesync.sync.listings import import_listings
-    from tests.channels.conftest import sandbox_settings
-    from tests.channels.test_store_service import _connect, _org
+    from tests.channels.conftest import connect_store, make_org, sandbox_settings
 
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     migrate.upgrade(url=url)
@@ -51,8 +50,8 @@ def main() -> None:
     )
     with serve_in_thread(sandbox.asgi()) as base:
         cfg = sandbox_settings(base, tiktok_rate_limit=args.rate)
-        ctx = _org(engine)
-        store_id = _connect(engine, ctx, "tiktok", cfg)
+        ctx = make_org(engine)
+        store_id = connect_store(engine, ctx, "tiktok", cfg)
         httpx.post(
             f"{base}/sandbox/faults",
             json={"platform": "tiktok", "rate_limit_per_second": args.rate, "rate_limit_burst": 2},

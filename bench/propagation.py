@@ -63,7 +63,7 @@ def run(mode: str, rates: list[float], seconds: float) -> None:
     from storesync.sandbox.seed import SeedConfig
     from storesync.sandbox.server import serve_in_thread
     from storesync.sync import runtime, webhooks
-    from tests.channels.test_store_service import _connect, _org
+    from tests.channels.conftest import connect_store, make_org
     from workers import actors
 
     url, cleanup = _database(mode)
@@ -99,8 +99,8 @@ def run(mode: str, rates: list[float], seconds: float) -> None:
                     f"{base}/sandbox/webhooks",
                     json={"platform": platform, "url": f"{intake}/webhooks/{platform}"},
                 )
-            ctx = _org(engine)
-            stores = {p: _connect(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+            ctx = make_org(engine)
+            stores = {p: connect_store(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
             shops = {s.platform: s for s in sandbox.state.shops.values()}
             by_sku = {
                 p: {m.sku: (i, m) for i in shops[p].items.values() for m in i.models} for p in shops

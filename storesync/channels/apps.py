@@ -3,8 +3,6 @@ mounted sandbox's control API."""
 
 from __future__ import annotations
 
-import functools
-
 import httpx
 
 from storesync.channels.schemas import AppCredentials
@@ -30,8 +28,8 @@ def app_credentials(platform: str, settings: Settings | None = None) -> AppCrede
     )
 
 
-@functools.cache
 def _from_sandbox(platform: str, sandbox_base: str) -> AppCredentials:
+    # Not cached: a sandbox can be reset or replaced behind the same URL (one local call).
     try:
         apps = httpx.get(f"{sandbox_base}/sandbox/apps", timeout=5).json()
     except (httpx.HTTPError, ValueError) as error:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 
+from storesync.channels import service as stores
 from storesync.channels.schemas import AppCredentials
+from storesync.db import session_scope
 from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
 from storesync.settings import Settings, build_settings
+from storesync.tenancy import service as tenancy
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Role
+from tests.factories import token
 from tests.sandbox.conftest import RunningSandbox, receiver, running_sandbox  # noqa: F401
 
 
@@ -77,3 +86,35 @@ def consent(authorize_url: str) -> dict[str, str]:
         back = browser.post(target, data=fields, follow_redirects=False)
     assert back.status_code in (302, 303), back.text
     return {k: v[0] for k, v in parse_qs(urlsplit(back.headers["location"]).query).items()}
+
+
+def make_org(engine: Engine, role: Role = Role.OWNER) -> RequestContext:
+    """A new organization with its owner; the context acts as `role`."""
+    with session_scope(engine=engine) as session:
+        user = tenancy.create_user(
+            session, email=f"s-{token()}@example.com", password="correct horse"
+        )
+        org = tenancy.create_organization(session, name="Toko", owner_user_id=user.id)
+    return RequestContext(user.id, org.id, role)
+
+
+def connect_store(engine: Engine, ctx: RequestContext, platform: str, cfg: Settings) -> uuid.UUID:
+    """Connect the sandbox's shop of `platform` through its OAuth consent page and callback."""
+    url = stores.connect_url(
+        ctx, platform=platform, callback_url="http://storesync.test/cb", settings=cfg
+    )
+    back = consent(url)
+    callback_ctx = stores.context_from_state(back["state"], platform=platform, settings=cfg)
+    assert callback_ctx.organization_id == ctx.organization_id
+    with session_scope(callback_ctx, engine=engine) as session:
+        store = asyncio.run(
+            stores.complete_connect(
+                session,
+                ctx=callback_ctx,
+                platform=platform,
+                code=back["code"],
+                shop_id=back.get("shop_id"),
+                settings=cfg,
+            )
+        )
+    return store.id

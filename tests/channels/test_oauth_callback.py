@@ -16,8 +16,7 @@ from storesync import settings as settings_module
 from storesync.channels import routes
 from storesync.channels import service as stores
 from storesync.sandbox.server import serve_in_thread
-from tests.channels.conftest import consent
-from tests.channels.test_store_service import _org
+from tests.channels.conftest import consent, make_org
 from tests.sandbox.conftest import RunningSandbox
 
 
@@ -49,7 +48,7 @@ def app_settings(sqlite_engine: Engine, running_sandbox: RunningSandbox) -> Iter
 def test_the_callback_connects_the_store_and_returns_to_stores(
     sqlite_engine: Engine, app_settings: str, platform: str
 ) -> None:
-    ctx = _org(sqlite_engine)
+    ctx = make_org(sqlite_engine)
     url = stores.connect_url(ctx, platform=platform, callback_url=routes.callback_url(platform))
     query = consent(url)
 

@@ -18,45 +18,12 @@ from storesync.channels import service as stores
 from storesync.channels.models import Store
 from storesync.core.errors import AppError, ErrorType, PermissionDenied
 from storesync.db import session_scope
-from storesync.settings import Settings
-from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
-from tests.channels.conftest import consent, sandbox_settings
-from tests.factories import token
+from tests.channels.conftest import connect_store, consent, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
 PLATFORMS = ["shopee", "tiktok"]
-
-
-def _org(engine: Engine, role: Role = Role.OWNER) -> RequestContext:
-    with session_scope(engine=engine) as session:
-        user = tenancy.create_user(
-            session, email=f"s-{token()}@example.com", password="correct horse"
-        )
-        org = tenancy.create_organization(session, name="Toko", owner_user_id=user.id)
-    return RequestContext(user.id, org.id, role)
-
-
-def _connect(engine: Engine, ctx: RequestContext, platform: str, cfg: Settings) -> uuid.UUID:
-    url = stores.connect_url(
-        ctx, platform=platform, callback_url="http://storesync.test/cb", settings=cfg
-    )
-    back = consent(url)
-    callback_ctx = stores.context_from_state(back["state"], platform=platform, settings=cfg)
-    assert callback_ctx.organization_id == ctx.organization_id
-    with session_scope(callback_ctx, engine=engine) as session:
-        store = asyncio.run(
-            stores.complete_connect(
-                session,
-                ctx=callback_ctx,
-                platform=platform,
-                code=back["code"],
-                shop_id=back.get("shop_id"),
-                settings=cfg,
-            )
-        )
-    return store.id
 
 
 def _raw_store(engine: Engine, ctx: RequestContext, store_id: uuid.UUID) -> Store:
@@ -72,9 +39,9 @@ def test_connect_through_oauth_seals_the_credentials(
     sqlite_engine: Engine, running_sandbox: RunningSandbox, platform: str
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
+    ctx = make_org(sqlite_engine)
 
-    store_id = _connect(sqlite_engine, ctx, platform, cfg)
+    store_id = connect_store(sqlite_engine, ctx, platform, cfg)
 
     raw = _raw_store(sqlite_engine, ctx, store_id)
     live = [t for t in running_sandbox.state.tokens.values() if t.platform == platform]
@@ -111,11 +78,11 @@ def test_the_same_shop_cannot_join_two_organizations(
     sqlite_engine: Engine, running_sandbox: RunningSandbox
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    first, second = _org(sqlite_engine), _org(sqlite_engine)
-    _connect(sqlite_engine, first, "shopee", cfg)
+    first, second = make_org(sqlite_engine), make_org(sqlite_engine)
+    connect_store(sqlite_engine, first, "shopee", cfg)
 
     with pytest.raises(AppError) as raised:
-        _connect(sqlite_engine, second, "shopee", cfg)
+        connect_store(sqlite_engine, second, "shopee", cfg)
 
     assert raised.value.code == "shop_connected_elsewhere"
     with session_scope(second, engine=sqlite_engine) as session:
@@ -126,11 +93,11 @@ def test_reconnecting_updates_the_same_store(
     sqlite_engine: Engine, running_sandbox: RunningSandbox
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
-    first = _connect(sqlite_engine, ctx, "tiktok", cfg)
+    ctx = make_org(sqlite_engine)
+    first = connect_store(sqlite_engine, ctx, "tiktok", cfg)
     sealed = _raw_store(sqlite_engine, ctx, first).credentials_encrypted
 
-    again = _connect(sqlite_engine, ctx, "tiktok", cfg)
+    again = connect_store(sqlite_engine, ctx, "tiktok", cfg)
 
     assert again == first
     assert _raw_store(sqlite_engine, ctx, first).credentials_encrypted != sealed
@@ -143,8 +110,8 @@ def test_disconnect_deletes_the_credentials(
     sqlite_engine: Engine, running_sandbox: RunningSandbox, platform: str
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
-    store_id = _connect(sqlite_engine, ctx, platform, cfg)
+    ctx = make_org(sqlite_engine)
+    store_id = connect_store(sqlite_engine, ctx, platform, cfg)
 
     with session_scope(ctx, engine=sqlite_engine) as session:
         dto = stores.disconnect(session, ctx=ctx, store_id=store_id)
@@ -165,8 +132,8 @@ def test_refresh_is_proactive_and_rotation_is_persisted(
     sqlite_engine: Engine, running_sandbox: RunningSandbox, platform: str
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
-    store_id = _connect(sqlite_engine, ctx, platform, cfg)
+    ctx = make_org(sqlite_engine)
+    store_id = connect_store(sqlite_engine, ctx, platform, cfg)
     before = _raw_store(sqlite_engine, ctx, store_id)
 
     with session_scope(ctx, engine=sqlite_engine) as session:
@@ -195,8 +162,8 @@ def test_keys_rotate_re_encrypts_under_the_new_key(
     sqlite_engine: Engine, running_sandbox: RunningSandbox
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
-    store_id = _connect(sqlite_engine, ctx, "shopee", cfg)
+    ctx = make_org(sqlite_engine)
+    store_id = connect_store(sqlite_engine, ctx, "shopee", cfg)
     new_key = Fernet.generate_key().decode()
     rotated_cfg = cfg.model_copy(update={"fernet_keys": f"{new_key},{cfg.fernet_keys}"})
 
@@ -218,8 +185,8 @@ def test_only_admins_manage_stores(
     sqlite_engine: Engine, running_sandbox: RunningSandbox, role: Role
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    owner = _org(sqlite_engine)
-    store_id = _connect(sqlite_engine, owner, "shopee", cfg)
+    owner = make_org(sqlite_engine)
+    store_id = connect_store(sqlite_engine, owner, "shopee", cfg)
     ctx = RequestContext(owner.user_id, owner.organization_id, role)
 
     with pytest.raises(PermissionDenied):
@@ -236,10 +203,10 @@ def test_no_token_or_secret_reaches_the_logs(
     sqlite_engine: Engine, running_sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
+    ctx = make_org(sqlite_engine)
     caplog.set_level(logging.DEBUG)
 
-    ids = [_connect(sqlite_engine, ctx, platform, cfg) for platform in PLATFORMS]
+    ids = [connect_store(sqlite_engine, ctx, platform, cfg) for platform in PLATFORMS]
     for store_id in ids:
         with session_scope(ctx, engine=sqlite_engine) as session:
             asyncio.run(

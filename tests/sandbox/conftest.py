@@ -26,9 +26,14 @@ class RunningSandbox:
 @pytest.fixture
 def running_sandbox() -> Iterator[RunningSandbox]:
     """A freshly seeded sandbox on a free port (one shop per platform, 24 products each)."""
-    # A fresh seed per test: shop ids differ, so tests sharing one PostgreSQL database never
-    # connect the same marketplace shop to two organizations.
-    sandbox = Sandbox(seed=SeedConfig(seed=random.randrange(10**9), products_per_shop=24))
+    sandbox = Sandbox(seed=SeedConfig(seed=11, products_per_shop=24))
+    # The same catalog every time, but fresh shop ids: tests sharing one PostgreSQL database
+    # never connect the same marketplace shop to two organizations.
+    state = sandbox.state
+    for (platform, _old), shop in list(state.shops.items()):
+        del state.shops[(platform, _old)]
+        shop.id = str(random.randrange(10**15, 10**16))
+        state.shops[(platform, shop.id)] = shop
     with serve_in_thread(sandbox.asgi()) as base_url:
         yield RunningSandbox(base_url, sandbox)
 

@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 
 from storesync.catalog import service as catalog
 from storesync.catalog.schemas import VariantInput
-from storesync.channels import service as stores
 from storesync.channels.models import ChannelListing
 from storesync.core.models import table_of
 from storesync.db import session_scope
@@ -25,7 +24,7 @@ from storesync.sync.listing_schemas import ListingImportReport
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
-from tests.channels.conftest import consent
+from tests.channels.conftest import connect_store
 from tests.factories import token
 from tests.sandbox.conftest import RunningSandbox
 
@@ -60,23 +59,7 @@ def as_role(ctx: RequestContext, role: Role) -> RequestContext:
 
 def connect(engine: Engine, ctx: RequestContext, platform: str, cfg: Settings) -> uuid.UUID:
     """Connect the sandbox's shop of `platform` through its OAuth consent page."""
-    url = stores.connect_url(
-        ctx, platform=platform, callback_url="http://storesync.test/cb", settings=cfg
-    )
-    back = consent(url)
-    callback_ctx = stores.context_from_state(back["state"], platform=platform, settings=cfg)
-    with session_scope(callback_ctx, engine=engine) as session:
-        store = asyncio.run(
-            stores.complete_connect(
-                session,
-                ctx=callback_ctx,
-                platform=platform,
-                code=back["code"],
-                shop_id=back.get("shop_id"),
-                settings=cfg,
-            )
-        )
-    return store.id
+    return connect_store(engine, ctx, platform, cfg)
 
 
 def shop(sandbox: RunningSandbox, platform: str) -> Shop:

@@ -28,7 +28,7 @@ from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.sandbox.server import serve_in_thread
 from storesync.sync import outbox, runtime
-from tests.channels.test_store_service import _connect, _org
+from tests.channels.conftest import connect_store, make_org
 from tests.conftest import unavailable
 from tests.sandbox.conftest import RunningSandbox
 from tests.sync.test_outbox import _shared_sku
@@ -111,8 +111,8 @@ def test_a_shopee_order_moves_tiktok_stock_within_two_seconds_and_a_cancel_resto
     app_engine: Engine, running_sandbox: RunningSandbox, production_stack: dict
 ) -> None:
     cfg = production_stack["settings"]
-    ctx = _org(app_engine)
-    stores = {p: _connect(app_engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+    ctx = make_org(app_engine)
+    stores = {p: connect_store(app_engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
     sku, where = _shared_sku(running_sandbox)
     with session_scope(ctx, engine=app_engine) as session:
         product = Product(organization_id=ctx.organization_id, handle="e2e", title="E2E")

@@ -14,8 +14,7 @@ from storesync.channels.models import ChannelListing
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.sync import inventory_sync
-from tests.channels.conftest import sandbox_settings
-from tests.channels.test_store_service import _connect, _org
+from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
 
@@ -23,8 +22,8 @@ def test_full_inventory_sync_is_correct_with_twenty_percent_of_calls_failing(
     sqlite_engine: Engine, running_sandbox: RunningSandbox
 ) -> None:
     cfg = sandbox_settings(running_sandbox.base_url)
-    ctx = _org(sqlite_engine)
-    stores = {p: _connect(sqlite_engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+    ctx = make_org(sqlite_engine)
+    stores = {p: connect_store(sqlite_engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
     state = running_sandbox.state
     rng = random.Random(5)
     expected: dict[tuple[str, str], int] = {}

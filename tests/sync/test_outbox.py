@@ -20,8 +20,7 @@ from storesync.inventory.models import ChannelAllocation
 from storesync.settings import Settings
 from storesync.sync import dispatch, outbox
 from storesync.tenancy.context import RequestContext
-from tests.channels.conftest import sandbox_settings
-from tests.channels.test_store_service import _connect, _org
+from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
 
@@ -50,8 +49,8 @@ def _shared_sku(sandbox: RunningSandbox) -> tuple[str, dict[str, tuple[str, obje
 
 def build(engine: Engine, sandbox: RunningSandbox) -> World:
     cfg = sandbox_settings(sandbox.base_url)
-    ctx = _org(engine)
-    store_ids = {p: _connect(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+    ctx = make_org(engine)
+    store_ids = {p: connect_store(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
     sku, where = _shared_sku(sandbox)
     org = ctx.organization_id
     with session_scope(ctx, engine=engine) as session:

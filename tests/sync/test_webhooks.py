@@ -102,6 +102,8 @@ def test_a_real_push_is_stored_once_and_handed_over(
         assert event.dedupe_key.startswith("tts:")
     assert (event.id, world.ctx.organization_id) in world.routes.hook_calls
     answered = [d for d in world.routes.recorder.deliveries if d.path.endswith(platform)]
+    # A later push (the stock change) may still be in flight: wait for its answer too.
+    wait_for(lambda: all(d.status for d in answered), what="every answer")
     assert answered and all(d.status == 200 for d in answered)
     assert world.count(Order) == 0  # intake stores; it does not process
 
