@@ -15,7 +15,7 @@ from storesync.inventory.models import (
 )
 from storesync.notifications.models import Notification
 from storesync.orders.models import Order, OrderEvent, OrderItem
-from storesync.sync.models import StockOutbox, SyncJob, WebhookEvent
+from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
 from storesync.tenancy.models import AuditLog, Membership, Organization, User
 
 metadata = SQLModel.metadata
@@ -45,6 +45,7 @@ __all__ = [
     "Product",
     "ProductVariant",
     "Reservation",
+    "StockDrift",
     "StockOutbox",
     "Store",
     "SyncJob",

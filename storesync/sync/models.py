@@ -30,6 +30,7 @@ class SyncJob(TenantTable, table=True):
     done: int = Field(default=0)
     failed: int = Field(default=0)
     params: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    result: dict = Field(default_factory=dict, sa_type=JSONDoc)
     error: dict = Field(default_factory=dict, sa_type=JSONDoc)
     retries: int = Field(default=0)
     cancel_requested: bool = Field(default=False)
@@ -85,3 +86,19 @@ class StockOutbox(TenantTable, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(default="", sa_type=sa.Text)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StockDrift(TenantTable, table=True):
+    """A listing whose channel stock differed from what it should be, found by reconciliation,
+    and whether it was repaired."""
+
+    __tablename__ = "stock_drift"
+    __table_args__ = (sa.Index(None, "store_id", "created_at"),)
+
+    store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="CASCADE")
+    listing_id: uuid.UUID = Field(foreign_key="channel_listing.id", ondelete="CASCADE")
+    job_id: uuid.UUID | None = Field(default=None, foreign_key="sync_job.id", ondelete="SET NULL")
+    expected: int
+    found: int | None = Field(default=None)
+    repaired: bool = Field(default=False)
+    repaired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
