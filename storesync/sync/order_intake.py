@@ -1,5 +1,5 @@
-"""Channel orders into StoreSync orders: stored webhook events, single orders, and the polling
-safety net.
+"""Channel orders into StoreSync orders: stored webhook events and single orders (the polling
+safety net is `storesync.sync.order_poll`).
 
 What each push does (`process_webhook_event`):
 - An order push (Shopee code 3, TikTok type 1) only says "this order changed": its details are
@@ -23,7 +23,6 @@ import logging
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +36,7 @@ from storesync.channels.models import ChannelListing, Store
 from storesync.channels.schemas import ChannelOrder
 from storesync.channels.service import open_adapter
 from storesync.core.clock import utcnow
-from storesync.core.errors import AppError, NotFound, ValidationFailed
+from storesync.core.errors import AppError, ValidationFailed
 from storesync.core.events import publish_after_commit
 from storesync.core.models import table_of
 from storesync.db import session_scope
@@ -51,8 +50,6 @@ from storesync.settings import Settings
 from storesync.sync.intake_schemas import (
     EventOutcome,
     IngestOutcome,
-    OrdersSyncReport,
-    OrderSyncFailure,
     PushKind,
 )
 from storesync.sync.models import WebhookEvent
@@ -67,10 +64,6 @@ STORES = table_of(Store)
 CLAIMABLE = ("received", "failed")  # a failed event may be retried
 SOURCE = "platform"
 # The first sync of a store (no cursor, no `since`) looks this far back.
-DEFAULT_LOOKBACK = timedelta(days=3)
-# An open-ended sync that saw no newer order still moves its cursor to (end - SETTLE): orders
-# updated before then would have been listed by now. Keeps the next window short.
-SETTLE = timedelta(minutes=5)
 MAX_ERROR = 2000
 
 
@@ -382,132 +375,6 @@ def _announce(session: Session, ctx: RequestContext, kind: str, dto: OrderDTO) -
             "platform_order_id": dto.platform_order_id,
             "status": dto.status.value,
         },
-    )
-
-
-# -- the polling safety net ----------------------------------------------------------------------
-
-
-async def sync_orders(
-    session: Session,
-    *,
-    ctx: RequestContext,
-    store_id: uuid.UUID,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    settings: Settings | None = None,
-) -> OrdersSyncReport:
-    """Fetch the store's orders updated in [since, until) and ingest each (the safety net for
-    pushes that never came). Without `since` the window starts at the store's orders cursor
-    (or `DEFAULT_LOOKBACK` ago on a first run); without `until` it ends now. The cursor moves
-    forward only when the window started at or before it: to the newest `updated_at` seen, or
-    (open-ended runs) to `until - SETTLE` when that is later. One order that cannot be ingested
-    is reported and skipped; a platform error stops the run (raised, nothing committed).
-    Sets `last_synced_at`. Needs RUN_SYNC and PROCESS_ORDERS."""
-    ctx.require(Permission.RUN_SYNC)
-    ctx.require(Permission.PROCESS_ORDERS)
-    end = until or utcnow()
-    cursor, adapter = _sync_start(session, ctx, store_id, settings)
-    start = since or cursor or end - DEFAULT_LOOKBACK
-    try:
-        # Collected before the first write (see the module docstring).
-        fetched = [order async for order in adapter.fetch_orders(since=start, until=end)]
-    finally:
-        await _close(adapter)
-    _touch_store(session, ctx, store_id)
-    counts = dict.fromkeys(IngestOutcome, 0)
-    failures: list[OrderSyncFailure] = []
-    for order in sorted(fetched, key=lambda o: o.updated_at):
-        try:
-            with session.begin_nested():
-                _, outcome = _ingest(session, ctx=ctx, store_id=store_id, order=order)
-            counts[outcome] += 1
-        except AppError as error:
-            log.warning(
-                "store %s order %s not ingested: %s",
-                store_id,
-                order.platform_order_id,
-                error.message,
-            )
-            failures.append(
-                OrderSyncFailure(
-                    platform_order_id=order.platform_order_id,
-                    code=error.code,
-                    message=error.message,
-                )
-            )
-    newest = max((o.updated_at for o in fetched), default=None)
-    next_cursor = _next_cursor(cursor, start, newest, end if until is None else None)
-    _save_cursor(session, ctx, store_id, next_cursor)
-    return OrdersSyncReport(
-        store_id=store_id,
-        since=start,
-        until=end,
-        fetched=len(fetched),
-        created=counts[IngestOutcome.CREATED],
-        updated=counts[IngestOutcome.UPDATED],
-        unchanged=counts[IngestOutcome.UNCHANGED],
-        stale=counts[IngestOutcome.STALE],
-        failed=len(failures),
-        failures=failures,
-        cursor=next_cursor.isoformat() if next_cursor else "",
-    )
-
-
-def _sync_start(
-    session: Session, ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None
-) -> tuple[datetime | None, PlatformAdapter]:
-    """The store's cursor and an open adapter, read in a side transaction."""
-    with _side_session(session, ctx) as side:
-        store = side.exec(
-            select(Store).where(Store.id == store_id, Store.organization_id == ctx.organization_id)
-        ).first()
-        if store is None:
-            raise NotFound("store", store_id)
-        cursor = _parse_cursor(store.orders_cursor, store_id)
-        adapter = open_adapter(side, ctx=ctx, store_id=store_id, settings=settings)
-    return cursor, adapter
-
-
-def _parse_cursor(raw: str, store_id: uuid.UUID) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        log.warning("store %s: unreadable orders cursor %r, starting over", store_id, raw)
-        return None
-    return value if value.tzinfo else None
-
-
-def _next_cursor(
-    cursor: datetime | None, start: datetime, newest: datetime | None, open_end: datetime | None
-) -> datetime | None:
-    if cursor is not None and start > cursor:
-        return cursor  # a window after a gap: the gap is still unsynced
-    candidates = [c for c in (cursor, newest, open_end - SETTLE if open_end else None) if c]
-    return max(candidates, default=None)
-
-
-def _touch_store(session: Session, ctx: RequestContext, store_id: uuid.UUID) -> None:
-    """Set `last_synced_at` first: the transaction takes its write lock before it reads."""
-    now = utcnow()
-    session.execute(
-        sa.update(STORES)
-        .where(STORES.c.id == store_id, STORES.c.organization_id == ctx.organization_id)
-        .values(last_synced_at=now, updated_at=now)
-    )
-
-
-def _save_cursor(
-    session: Session, ctx: RequestContext, store_id: uuid.UUID, cursor: datetime | None
-) -> None:
-    if cursor is None:
-        return
-    session.execute(
-        sa.update(STORES)
-        .where(STORES.c.id == store_id, STORES.c.organization_id == ctx.organization_id)
-        .values(orders_cursor=cursor.isoformat())
     )
 
 

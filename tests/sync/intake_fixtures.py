@@ -38,7 +38,7 @@ from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
 from storesync.settings import Settings
-from storesync.sync import order_intake, webhooks
+from storesync.sync import order_intake, order_poll, webhooks
 from storesync.sync.intake_schemas import WebhookEventDTO
 from storesync.sync.models import WebhookEvent
 from storesync.tenancy import service as tenancy
@@ -297,7 +297,7 @@ class World:
     def sync(self, **kwargs: Any) -> Any:
         with session_scope(self.ctx, engine=self.engine) as session:
             return asyncio.run(
-                order_intake.sync_orders(
+                order_poll.sync_orders(
                     session, ctx=self.ctx, store_id=self.store_id, settings=self.cfg, **kwargs
                 )
             )

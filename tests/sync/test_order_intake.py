@@ -19,7 +19,7 @@ from storesync.core.errors import AppError
 from storesync.db import session_scope
 from storesync.inventory.models import Reservation
 from storesync.orders.models import Order
-from storesync.sync import order_intake, webhooks
+from storesync.sync import order_intake, order_poll, webhooks
 from storesync.sync.models import WebhookEvent
 from storesync.tenancy.context import RequestContext
 from tests.sync import intake_fixtures as fx
@@ -211,7 +211,7 @@ def test_sync_orders_picks_up_orders_no_webhook_announced_and_its_cursor_skips_t
     assert world.reservations(kept) == [(first, "active", 2)]
     assert world.stock(first) == (ON_HAND, 2) and world.stock(second) == (ON_HAND, 1)
     assert (again.created, again.updated, again.failed) == (0, 0, 0)
-    assert again.since >= report.until - order_intake.SETTLE
+    assert again.since >= report.until - order_poll.SETTLE
     store = _store(world)
     assert store.orders_cursor == again.cursor and store.last_synced_at is not None
     assert world.count(WebhookEvent) == 0
@@ -228,9 +228,9 @@ def test_sync_orders_picks_up_orders_no_webhook_announced_and_its_cursor_skips_t
 def test_the_cursor_only_moves_forward_and_never_past_a_gap() -> None:
     t = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     step = timedelta(minutes=10)
-    following = order_intake._next_cursor
+    following = order_poll._next_cursor
 
-    assert following(None, t - step, None, t) == t - order_intake.SETTLE
+    assert following(None, t - step, None, t) == t - order_poll.SETTLE
     assert following(t - step, t - step, t - timedelta(minutes=1), t) == t - timedelta(minutes=1)
     assert following(t - step, t - 2 * step, t - 3 * step, None) == t - step
     assert following(t - 3 * step, t - step, t, None) == t - 3 * step  # a window after a gap
