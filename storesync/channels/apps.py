@@ -3,6 +3,9 @@ mounted sandbox's control API."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 
 from storesync.channels.schemas import AppCredentials
@@ -28,10 +31,30 @@ def app_credentials(platform: str, settings: Settings | None = None) -> AppCrede
     )
 
 
+# A sandbox can be reset or replaced behind the same URL, so its apps are cached only briefly:
+# every push and order fetch opens an adapter, and one local call each would double their cost.
+_CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def _sandbox_apps(sandbox_base: str) -> dict:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(sandbox_base)
+    if hit and now - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    from storesync.channels.registry import ssl_context
+
+    apps = httpx.get(f"{sandbox_base}/sandbox/apps", timeout=5, verify=ssl_context()).json()
+    with _cache_lock:
+        _cache[sandbox_base] = (now, apps)
+    return apps
+
+
 def _from_sandbox(platform: str, sandbox_base: str) -> AppCredentials:
-    # Not cached: a sandbox can be reset or replaced behind the same URL (one local call).
     try:
-        apps = httpx.get(f"{sandbox_base}/sandbox/apps", timeout=5).json()
+        apps = _sandbox_apps(sandbox_base)
     except (httpx.HTTPError, ValueError) as error:
         raise AppError(
             ErrorType.NETWORK,
