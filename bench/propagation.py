@@ -5,8 +5,11 @@ asserts nothing.
     .venv/bin/python bench/propagation.py [--mode embedded|postgres|both] [--rates 10,50]
                                           [--seconds 10]
 
-embedded: SQLite, Dramatiq StubBroker with an in-process worker. postgres: PostgreSQL (app role,
-RLS) and the Redis broker with a worker in this process.
+embedded: SQLite, Dramatiq StubBroker with an in-process worker, all in this process (as
+`storesync run` is). postgres: the production layout: PostgreSQL (app role, RLS), the Redis broker,
+`dramatiq workers.actors` in its own process (--worker-processes x --worker-threads), the webhook
+intake served by its own process; the sandbox stays in this process so the bench can watch its
+stock without HTTP polling.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +31,7 @@ os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-be
 ADMIN = os.environ.get(
     "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
 )
-REDIS = os.environ.get("STORESYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = os.environ.get("STORESYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
 def _database(mode: str) -> tuple[str, object]:
@@ -48,26 +52,19 @@ def _database(mode: str) -> tuple[str, object]:
     return base.set(username="storesync_app", database=name).render_as_string(False), (admin, name)
 
 
-def run(mode: str, rates: list[float], seconds: float) -> None:
-    import dramatiq
+def run(mode: str, rates: list[float], seconds: float, processes: int, threads: int) -> None:
     import httpx
     import sqlalchemy as sa
-    from starlette.applications import Starlette
 
     from storesync import db
     from storesync import settings as settings_module
-    from storesync.catalog.models import Product, ProductVariant
-    from storesync.channels.models import ChannelListing
-    from storesync.inventory import service as inventory
     from storesync.sandbox.app import Sandbox
     from storesync.sandbox.seed import SeedConfig
-    from storesync.sandbox.server import serve_in_thread
-    from storesync.sync import runtime, webhooks
-    from tests.channels.conftest import connect_store, make_org
-    from workers import actors
+    from storesync.sandbox.server import free_port, serve_in_thread
 
     url, cleanup = _database(mode)
     sandbox = Sandbox(seed=SeedConfig(seed=3, products_per_shop=150))
+    children: list[subprocess.Popen[bytes]] = []
     with serve_in_thread(sandbox.asgi()) as base:
         os.environ.update(
             {
@@ -76,95 +73,242 @@ def run(mode: str, rates: list[float], seconds: float) -> None:
                 "STORESYNC_TIKTOK_AUTH_BASE_URL": f"{base}/tiktok-auth",
             }
         )
+        if mode == "postgres":
+            import redis
+
+            redis.Redis.from_url(REDIS).flushdb()
+            apps = httpx.get(f"{base}/sandbox/apps").json()
+            os.environ.update(
+                {
+                    "STORESYNC_DATABASE_URL": url,
+                    "STORESYNC_REDIS_URL": REDIS,
+                    "STORESYNC_SHOPEE_PARTNER_ID": str(apps["shopee"]["partner_id"]),
+                    "STORESYNC_SHOPEE_PARTNER_KEY": apps["shopee"]["partner_key"],
+                    "STORESYNC_TIKTOK_APP_KEY": apps["tiktok"]["app_key"],
+                    "STORESYNC_TIKTOK_APP_SECRET": apps["tiktok"]["app_secret"],
+                    "STORESYNC_TIKTOK_SERVICE_ID": apps["tiktok"]["service_id"],
+                    "PYTHONPATH": str(ROOT),
+                }
+            )
         settings_module.get_settings.cache_clear()
         engine = db.make_engine(url, pool_size=10)
         db.use_engine(engine)
-        broker = actors.broker
-        if mode == "postgres":
-            from dramatiq.brokers.redis import RedisBroker
-
-            broker = RedisBroker(url=REDIS, namespace=f"storesync-bench-{uuid.uuid4().hex[:6]}")
-            for name in ("push_store_stock", "process_webhook", "sweep_outbox"):
-                actor = getattr(actors, name)
-                actor.broker = broker
-                broker.declare_actor(actor)
-        worker = dramatiq.Worker(broker, worker_threads=8, worker_timeout=20)
-        worker.start()
-        runtime.wire_hooks()
-        webhooks.engine_provider = lambda: engine
-        cfg = settings_module.get_settings()
-        with serve_in_thread(Starlette(routes=webhooks.routes)) as intake:
-            for platform in ("shopee", "tiktok"):
-                httpx.post(
-                    f"{base}/sandbox/webhooks",
-                    json={"platform": platform, "url": f"{intake}/webhooks/{platform}"},
+        try:
+            if mode == "postgres":
+                port = free_port()
+                intake = f"http://127.0.0.1:{port}"
+                children.append(_spawn("intake", str(port)))
+                children.append(_spawn_worker(processes, threads))
+                _wait_up(intake)
+                database = sa.make_url(url).database or ""
+                parts = {"intake": children[0].pid, "worker": children[1].pid}
+                _bench(
+                    mode,
+                    sandbox,
+                    base,
+                    intake,
+                    engine,
+                    rates,
+                    seconds,
+                    lambda: _cpu_by_part(parts, database),
                 )
-            ctx = make_org(engine)
-            stores = {p: connect_store(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
-            shops = {s.platform: s for s in sandbox.state.shops.values()}
-            by_sku = {
-                p: {m.sku: (i, m) for i in shops[p].items.values() for m in i.models} for p in shops
-            }
-            shared = sorted(set(by_sku["shopee"]) & set(by_sku["tiktok"]))
-            with db.session_scope(ctx, engine=engine) as session:
-                location = inventory.default_location(session, ctx=ctx)
-                lines = []
-                for sku in shared:
-                    product = Product(
-                        organization_id=ctx.organization_id, handle=sku.lower(), title=sku
-                    )
-                    session.add(product)
-                    session.flush()
-                    variant = ProductVariant(
-                        organization_id=ctx.organization_id, product_id=product.id, variant_sku=sku
-                    )
-                    session.add(variant)
-                    session.flush()
-                    for platform in ("shopee", "tiktok"):
-                        item, model = by_sku[platform][sku]
-                        session.add(
-                            ChannelListing(
-                                organization_id=ctx.organization_id,
-                                store_id=stores[platform],
-                                variant_id=variant.id,
-                                platform_item_id=item.id,
-                                platform_model_id=model.id if item.has_models else "",
-                                platform_sku=sku,
-                                match_status="matched",
-                                raw={"location_id": model.warehouse_id},
-                            )
-                        )
-                    lines.append((variant.id, location.id, 50_000))
-                session.flush()
-                inventory.set_on_hand_bulk(session, ctx=ctx, lines=lines, reason="bench")
-            settle = time.monotonic()
-            while time.monotonic() - settle < 180 and any(
-                by_sku[p][s][1].stock != 50_000 for p in ("shopee", "tiktok") for s in shared
-            ):
-                time.sleep(0.05)
-            print(
-                f"{mode:9s} opening stock of {len(shared)} shared SKUs reached both channels "
-                f"in {time.monotonic() - settle:5.1f} s"
-            )
-            for rate in rates:
-                latencies = _measure(sandbox, shops["shopee"].id, by_sku, shared, rate, seconds)
-                done = sorted(latencies)
-                if not done:
-                    print(f"{mode:9s} {rate:5.0f} orders/s: nothing propagated")
-                    continue
-                p99 = done[min(len(done) - 1, int(len(done) * 0.99))]
-                print(
-                    f"{mode:9s} {rate:5.0f} orders/s: {len(done)} orders, "
-                    f"p50 {statistics.median(done) * 1000:6.0f} ms, "
-                    f"p99 {p99 * 1000:6.0f} ms, max {done[-1] * 1000:6.0f} ms"
-                )
-        worker.stop()
-        db.use_engine(None)
-        engine.dispose()
+            else:
+                _embedded(mode, sandbox, base, engine, rates, seconds)
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            db.use_engine(None)
+            engine.dispose()
     if cleanup:
         admin, name = cleanup  # type: ignore[misc]
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def _cpu_seconds(pid: int, descendants: bool = True) -> float:
+    """User + system CPU of a process and (by default) its descendants (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except (OSError, ValueError, IndexError):
+        return total
+    return total + (sum(_cpu_seconds(c) for c in children) if descendants else 0.0)
+
+
+def _cpu_by_part(children: dict[str, int], database: str) -> dict[str, float]:
+    """CPU seconds so far of this process (sandbox, bench), each child, and PostgreSQL's
+    backends serving the bench database."""
+    import sqlalchemy as sa
+
+    parts = {"sandbox+bench": _cpu_seconds(os.getpid(), descendants=False)}
+    parts.update({name: _cpu_seconds(pid) for name, pid in children.items()})
+    admin = sa.create_engine(ADMIN)
+    with admin.connect() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+        ).scalars()
+        parts["postgres"] = sum(_cpu_seconds(p) for p in pids)
+    admin.dispose()
+    return parts
+
+
+def _spawn(role: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, f"--serve-{role}", *args], cwd=ROOT)
+
+
+def _spawn_worker(processes: int, threads: int) -> subprocess.Popen[bytes]:
+    storesync = str(Path(sys.executable).parent / "storesync")
+    cmd = [storesync, "worker", "--processes", str(processes), "--threads", str(threads)]
+    return subprocess.Popen(cmd, cwd=ROOT)
+
+
+def _wait_up(intake: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{intake}/ping", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the intake process did not start")
+
+
+def serve_intake(port: int) -> None:
+    """The webhook intake alone (the app's routes for pushes), as the app process serves it."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    import storesync.models  # noqa: F401  (every table, for the foreign keys)
+    from storesync.sync import runtime, webhooks
+
+    runtime.wire_hooks()
+    routes = [*webhooks.routes, Route("/ping", lambda _r: PlainTextResponse("pong"))]
+    uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _embedded(mode, sandbox, base, engine, rates, seconds):  # type: ignore[no-untyped-def]
+    import dramatiq
+    from starlette.applications import Starlette
+
+    from storesync.sandbox.server import serve_in_thread
+    from storesync.sync import runtime, webhooks
+    from workers import actors
+
+    worker = dramatiq.Worker(actors.broker, worker_threads=8, worker_timeout=20)
+    worker.start()
+    runtime.wire_hooks()
+    webhooks.engine_provider = lambda: engine
+    try:
+        with serve_in_thread(Starlette(routes=webhooks.routes)) as intake:
+            _bench(
+                mode,
+                sandbox,
+                base,
+                intake,
+                engine,
+                rates,
+                seconds,
+                lambda: {"all": _cpu_seconds(os.getpid())},
+            )
+    finally:
+        worker.stop()
+
+
+def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: ignore[no-untyped-def]
+    import httpx
+
+    from storesync import db
+    from storesync import settings as settings_module
+    from storesync.catalog.models import Product, ProductVariant
+    from storesync.channels.models import ChannelListing
+    from storesync.inventory import service as inventory
+    from storesync.sync import runtime
+    from tests.channels.conftest import connect_store, make_org
+
+    runtime.wire_hooks()  # this process's stock changes announce pushes too
+    for platform in ("shopee", "tiktok"):
+        httpx.post(
+            f"{base}/sandbox/webhooks",
+            json={"platform": platform, "url": f"{intake}/webhooks/{platform}"},
+        )
+    cfg = settings_module.get_settings()
+    ctx = make_org(engine)
+    stores = {p: connect_store(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+    shops = {s.platform: s for s in sandbox.state.shops.values()}
+    by_sku = {p: {m.sku: (i, m) for i in shops[p].items.values() for m in i.models} for p in shops}
+    shared = sorted(set(by_sku["shopee"]) & set(by_sku["tiktok"]))
+    with db.session_scope(ctx, engine=engine) as session:
+        location = inventory.default_location(session, ctx=ctx)
+        lines = []
+        for sku in shared:
+            product = Product(organization_id=ctx.organization_id, handle=sku.lower(), title=sku)
+            session.add(product)
+            session.flush()
+            variant = ProductVariant(
+                organization_id=ctx.organization_id, product_id=product.id, variant_sku=sku
+            )
+            session.add(variant)
+            session.flush()
+            for platform in ("shopee", "tiktok"):
+                item, model = by_sku[platform][sku]
+                session.add(
+                    ChannelListing(
+                        organization_id=ctx.organization_id,
+                        store_id=stores[platform],
+                        variant_id=variant.id,
+                        platform_item_id=item.id,
+                        platform_model_id=model.id if item.has_models else "",
+                        platform_sku=sku,
+                        match_status="matched",
+                        raw={"location_id": model.warehouse_id},
+                    )
+                )
+            lines.append((variant.id, location.id, 50_000))
+        session.flush()
+        inventory.set_on_hand_bulk(session, ctx=ctx, lines=lines, reason="bench")
+    settle = time.monotonic()
+    while time.monotonic() - settle < 180 and any(
+        by_sku[p][s][1].stock != 50_000 for p in ("shopee", "tiktok") for s in shared
+    ):
+        time.sleep(0.05)
+    print(
+        f"{mode:9s} opening stock of {len(shared)} shared SKUs reached both channels "
+        f"in {time.monotonic() - settle:5.1f} s",
+        flush=True,
+    )
+    for rate in rates:
+        before = cpu()
+        latencies, placed = _measure(sandbox, shops["shopee"].id, by_sku, shared, rate, seconds)
+        after = cpu()
+        spent = ", ".join(
+            f"{name} {(after[name] - before[name]) * 1000 / max(placed, 1):.1f}" for name in after
+        )
+        print(f"{mode:9s} {rate:5.0f} orders/s: CPU ms per order: {spent}", flush=True)
+        done = sorted(latencies)
+        if not done:
+            print(f"{mode:9s} {rate:5.0f} orders/s: nothing propagated", flush=True)
+            continue
+        p99 = done[min(len(done) - 1, int(len(done) * 0.99))]
+        print(
+            f"{mode:9s} {rate:5.0f} orders/s: {placed} placed, {len(done)} propagated within 10 s, "
+            f"p50 {statistics.median(done) * 1000:6.0f} ms, "
+            f"p99 {p99 * 1000:6.0f} ms, max {done[-1] * 1000:6.0f} ms",
+            flush=True,
+        )
 
 
 def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[no-untyped-def]
@@ -188,7 +332,7 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
                         pending.remove(entry)
                     elif now - started > 10:
                         pending.remove(entry)
-            time.sleep(0.002)
+            time.sleep(0.005)
 
     poller = threading.Thread(target=poll)
     poller.start()
@@ -204,9 +348,10 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
         sandbox.state.place_order("shopee", shop_id, [(item.id, model.id, 1)])
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))
+    placed = len(latencies) + len(pending)
     stop.set()
     poller.join(timeout=30)
-    return latencies
+    return latencies, placed
 
 
 def main() -> None:
@@ -214,10 +359,16 @@ def main() -> None:
     parser.add_argument("--mode", default="both", choices=["embedded", "postgres", "both"])
     parser.add_argument("--rates", default="10,50")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument("--serve-intake", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_intake:
+        serve_intake(args.serve_intake)
+        return
     rates = [float(r) for r in args.rates.split(",")]
     for mode in ["embedded", "postgres"] if args.mode == "both" else [args.mode]:
-        run(mode, rates, args.seconds)
+        run(mode, rates, args.seconds, args.worker_processes, args.worker_threads)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,13 @@ def worker(
         )
     dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
     args = [dramatiq, "workers.actors", "--processes", str(processes), "--threads", str(threads)]
-    child = subprocess.Popen(args, cwd=PROJECT_ROOT)  # noqa: S603
+    # An idle Redis consumer polls with backoff up to this many ms (Dramatiq's default, 1 s, would
+    # add up to a second per hop to a sale's propagation: webhook → order → push).
+    env = {
+        **os.environ,
+        "dramatiq_worker_timeout": os.environ.get("dramatiq_worker_timeout", "100"),  # noqa: SIM112
+    }
+    child = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env)  # noqa: S603
 
     def _stop(signum: int, _frame: object) -> None:
         child.send_signal(signum)

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 # Real platforms retry over minutes to days; the sandbox keeps the shape at demo speed.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 TIMEOUT = httpx.Timeout(5.0)
+# Deliveries in flight at once, like a platform's per-app sender. Unbounded, a burst of hundreds
+# of pushes makes httpx's connection pool quadratic and the sandbox eats the CPU of the system
+# it is supposed to exercise.
+CONCURRENCY = 16
 
 
 @dataclass
@@ -46,11 +50,16 @@ class WebhookDispatcher:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.slots: asyncio.Semaphore | None = None
         state.listeners.append(self.on_event)
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.client = httpx.AsyncClient(timeout=TIMEOUT)
+        self.slots = asyncio.Semaphore(CONCURRENCY)
+        self.client = httpx.AsyncClient(
+            timeout=TIMEOUT,
+            limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
+        )
 
     async def stop(self) -> None:
         for task in list(self.tasks):
@@ -89,14 +98,15 @@ class WebhookDispatcher:
             await self._send_with_retries(url, *request)
 
     async def _send_with_retries(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        assert self.client is not None
+        assert self.client is not None and self.slots is not None
         for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
             if delay:
                 self.stats.retried += 1
                 await asyncio.sleep(delay)
             self.stats.attempts += 1
             try:
-                response = await self.client.post(url, content=body, headers=headers)
+                async with self.slots:
+                    response = await self.client.post(url, content=body, headers=headers)
                 if 200 <= response.status_code < 300:
                     self.stats.delivered += 1
                     return

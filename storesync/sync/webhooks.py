@@ -44,8 +44,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -59,7 +60,9 @@ from storesync.channels.shopee import signing as shopee_signing
 from storesync.channels.tiktok import signing as tiktok_signing
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError
-from storesync.db import get_engine, session_scope
+from storesync.core.ids import new_id
+from storesync.core.models import table_of
+from storesync.db import get_engine, session_scope, set_tenant
 from storesync.settings import Settings, get_settings
 from storesync.sync.intake_schemas import Push, PushKind, WebhookEventDTO
 from storesync.sync.models import WebhookEvent
@@ -67,6 +70,7 @@ from storesync.tenancy.context import RequestContext
 
 log = logging.getLogger(__name__)
 
+EVENTS = table_of(WebhookEvent)
 MAX_BODY_BYTES = 1 << 20
 MAX_KEY_LENGTH = 200
 
@@ -209,53 +213,87 @@ def record_push(
     push: Push,
     payload: dict[str, Any],
 ) -> tuple[WebhookEventDTO, bool]:
-    """Store a push as a `received` webhook event; `(event, True)` when it is new, and the event
-    already stored under the same dedupe key with `False` when it is a repeat. Inserts first
-    (the unique key decides, also between concurrent deliveries) inside a savepoint, so the
-    caller's transaction survives a repeat."""
-    row = WebhookEvent(
-        organization_id=ctx.organization_id,
-        store_id=store_id,
-        platform=push.platform,
-        event_type=push.event_type[:64],
-        dedupe_key=push.dedupe_key,
-        payload=payload,
-        received_at=utcnow(),
+    """Store a push as a webhook event; `(event, True)` when it is new, and the event already
+    stored under the same dedupe key with `False` when it is a repeat. The unique key decides,
+    also between concurrent deliveries (INSERT … ON CONFLICT DO NOTHING: the caller's
+    transaction survives a repeat). Order pushes are stored `received` for processing; every
+    other kind is stored `ignored` at once (see storesync.sync.order_intake) and never queued."""
+    now = utcnow()
+    wanted = push.kind is PushKind.ORDER
+    values = {
+        "id": new_id(),
+        "organization_id": ctx.organization_id,
+        "created_at": now,
+        "store_id": store_id,
+        "platform": push.platform,
+        "event_type": push.event_type[:64],
+        "dedupe_key": push.dedupe_key,
+        "payload": payload,
+        "status": "received" if wanted else "ignored",
+        "attempts": 0,
+        "error": "",
+        "received_at": now,
+        "processed_at": None if wanted else now,
+    }
+    insert = (
+        _insert_for(session)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        existing = session.exec(
-            select(WebhookEvent).where(
-                WebhookEvent.organization_id == ctx.organization_id,
-                WebhookEvent.store_id == store_id,
-                WebhookEvent.dedupe_key == push.dedupe_key,
-            )
-        ).first()
-        if existing is None:
-            raise
-        return WebhookEventDTO.model_validate(existing), False
-    return WebhookEventDTO.model_validate(row), True
+    inserted = session.execute(insert.returning(EVENTS.c.id)).first()
+    if inserted is not None:
+        return WebhookEventDTO.model_validate(values), True
+    existing = session.exec(
+        select(WebhookEvent).where(
+            WebhookEvent.organization_id == ctx.organization_id,
+            WebhookEvent.store_id == store_id,
+            WebhookEvent.dedupe_key == push.dedupe_key,
+        )
+    ).first()
+    if existing is None:  # pragma: no cover - the conflicting row cannot vanish under RLS
+        raise RuntimeError(f"webhook event {push.dedupe_key!r} conflicted but is not visible")
+    return WebhookEventDTO.model_validate(existing), False
 
 
-def _store(engine: Engine, push: Push, payload: dict[str, Any]) -> tuple[str, uuid.UUID, uuid.UUID]:
-    """Route and store (blocking; runs on a worker thread). Returns (outcome, event id, org id);
-    outcome is "stored", "duplicate" or "unknown_shop"."""
+def _insert_for(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(EVENTS)
+    return sqlite_insert(EVENTS)
+
+
+def _store(
+    engine: Engine, push: Push, payload: dict[str, Any]
+) -> tuple[str, uuid.UUID, uuid.UUID, bool]:
+    """Route and store (blocking; runs on a worker thread). Returns (outcome, event id, org id,
+    needs processing); outcome is "stored", "duplicate" or "unknown_shop". On PostgreSQL one
+    transaction does both; SQLite routes in a transaction of its own first (a transaction that
+    reads, then writes after another connection committed, fails there: SQLITE_BUSY_SNAPSHOT)."""
+    nobody = uuid.UUID(int=0)
+    if not push.shop_id:
+        return "unknown_shop", nobody, nobody, False
     route = None
-    if push.shop_id:
+    if engine.dialect.name != "postgresql":
         with session_scope(engine=engine) as session:
             route = route_store(session, platform=push.platform, platform_store_id=push.shop_id)
-    if route is None:
-        return "unknown_shop", uuid.UUID(int=0), uuid.UUID(int=0)
-    store_id, organization_id = route
-    ctx = RequestContext.system(organization_id)
-    with session_scope(ctx, engine=engine) as session:
+        if route is None:
+            return "unknown_shop", nobody, nobody, False
+    with session_scope(engine=engine) as session:
+        if route is None:
+            route = route_store(session, platform=push.platform, platform_store_id=push.shop_id)
+            if route is None:
+                return "unknown_shop", nobody, nobody, False
+        store_id, organization_id = route
+        set_tenant(session, organization_id=organization_id)
+        ctx = RequestContext.system(organization_id)
         event, created = record_push(
             session, ctx=ctx, store_id=store_id, push=push, payload=payload
         )
-    return ("stored" if created else "duplicate"), event.id, organization_id
+    return (
+        ("stored" if created else "duplicate"),
+        event.id,
+        organization_id,
+        created and event.status == "received",
+    )
 
 
 # -- the routes ----------------------------------------------------------------------------------
@@ -298,7 +336,7 @@ async def _intake(request: Request, platform: str) -> Response:
     except ValueError as error:  # json.JSONDecodeError and BadPush
         log.warning("%s push from %s rejected: malformed body (%s)", platform, client, error)
         return Response(status_code=400)
-    outcome, event_id, organization_id = await run_in_threadpool(
+    outcome, event_id, organization_id, queue = await run_in_threadpool(
         _store, engine_provider(), push, payload
     )
     if outcome == "unknown_shop":
@@ -310,7 +348,7 @@ async def _intake(request: Request, platform: str) -> Response:
         )
     elif outcome == "duplicate":
         log.info("%s push %s repeated (key %s): acknowledged", platform, event_id, push.dedupe_key)
-    else:
+    elif queue:
         _hand_over(event_id, organization_id)
     return Response(status_code=200)
 

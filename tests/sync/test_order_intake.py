@@ -91,7 +91,9 @@ def test_an_order_placed_on_the_sandbox_arrives_by_webhook_and_its_cancellation_
     assert ("order.created", order_id) in kinds and ("order.updated", order_id) in kinds
 
 
-def test_stock_pushes_are_ignored_and_change_no_stock(world_factory: MakeWorld) -> None:
+def test_stock_pushes_are_stored_ignored_never_queued_and_change_no_stock(
+    world_factory: MakeWorld,
+) -> None:
     world = world_factory("shopee")
     push = webhooks.read_push(
         "shopee",
@@ -102,15 +104,17 @@ def test_stock_pushes_are_ignored_and_change_no_stock(world_factory: MakeWorld) 
             "data": {"item_id": 1, "model_id": 0, "stock": 0, "update_time": 1},
         },
     )
-    event_id = _record(world, push, payload)
     before = {sku: world.stock(sku) for sku in world.skus}
+    event_id = _record(world, push, payload)
+    (event,) = world.events()
+    assert (event.status, event.attempts, event.error) == ("ignored", 0, "")
+    assert event.processed_at is not None
 
-    assert world.process(event_id) == "ignored"
+    assert world.process(event_id) == "skipped"  # nothing to do, even if someone queued it
 
     assert {sku: world.stock(sku) for sku in world.skus} == before
     (event,) = world.events()
-    assert (event.status, event.attempts, event.error) == ("ignored", 1, "")
-    assert event.processed_at is not None
+    assert (event.status, event.attempts) == ("ignored", 0)
 
 
 def test_an_order_the_platform_does_not_know_fails_and_can_be_retried(

@@ -106,6 +106,12 @@ def test_a_real_push_is_stored_once_and_handed_over(
     wait_for(lambda: all(d.status for d in answered), what="every answer")
     assert answered and all(d.status == 200 for d in answered)
     assert world.count(Order) == 0  # intake stores; it does not process
+    # Stock pushes are kept, stored as ignored, and never queued for processing.
+    others = [e for e in world.events() if e.id != event.id]
+    if platform == "shopee":  # Shopee announces the stock change; TikTok only at low stock
+        assert others
+    assert all(e.status == "ignored" and e.processed_at is not None for e in others)
+    assert world.routes.hook_calls == [(event.id, world.ctx.organization_id)]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
