@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     shopee_rate_limit: float = Field(default=50, gt=0, le=1000)
     tiktok_rate_limit: float = Field(default=50, gt=0, le=1000)
     http_timeout_seconds: float = Field(default=15, gt=0, le=300)
+    # How long a worker holds the stock pushes it claimed; the sweeper hands rows back once it
+    # lapses, so it bounds how late a dead worker's pushes go out (one claim pushes in seconds).
+    push_lease_seconds: float = Field(default=30, ge=1, le=3600)
 
     shopee_base_url: str = ""
     tiktok_base_url: str = ""

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 
 import dramatiq
 
 from workers.broker import broker
+from workers.job_actors import run_sync_job, tick_schedule  # noqa: F401 - loaded with the actors
 
 __all__ = ["broker", "ping", "process_webhook", "push_store_stock", "sweep_outbox"]
 
@@ -21,22 +23,45 @@ def ping(value: str) -> str:
     return value
 
 
+# Single flight per store in this process: a push message for a store whose push is already
+# running only asks that push to go round once more (it claims whatever is due by then), so a
+# burst of sales costs a few coalesced calls, not one call and four transactions per sale.
+_pushing: dict[str, bool] = {}  # store id → another round requested
+_pushing_lock = threading.Lock()
+
+
 @dramatiq.actor(queue_name="push", max_retries=3, min_backoff=500, time_limit=300_000)
 def push_store_stock(organization_id: str, store_id: str) -> None:
     """Push a store's pending stock changes (coalesced, batched, rate-limited)."""
     from storesync.sync.dispatch import push_store
 
-    report = asyncio.run(
-        push_store(organization_id=uuid.UUID(organization_id), store_id=uuid.UUID(store_id))
-    )
-    log.info(
-        "store %s: pushed %d, failed %d, deferred %d in %d calls",
-        store_id,
-        report.pushed,
-        report.failed,
-        report.deferred,
-        report.calls,
-    )
+    with _pushing_lock:
+        if store_id in _pushing:
+            _pushing[store_id] = True
+            return
+        _pushing[store_id] = False
+    try:
+        while True:
+            report = asyncio.run(
+                push_store(organization_id=uuid.UUID(organization_id), store_id=uuid.UUID(store_id))
+            )
+            log.info(
+                "store %s: pushed %d, failed %d, deferred %d in %d calls",
+                store_id,
+                report.pushed,
+                report.failed,
+                report.deferred,
+                report.calls,
+            )
+            with _pushing_lock:
+                if not _pushing[store_id]:
+                    del _pushing[store_id]
+                    return
+                _pushing[store_id] = False
+    except BaseException:
+        with _pushing_lock:
+            _pushing.pop(store_id, None)
+        raise
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=5, min_backoff=1000, time_limit=120_000)
@@ -62,3 +87,19 @@ def sweep_outbox() -> None:
         push_store_stock.send(str(organization_id), str(store_id))
     for event_id, organization_id in sweep_webhooks():
         process_webhook.send(str(event_id), str(organization_id))
+    tick_schedule.send()  # sync jobs: lost workers, due polls and reconciliations, back-fills
+    try:
+        from storesync.sync.staleness import alert_stale  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - lands with the staleness alerts
+        return
+    try:
+        alert_stale()
+    except Exception:  # alerts must not stop the sweep
+        log.exception("stale stock alerts failed")
+
+
+# A worker process announces its own after-commit work too: an order it ingests queues the other
+# channels' pushes at once (without this, only the periodic sweep would find them).
+from storesync.sync.runtime import wire_hooks  # noqa: E402
+
+wire_hooks()

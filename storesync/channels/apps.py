@@ -3,9 +3,6 @@ mounted sandbox's control API."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 
 from storesync.channels.schemas import AppCredentials
@@ -31,25 +28,12 @@ def app_credentials(platform: str, settings: Settings | None = None) -> AppCrede
     )
 
 
-# A sandbox can be reset or replaced behind the same URL, so its apps are cached only briefly:
-# every push and order fetch opens an adapter, and one local call each would double their cost.
-_CACHE_SECONDS = 2.0
-_cache: dict[str, tuple[float, dict]] = {}
-_cache_lock = threading.Lock()
-
-
 def _sandbox_apps(sandbox_base: str) -> dict:
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(sandbox_base)
-    if hit and now - hit[0] < _CACHE_SECONDS:
-        return hit[1]
+    # Not cached: a sandbox can be reset or replaced behind the same URL (tests start one per
+    # test on whatever port is free). One local call; the TLS context is shared.
     from storesync.channels.registry import ssl_context
 
-    apps = httpx.get(f"{sandbox_base}/sandbox/apps", timeout=5, verify=ssl_context()).json()
-    with _cache_lock:
-        _cache[sandbox_base] = (now, apps)
-    return apps
+    return httpx.get(f"{sandbox_base}/sandbox/apps", timeout=5, verify=ssl_context()).json()
 
 
 def _from_sandbox(platform: str, sandbox_base: str) -> AppCredentials:

@@ -55,7 +55,7 @@ def open_connection(
     key = store_key or f"{platform}:{credentials.shop_id if credentials else 'app'}"
     client = httpx.AsyncClient(
         verify=ssl_context(),
-        timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=min(5.0, cfg.http_timeout_seconds))
+        timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=min(5.0, cfg.http_timeout_seconds)),
     )
     http = ResilientClient(
         client=client, limiter=RateLimiter(per_second, burst=1), breaker=breaker_for(key)

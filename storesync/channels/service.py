@@ -159,6 +159,7 @@ def _save_connected(
             Store.platform_store_id == shop.platform_store_id,
         )
     ).first()
+    previous_status = store.status if store is not None else None
     try:
         with session.begin_nested():
             if store is None:
@@ -181,6 +182,9 @@ def _save_connected(
     except sa.exc.IntegrityError:
         # The unique (platform, shop id) key: another organization has this shop.
         raise _shop_taken(platform) from None
+    from storesync.sync import backfill  # the orders missed while it was away
+
+    backfill.on_connected(session, ctx=ctx, store_id=store.id, previous_status=previous_status)
     return StoreDTO.model_validate(store)
 
 
@@ -278,6 +282,9 @@ async def refresh_credentials(
         if error.type is ErrorType.AUTHENTICATION:
             store.status = "reauth_required"
             session.flush()
+            from storesync.sync import backfill
+
+            backfill.mark_unhealthy(session, ctx=ctx, store_id=store_id, reason=error.code)
         raise
     finally:
         await adapter.connection.http.client.aclose()
@@ -320,7 +327,7 @@ async def check_health(
         await adapter.connection.http.client.aclose()
     token_valid = health.ok or health.detail not in AUTH_PROBLEMS
     reachable = health.ok or health.detail not in NETWORK_PROBLEMS
-    return StoreHealthDTO(
+    checked = StoreHealthDTO(
         **{**base, "circuit": breaker_for(store_key(store)).state.value},
         ok=health.ok,
         token_valid=token_valid,
@@ -328,6 +335,10 @@ async def check_health(
         latency_ms=health.latency_ms if health.ok else None,
         detail=health.detail,
     )
+    from storesync.sync import backfill  # marks an outage, or back-fills once it is over
+
+    backfill.on_health_checked(session, ctx=ctx, health=checked)
+    return checked
 
 
 def store_metrics(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreMetricsDTO:

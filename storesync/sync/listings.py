@@ -31,6 +31,7 @@ from storesync.sync.listing_bulk import CHUNK, LISTINGS, VARIANTS, require_store
 from storesync.sync.listing_products import create_products_from_listings
 from storesync.sync.listing_schemas import MATCH_STATUSES, ListingDTO, ListingImportReport
 from storesync.sync.listing_upsert import Fetched, ListingUpsert, load_index, load_listings
+from storesync.sync.progress import ProgressSink, no_progress
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -53,6 +54,7 @@ async def fetch_listings(
     store_id: uuid.UUID,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    sink: ProgressSink = no_progress,
 ) -> list[Fetched]:
     """Every variant the store's channel lists, read to the end before anything is written.
 
@@ -60,7 +62,8 @@ async def fetch_listings(
     caller's write transaction (SQLite's single writer lock, PostgreSQL row locks the outbox
     dispatcher also needs) all that time. The store's credentials are read in a short session
     of its own, so the caller's session holds no snapshot while the channel is paged either.
-    `progress(fetched, None)` is called every CHUNK variants."""
+    `progress(fetched, None)` is called every CHUNK variants; `sink` (a job's progress sink,
+    which may raise `JobCancelled`) after every product, in phase "fetch" (total unknown: 0)."""
     with session_scope(ctx, engine=session.get_bind()) as own:  # type: ignore[arg-type]
         require_store(own, ctx, store_id)
         adapter = open_adapter(own, ctx=ctx, store_id=store_id, settings=settings)
@@ -69,6 +72,7 @@ async def fetch_listings(
     try:
         async for product in adapter.fetch_products():
             fetched.extend(Fetched.of(variant) for variant in product.variants)
+            sink(phase="fetch", done=len(fetched), total=0)
             if progress is not None and len(fetched) - reported >= CHUNK:
                 reported = len(fetched)
                 progress(reported, None)
@@ -85,6 +89,7 @@ async def import_listings(
     settings: Settings | None = None,
     create_products: bool = False,
     progress: Progress | None = None,
+    sink: ProgressSink = no_progress,
 ) -> ListingImportReport:
     """Fetch every listing of a connected store, then upsert one `channel_listing` per channel
     variant (bulk inserts, and updates of changed rows only) and match new and still-unmatched
@@ -93,13 +98,14 @@ async def import_listings(
     products (`create_products_from_listings`).
 
     `progress(done, None)` is called every chunk while fetching and `progress(done, done)` at
-    the end. Linked variants are added to the session's `stock_touched`. Needs RUN_SYNC (and
+    the end; `sink` as in `fetch_listings`, then in phase "write" before every chunk. Linked
+    variants are added to the session's `stock_touched`. Needs RUN_SYNC (and
     MANAGE_CATALOG with `create_products`); flushes, never commits."""
     ctx.require(Permission.RUN_SYNC)
     if create_products:
         ctx.require(Permission.MANAGE_CATALOG)
     fetched = await fetch_listings(
-        session, ctx=ctx, store_id=store_id, settings=settings, progress=progress
+        session, ctx=ctx, store_id=store_id, settings=settings, progress=progress, sink=sink
     )
     upsert = ListingUpsert(
         session,
@@ -109,6 +115,7 @@ async def import_listings(
         stored=load_listings(session, ctx, store_id),
     )
     for start in range(0, len(fetched), CHUNK):
+        sink(phase="write", done=start, total=len(fetched))
         upsert.write(fetched[start : start + CHUNK])
     touch(session, upsert.linked)
     made = 0
@@ -117,6 +124,7 @@ async def import_listings(
     session.flush()
     if progress is not None:
         progress(upsert.fetched, upsert.fetched)
+    sink(phase="write", done=upsert.fetched, total=upsert.fetched)
     queue = _queue_counts(session, ctx, store_id)
     return ListingImportReport(
         store_id=store_id,

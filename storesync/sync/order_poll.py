@@ -13,12 +13,14 @@ from sqlmodel import Session, select
 
 from storesync.channels.adapter import PlatformAdapter
 from storesync.channels.models import Store
+from storesync.channels.schemas import ChannelOrder
 from storesync.channels.service import open_adapter
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, NotFound
 from storesync.settings import Settings
 from storesync.sync.intake_schemas import IngestOutcome, OrdersSyncReport, OrderSyncFailure
 from storesync.sync.order_intake import STORES, _close, _ingest, _side_session
+from storesync.sync.progress import ProgressSink, no_progress
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -41,6 +43,7 @@ async def sync_orders(
     since: datetime | None = None,
     until: datetime | None = None,
     settings: Settings | None = None,
+    progress: ProgressSink = no_progress,
 ) -> OrdersSyncReport:
     """Fetch the store's orders updated in [since, until) and ingest each (the safety net for
     pushes that never came). Without `since` the window starts at the store's orders cursor
@@ -48,21 +51,27 @@ async def sync_orders(
     forward only when the window started at or before it: to the newest `updated_at` seen, or
     (open-ended runs) to `until - SETTLE` when that is later. One order that cannot be ingested
     is reported and skipped; a platform error stops the run (raised, nothing committed).
-    Sets `last_synced_at`. Needs RUN_SYNC and PROCESS_ORDERS."""
+    Sets `last_synced_at`. `progress` hears phase "fetch" after every order read (total
+    unknown: 0), then "ingest" before each order; it may raise `JobCancelled`, which leaves the
+    caller's transaction to roll back. Needs RUN_SYNC and PROCESS_ORDERS."""
     ctx.require(Permission.RUN_SYNC)
     ctx.require(Permission.PROCESS_ORDERS)
     end = until or utcnow()
     cursor, adapter = _sync_start(session, ctx, store_id, settings)
     start = since or cursor or end - DEFAULT_LOOKBACK
+    fetched: list[ChannelOrder] = []
     try:
         # Collected before the first write (see the module docstring).
-        fetched = [order async for order in adapter.fetch_orders(since=start, until=end)]
+        async for order in adapter.fetch_orders(since=start, until=end):
+            fetched.append(order)
+            progress(phase="fetch", done=len(fetched), total=0)
     finally:
         await _close(adapter)
     _touch_store(session, ctx, store_id)
     counts = dict.fromkeys(IngestOutcome, 0)
     failures: list[OrderSyncFailure] = []
-    for order in sorted(fetched, key=lambda o: o.updated_at):
+    for done, order in enumerate(sorted(fetched, key=lambda o: o.updated_at)):
+        progress(phase="ingest", done=done, total=len(fetched), failed=len(failures))
         try:
             with session.begin_nested():
                 _, outcome = _ingest(session, ctx=ctx, store_id=store_id, order=order)
@@ -81,6 +90,7 @@ async def sync_orders(
                     message=error.message,
                 )
             )
+    progress(phase="ingest", done=len(fetched), total=len(fetched), failed=len(failures))
     newest = max((o.updated_at for o in fetched), default=None)
     next_cursor = _next_cursor(cursor, start, newest, end if until is None else None)
     _save_cursor(session, ctx, store_id, next_cursor)

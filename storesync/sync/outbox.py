@@ -29,6 +29,7 @@ from storesync.core.ids import new_id
 from storesync.core.models import table_of
 from storesync.inventory.items import STOCK_TOUCHED
 from storesync.inventory.models import ChannelAllocation, InventoryItem
+from storesync.settings import Settings, get_settings
 from storesync.sync.models import StockOutbox
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def channel_quantity(available: int, share_percent: Decimal, buffer: int) -> int
 
 def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> list[dict[str, Any]]:
     """For each listing of these variants in a connected store: the quantity its channel should
-    show and what was last pushed."""
+    show, what was last pushed, and the quantity its outbox row holds while that row still waits
+    (pending, in flight or failed; None otherwise)."""
     ids = list(variant_ids)
     if len(ids) > CHUNK:  # PostgreSQL takes at most 65,535 parameters per statement
         return [
@@ -72,9 +74,12 @@ def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> li
             ALLOCATIONS.c.share_percent,
             ALLOCATIONS.c.buffer,
             ALLOCATIONS.c.location_id,
+            OUTBOX.c.quantity.label("queued_quantity"),
+            OUTBOX.c.status.label("queued_status"),
         )
         .join(STORES, STORES.c.id == LISTINGS.c.store_id)
         .outerjoin(ALLOCATIONS, ALLOCATIONS.c.store_id == LISTINGS.c.store_id)
+        .outerjoin(OUTBOX, OUTBOX.c.listing_id == LISTINGS.c.id)
         .where(
             LISTINGS.c.variant_id.in_(ids),
             LISTINGS.c.match_status == "matched",
@@ -97,6 +102,7 @@ def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> li
                 "organization_id": row.organization_id,
                 "quantity": channel_quantity(stock, share, row.buffer or 0),
                 "last_pushed": row.last_pushed_quantity,
+                "queued": row.queued_quantity if row.queued_status != "done" else None,
             }
         )
     return result
@@ -126,11 +132,22 @@ def enqueue(
 ) -> set[tuple[uuid.UUID, uuid.UUID]]:
     """Upsert outbox rows for listings whose channel quantity must change (every listing with
     `force`, e.g. a full inventory sync; only one store's with `store_id`); returns the
-    (organization, store) pairs that now have work."""
+    (organization, store) pairs that now have work.
+
+    A listing is written when its quantity differs from the last one pushed OR from the one its
+    outbox row still waits to push (stock going 10 → 9 → 10 before the push must not leave 9
+    queued). Re-queuing the quantity a row already holds keeps its attempts (the dispatcher
+    reads a retried row back before pushing it again) and leaves a row in flight in flight (so
+    no second worker pushes the same quantity at once)."""
     wanted = [
         d
         for d in desired_quantities(session, variant_ids)
-        if (force or d["quantity"] != d["last_pushed"]) and store_id in (None, d["store_id"])
+        if (
+            force
+            or d["quantity"] != d["last_pushed"]
+            or (d["queued"] is not None and d["quantity"] != d["queued"])
+        )
+        and store_id in (None, d["store_id"])
     ]
     if not wanted:
         return set()
@@ -157,8 +174,26 @@ def enqueue(
         index_elements=[OUTBOX.c.listing_id],
         set_={
             "quantity": insert.excluded.quantity,
-            "status": "pending",
-            "attempts": 0,
+            "status": sa.case(
+                (
+                    sa.and_(
+                        OUTBOX.c.status == "in_progress",
+                        OUTBOX.c.quantity == insert.excluded.quantity,
+                    ),
+                    "in_progress",
+                ),
+                else_="pending",
+            ),
+            "attempts": sa.case(
+                (
+                    sa.and_(
+                        sa.or_(OUTBOX.c.status == "pending", OUTBOX.c.status == "in_progress"),
+                        OUTBOX.c.quantity == insert.excluded.quantity,
+                    ),
+                    OUTBOX.c.attempts,
+                ),
+                else_=0,
+            ),
             "available_at": insert.excluded.available_at,
             "last_error": "",
             "updated_at": insert.excluded.updated_at,
@@ -191,4 +226,6 @@ def _forget(session: Session) -> None:
     session.info.pop(READY, None)
 
 
-LEASE = timedelta(seconds=60)
+def lease(settings: Settings | None = None) -> timedelta:
+    """How long a claimed row stays its worker's before the sweeper puts it back to pending."""
+    return timedelta(seconds=(settings or get_settings()).push_lease_seconds)

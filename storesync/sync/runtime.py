@@ -22,6 +22,7 @@ def wire_hooks() -> None:
         actors.push_store_stock.send(str(organization_id), str(store_id))
 
     outbox.on_outbox_ready = announce_push
+    _wire_jobs()
     try:
         from storesync.sync import webhooks  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # pragma: no cover - lands with webhook intake
@@ -31,6 +32,17 @@ def wire_hooks() -> None:
         actors.process_webhook.send(str(event_id), str(organization_id))
 
     webhooks.on_event_stored = announce_event
+
+
+def _wire_jobs() -> None:
+    """After commit: queued sync jobs → run_sync_job."""
+    from storesync.sync import jobs
+    from workers import job_actors
+
+    def announce_job(job_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+        job_actors.run_sync_job.send(str(job_id), str(organization_id))
+
+    jobs.on_job_queued = announce_job
 
 
 @contextlib.asynccontextmanager

@@ -198,6 +198,58 @@ def test_changes_coalesce_and_a_quantity_already_pushed_is_not_pushed_again(
     assert {p: m.stock for p, m in w.models.items()} == {"shopee": 7, "tiktok": 7}  # type: ignore[attr-defined]
 
 
+def test_a_change_undone_before_its_push_leaves_the_channel_at_the_truth(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 10)
+    _push_all(w)
+    since = __import__("time").time()
+
+    _set(w, 9)  # queued, not pushed yet
+    _set(w, 10)  # back to what the channels already show: the queued 9 must not go out
+
+    assert _outbox(w) == [("pending", 10), ("pending", 10)]
+    reports = _push_all(w)
+    calls = httpx.get(f"{w.sandbox.base_url}/sandbox/calls", params={"since": since}).json()
+    assert {p: (r.claimed, r.pushed) for p, r in reports.items()} == {
+        "shopee": (1, 0),
+        "tiktok": (1, 0),
+    }
+    assert not [k for k in calls["counts"] if "update_stock" in k or "inventory/update" in k]
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 10, "tiktok": 10}  # type: ignore[attr-defined]
+
+
+def test_queuing_the_quantity_a_row_already_holds_keeps_its_attempts_and_its_flight(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 10)
+    shopee, tiktok = w.stores["shopee"], w.stores["tiktok"]
+    with session_scope(w.ctx, engine=w.engine) as session:
+        table = outbox.OUTBOX
+        session.execute(
+            sa.update(table).where(table.c.store_id == shopee).values(status="in_progress")
+        )
+        session.execute(sa.update(table).where(table.c.store_id == tiktok).values(attempts=3))
+        outbox.enqueue(session, [w.variant_id], force=True)  # the same quantity again
+        rows = {
+            r.store_id: (r.status, r.quantity, r.attempts)
+            for r in session.execute(sa.select(table))
+        }
+    # In flight stays in flight (no second worker pushes 10 at the same time); a retried row
+    # keeps its attempts (the dispatcher reads it back before pushing it again).
+    assert rows == {shopee: ("in_progress", 10, 0), tiktok: ("pending", 10, 3)}
+
+    _set(w, 8)  # a new quantity: a fresh row for both
+    with session_scope(w.ctx, engine=w.engine) as session:
+        rows = {
+            r.store_id: (r.status, r.quantity, r.attempts)
+            for r in session.execute(sa.select(outbox.OUTBOX))
+        }
+    assert rows == {shopee: ("pending", 8, 0), tiktok: ("pending", 8, 0)}
+
+
 def test_allocation_share_and_buffer(
     sqlite_engine: Engine, running_sandbox: RunningSandbox
 ) -> None:
