@@ -359,8 +359,8 @@ def main() -> None:
     parser.add_argument("--mode", default="both", choices=["embedded", "postgres", "both"])
     parser.add_argument("--rates", default="10,50")
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--worker-processes", type=int, default=1)
-    parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument("--worker-processes", type=int, default=2)
+    parser.add_argument("--worker-threads", type=int, default=4)
     parser.add_argument("--serve-intake", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_intake:

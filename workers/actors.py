@@ -64,17 +64,56 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
         raise
 
 
+# One intake loop per organization in this process: a push message for an organization whose
+# loop is running only leaves its event id with that loop, which takes it (and every other waiting
+# push of the same store) in its next batch. Batches of one organization then never wait on each
+# other's stock-row locks, and a burst of sales becomes a few large batches. Ids left with a
+# loop that dies are still `received` in the database: the sweep hands them over again.
+_intake: dict[str, set[str]] = {}  # organization id → event ids waiting for its running loop
+_intake_lock = threading.Lock()
+
+
 @dramatiq.actor(queue_name="webhooks", max_retries=5, min_backoff=1000, time_limit=120_000)
 def process_webhook(event_id: str, organization_id: str) -> None:
-    """Turn a stored marketplace push into order changes."""
-    from storesync.db import session_scope
-    from storesync.sync.order_intake import process_webhook_event
-    from storesync.tenancy.context import RequestContext
+    """Turn a stored marketplace push, and the other pushes of its store still waiting, into
+    order changes (storesync.sync.event_batch)."""
+    from storesync.sync.event_batch import process_store_events
 
-    ctx = RequestContext.system(uuid.UUID(organization_id))
-    with session_scope(ctx) as session:
-        outcome = asyncio.run(process_webhook_event(session, ctx=ctx, event_id=uuid.UUID(event_id)))
-    if outcome == "failed":  # recorded as failed and committed; raising lets Dramatiq retry it
+    with _intake_lock:
+        if organization_id in _intake:
+            _intake[organization_id].add(event_id)
+            return
+        _intake[organization_id] = set()
+    own_failed = False
+    try:
+        current = event_id
+        while True:
+            report = asyncio.run(
+                process_store_events(
+                    organization_id=uuid.UUID(organization_id), event_id=uuid.UUID(current)
+                )
+            )
+            if report.claimed > 1:
+                log.info(
+                    "webhook batch of %d: %d processed, %d ignored, %d failed (%d orders)",
+                    report.claimed,
+                    report.processed,
+                    report.ignored,
+                    report.failed,
+                    report.orders,
+                )
+            own_failed = own_failed or (current == event_id and report.own == "failed")
+            with _intake_lock:
+                waiting = _intake[organization_id]
+                if not waiting:
+                    del _intake[organization_id]
+                    break
+                current = waiting.pop()
+    except BaseException:
+        with _intake_lock:
+            _intake.pop(organization_id, None)
+        raise
+    if own_failed:  # recorded as failed and committed; raising lets Dramatiq retry it
         raise RuntimeError(f"webhook event {event_id} failed; retrying")
 
 

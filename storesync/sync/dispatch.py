@@ -342,12 +342,18 @@ def sweep(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
 
 STUCK_RECEIVED = timedelta(seconds=30)
 STUCK_PROCESSING = timedelta(minutes=5)
+# A failed event (the platform was down, the order not yet visible) is tried again this often,
+# up to this many attempts in all; a batch run fails the other events of its store without
+# raising for them, so this is what retries those.
+RETRY_FAILED = timedelta(seconds=60)
+MAX_EVENT_ATTEMPTS = 6
 
 
 def sweep_webhooks(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Webhook events nobody finished: stored but never handed over (received for 30 s), or
-    claimed by a worker that died (processing for 5 min, put back to received). Returns
-    (event id, organization id) pairs to process again."""
+    """Webhook events nobody finished: stored but never handed over (received for 30 s),
+    claimed by a worker that died (processing for 5 min, put back to received), or failed less
+    than `MAX_EVENT_ATTEMPTS` times and not tried for `RETRY_FAILED`. Returns (event id,
+    organization id) pairs to process again."""
     from storesync.core.models import table_of
     from storesync.sync.models import WebhookEvent
 
@@ -371,8 +377,17 @@ def sweep_webhooks(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uui
                 session.execute(
                     sa.select(events.c.id).where(
                         events.c.organization_id == org_id,
-                        events.c.status == "received",
-                        events.c.received_at < now - STUCK_RECEIVED,
+                        sa.or_(
+                            sa.and_(
+                                events.c.status == "received",
+                                events.c.received_at < now - STUCK_RECEIVED,
+                            ),
+                            sa.and_(
+                                events.c.status == "failed",
+                                events.c.attempts < MAX_EVENT_ATTEMPTS,
+                                events.c.processed_at < now - RETRY_FAILED,
+                            ),
+                        ),
                     )
                 )
                 .scalars()

@@ -166,7 +166,8 @@ def enqueue(
             "last_error": "",
             "updated_at": now,
         }
-        for d in wanted
+        # One lock order for every writer: concurrent upserts of overlapping rows cannot deadlock.
+        for d in sorted(wanted, key=lambda d: d["listing_id"])
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)

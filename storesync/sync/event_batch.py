@@ -1,0 +1,252 @@
+"""Stored order pushes of one store, processed together: one claim, one order-detail call per
+50 orders, one writing transaction, one outbox round.
+
+The worker's `process_webhook` message names one event; it takes that event AND every other
+order push of the same store still waiting (`received`), so when sales arrive faster than they
+are processed the fixed costs (transactions, the detail call, the push that follows) are shared
+instead of paid per sale. Concurrent runs claim disjoint events (SKIP LOCKED on PostgreSQL); a
+run whose event another run already took has nothing to do.
+
+Same rules as `order_intake.process_webhook_event`: at most once per event (claimed by a
+conditional update), the order is fetched from the platform and ingested in the state it reports
+now, a push that cannot be read or an order the platform does not know fails its event (a later
+run may retry it). Same SQLite discipline: the claim commits before the HTTP call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from psycopg.errors import DeadlockDetected
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from storesync.channels.schemas import ChannelOrder
+from storesync.channels.service import open_adapter
+from storesync.core.errors import AppError
+from storesync.db import session_scope
+from storesync.settings import Settings
+from storesync.sync.intake_schemas import EventOutcome, PushKind
+from storesync.sync.order_intake import EVENTS, MAX_ERROR, _close, _finish, _ingest
+from storesync.sync.webhooks import BadPush, read_push
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission
+
+log = logging.getLogger(__name__)
+BATCH = 16
+DEADLOCK_RETRIES = 4
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    processed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    orders: int = 0  # distinct orders fetched and ingested
+    own: str = EventOutcome.SKIPPED  # what happened to the event the run was started for
+    errors: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    store_id: uuid.UUID
+    platform: str
+    payload: dict[str, Any]
+
+
+async def process_store_events(
+    *,
+    organization_id: uuid.UUID,
+    event_id: uuid.UUID,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    limit: int = BATCH,
+) -> BatchReport:
+    """Process `event_id` and up to `limit - 1` other waiting order pushes of its store. The
+    event itself is retried if it `failed` before; the others only if still `received`."""
+    ctx = RequestContext.system(organization_id)
+    ctx.require(Permission.PROCESS_ORDERS)
+    report = BatchReport()
+    with session_scope(ctx, engine=engine) as session:
+        claimed = _claim(session, ctx, event_id, limit)
+        report.claimed = len(claimed)
+        if not claimed:
+            return report
+        wanted, settled = _read(session, ctx, claimed, report)
+        adapter = None
+        if wanted:
+            try:
+                adapter = open_adapter(
+                    session, ctx=ctx, store_id=claimed[0].store_id, settings=settings
+                )
+            except AppError as error:
+                _fail_all(session, ctx, wanted, error.message, report)
+    if adapter is not None:
+        try:
+            fetched = await adapter.fetch_order_details(sorted(set(wanted.values())))
+        except AppError as error:
+            with session_scope(ctx, engine=engine) as session:
+                _fail_all(session, ctx, wanted, error.message, report)
+        else:
+            _ingest_retrying(ctx, engine, claimed[0], wanted, fetched, report)
+        finally:
+            await _close(adapter)
+    if event_id in report.errors:
+        report.own = EventOutcome.FAILED
+    elif event_id in settled:
+        report.own = settled[event_id]
+    elif any(c.id == event_id for c in claimed):
+        report.own = EventOutcome.PROCESSED
+    return report
+
+
+def _ingest_retrying(
+    ctx: RequestContext,
+    engine: Engine | None,
+    first: _Claimed,
+    wanted: dict[uuid.UUID, str],
+    fetched: list[ChannelOrder],
+    report: BatchReport,
+) -> None:
+    """One transaction for the whole batch. Two batches of one store can lock the same stock
+    rows in different orders (order A then B here, B then A there): PostgreSQL detects the
+    deadlock and rolls one back, which is then run again (its HTTP work is already done)."""
+    before = (report.processed, report.failed, report.orders, dict(report.errors))
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            with session_scope(ctx, engine=engine) as session:
+                _ingest_all(session, ctx, first, wanted, fetched, report)
+            return
+        except OperationalError as error:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == DEADLOCK_RETRIES:
+                raise
+            log.info("webhook batch of store %s deadlocked; running it again", first.store_id)
+            report.processed, report.failed, report.orders, report.errors = (
+                before[0],
+                before[1],
+                before[2],
+                dict(before[3]),
+            )
+            time.sleep(0.01 * attempt)
+
+
+def _claim(
+    session: Session, ctx: RequestContext, event_id: uuid.UUID, limit: int
+) -> list[_Claimed]:
+    store = (
+        sa.select(EVENTS.c.store_id)
+        .where(EVENTS.c.id == event_id, EVENTS.c.organization_id == ctx.organization_id)
+        .scalar_subquery()
+    )
+    candidates = (
+        sa.select(EVENTS.c.id)
+        .where(
+            EVENTS.c.organization_id == ctx.organization_id,
+            EVENTS.c.store_id == store,
+            sa.or_(
+                EVENTS.c.status == "received",
+                sa.and_(EVENTS.c.id == event_id, EVENTS.c.status == "failed"),
+            ),
+        )
+        .order_by((EVENTS.c.id == event_id).desc(), EVENTS.c.received_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = session.execute(
+        sa.update(EVENTS)
+        .where(EVENTS.c.id.in_(candidates.scalar_subquery()))
+        .values(status="processing", attempts=EVENTS.c.attempts + 1)
+        .returning(EVENTS.c.id, EVENTS.c.store_id, EVENTS.c.platform, EVENTS.c.payload)
+    ).all()
+    return [_Claimed(r.id, r.store_id, r.platform, dict(r.payload)) for r in rows]
+
+
+def _read(
+    session: Session, ctx: RequestContext, claimed: list[_Claimed], report: BatchReport
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    """Event id → platform order id for the order pushes; the rest are settled at once."""
+    wanted: dict[uuid.UUID, str] = {}
+    settled: dict[uuid.UUID, str] = {}
+    for event in claimed:
+        try:
+            push = read_push(event.platform, event.payload)
+        except BadPush as error:
+            _finish(session, ctx, event.id, EventOutcome.FAILED, str(error))
+            report.failed += 1
+            report.errors[event.id] = str(error)
+            settled[event.id] = EventOutcome.FAILED
+            continue
+        if push.kind is not PushKind.ORDER:
+            _finish(session, ctx, event.id, EventOutcome.IGNORED, "")
+            report.ignored += 1
+            settled[event.id] = EventOutcome.IGNORED
+        elif not push.order_id:
+            problem = "the push names no order"
+            _finish(session, ctx, event.id, EventOutcome.FAILED, problem)
+            report.failed += 1
+            report.errors[event.id] = problem
+            settled[event.id] = EventOutcome.FAILED
+        else:
+            wanted[event.id] = push.order_id
+    return wanted, settled
+
+
+def _fail_all(
+    session: Session,
+    ctx: RequestContext,
+    wanted: dict[uuid.UUID, str],
+    problem: str,
+    report: BatchReport,
+) -> None:
+    for event_id in wanted:
+        _finish(session, ctx, event_id, EventOutcome.FAILED, problem[:MAX_ERROR])
+        report.errors[event_id] = problem
+    report.failed += len(wanted)
+    log.warning("%d webhook events failed: %s", len(wanted), problem)
+
+
+def _ingest_all(
+    session: Session,
+    ctx: RequestContext,
+    first: _Claimed,
+    wanted: dict[uuid.UUID, str],
+    fetched: list[ChannelOrder],
+    report: BatchReport,
+) -> None:
+    """Each distinct order once (in the order the platform last changed them), then every event
+    that named it is processed, or failed with the reason. Writes first (SQLite takes its write
+    lock before this transaction reads anything)."""
+    session.execute(
+        sa.update(EVENTS).where(EVENTS.c.id.in_(list(wanted))).values(status="processing")
+    )
+    problems: dict[str, str] = {}
+    for order in sorted(fetched, key=lambda o: o.updated_at):
+        try:
+            with session.begin_nested():
+                _ingest(session, ctx=ctx, store_id=first.store_id, order=order)
+            report.orders += 1
+        except AppError as error:
+            problems[order.platform_order_id] = error.message
+    known = {o.platform_order_id for o in fetched}
+    for event_id, order_id in wanted.items():
+        problem = problems.get(order_id, "")
+        if order_id not in known:
+            problem = f"{first.platform} does not know order {order_id!r}"
+        if problem:
+            _finish(session, ctx, event_id, EventOutcome.FAILED, problem)
+            report.failed += 1
+            report.errors[event_id] = problem
+        else:
+            _finish(session, ctx, event_id, EventOutcome.PROCESSED, "")
+            report.processed += 1
+    if problems or report.errors:
+        log.warning("store %s: %d webhook events failed", first.store_id, len(report.errors))
