@@ -160,30 +160,32 @@ def find_active(
     session: Session, *, ctx: RequestContext, store_id: uuid.UUID, kind: str
 ) -> JobDTO | None:
     """The store's queued or running job of `kind`, if any."""
-    row = session.execute(
-        sa.select(JOBS)
-        .where(
-            JOBS.c.organization_id == ctx.organization_id,
-            JOBS.c.store_id == store_id,
-            JOBS.c.kind == str(kind),
-            JOBS.c.status.in_([s.value for s in ACTIVE_STATUSES]),
-        )
-        .order_by(JOBS.c.created_at.desc())
-        .limit(1)
-    ).first()
-    return _dto(row) if row else None
+    return _newest(
+        session, ctx, store_id, kind, JOBS.c.status.in_([s.value for s in ACTIVE_STATUSES])
+    )
 
 
 def latest_job(
     session: Session, *, ctx: RequestContext, store_id: uuid.UUID, kind: str
 ) -> JobDTO | None:
     """The store's most recently created job of `kind`, whatever its status."""
+    return _newest(session, ctx, store_id, kind)
+
+
+def _newest(
+    session: Session,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    kind: str,
+    *conditions: sa.ColumnElement[bool],
+) -> JobDTO | None:
     row = session.execute(
         sa.select(JOBS)
         .where(
             JOBS.c.organization_id == ctx.organization_id,
             JOBS.c.store_id == store_id,
             JOBS.c.kind == str(kind),
+            *conditions,
         )
         .order_by(JOBS.c.created_at.desc(), JOBS.c.id.desc())
         .limit(1)

@@ -28,6 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from storesync.catalog.models import Product, ProductVariant
 from storesync.channels import service as stores
 from storesync.channels.models import ChannelListing
+from storesync.core import events as bus
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.inventory.models import InventoryItem, Reservation
@@ -427,3 +428,22 @@ def world_factory(
         for world in made:
             httpx.post(f"{fresh_sandbox.base_url}/sandbox/webhooks", json={"url": ""}, timeout=5)
             world.join()
+
+
+class RecordingBus(bus.InProcessBus):
+    """Keeps every published event instead of delivering it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[bus.Event] = []
+
+    def publish(self, event: bus.Event) -> None:
+        self.published.append(event)
+
+
+@pytest.fixture
+def recording_bus() -> Iterator[RecordingBus]:
+    recording = RecordingBus()
+    bus.set_bus(recording)
+    yield recording
+    bus.set_bus(None)

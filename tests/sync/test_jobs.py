@@ -87,6 +87,25 @@ class World:
         return int(httpx.get(f"{self.sandbox.base_url}/sandbox/calls").json()["total"])
 
 
+def match_all(world: World, store_id: uuid.UUID, listed: list[Any]) -> dict[str, uuid.UUID]:
+    """Matched listings (and master variants in stock) for these sandbox models."""
+    return stock_listings(
+        world.engine,
+        world.ctx,
+        store_id,
+        [
+            {
+                "item_id": m.item_id,
+                "model_id": m.model_id or "0",
+                "sku": m.sku,
+                "price": "1000",
+                "title": m.title,
+            }
+            for m in listed
+        ],
+    )
+
+
 def make_world(engine: Engine, sandbox: RunningSandbox, platforms: list[str]) -> World:
     cfg = sandbox_settings(sandbox.base_url)
     ctx = make_org(engine)
@@ -228,21 +247,7 @@ def test_an_inventory_job_pushes_stock_for_all_or_given_variants_with_progress(
     world = make_world(app_engine, running_sandbox, ["shopee"])
     store_id = world.stores["shopee"]
     listed = [m for m in models(running_sandbox, "shopee") if m.sku][:3]
-    variants = stock_listings(
-        app_engine,
-        world.ctx,
-        store_id,
-        [
-            {
-                "item_id": m.item_id,
-                "model_id": m.model_id or "0",
-                "sku": m.sku,
-                "price": "1000",
-                "title": m.title,
-            }
-            for m in listed
-        ],
-    )
+    variants = match_all(world, store_id, listed)
     sandbox_models = {
         m.sku: m for i in shop(running_sandbox, "shopee").items.values() for m in i.models
     }
@@ -293,21 +298,7 @@ def test_a_reconcile_job_syncs_orders_first_then_repairs_drift_recorded_against_
     world = make_world(app_engine, running_sandbox, ["shopee"])
     store_id = world.stores["shopee"]
     listed = [m for m in models(running_sandbox, "shopee") if m.sku][:3]
-    stock_listings(
-        app_engine,
-        world.ctx,
-        store_id,
-        [
-            {
-                "item_id": m.item_id,
-                "model_id": m.model_id or "0",
-                "sku": m.sku,
-                "price": "1000",
-                "title": m.title,
-            }
-            for m in listed
-        ],
-    )
+    match_all(world, store_id, listed)
     in_step = world.run(world.start("shopee", "inventory").id)
     assert in_step is not None and in_step.status == "succeeded"
     sandbox_models = {
@@ -390,21 +381,7 @@ def test_cancelling_an_inventory_job_stops_its_push_within_two_seconds(
 ) -> None:
     world = make_world(app_engine, running_sandbox, ["tiktok"])
     listed = [m for m in models(running_sandbox, "tiktok") if m.sku]
-    stock_listings(
-        app_engine,
-        world.ctx,
-        world.stores["tiktok"],
-        [
-            {
-                "item_id": m.item_id,
-                "model_id": m.model_id or "0",
-                "sku": m.sku,
-                "price": "1000",
-                "title": m.title,
-            }
-            for m in listed
-        ],
-    )
+    match_all(world, world.stores["tiktok"], listed)
     base = running_sandbox.base_url
     httpx.post(f"{base}/sandbox/faults", json={"platform": "tiktok", "latency_ms": 40})
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +14,6 @@ import pytest
 
 from storesync.channels.models import Store
 from storesync.channels.schemas import ChannelOrder, ChannelOrderLine
-from storesync.core import events as bus
 from storesync.core.errors import AppError
 from storesync.db import session_scope
 from storesync.inventory.models import Reservation
@@ -34,21 +33,8 @@ MakeWorld = Callable[[str], World]
 CANCELLED = "CANCELLED"  # both sandboxes take the order API's spelling
 
 
-class RecordingBus(bus.InProcessBus):
-    def __init__(self) -> None:
-        super().__init__()
-        self.published: list[bus.Event] = []
-
-    def publish(self, event: bus.Event) -> None:
-        self.published.append(event)
-
-
-@pytest.fixture
-def recording_bus() -> Iterator[RecordingBus]:
-    recording = RecordingBus()
-    bus.set_bus(recording)
-    yield recording
-    bus.set_bus(None)
+recording_bus = fx.recording_bus
+RecordingBus = fx.RecordingBus
 
 
 def order_status(world: World, order_id: str) -> str | None:

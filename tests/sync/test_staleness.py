@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 from storesync import migrate
 from storesync.channels.models import ChannelListing, Store
 from storesync.channels.resilience import breaker_for
-from storesync.core import events as bus
 from storesync.core.clock import set_clock
 from storesync.db import make_engine, session_scope
 from storesync.inventory import service as inventory
@@ -30,6 +29,7 @@ from tests.channels.conftest import make_org
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.factories import make_tenant, token
 from tests.sandbox.conftest import RunningSandbox
+from tests.sync import intake_fixtures
 from tests.sync.test_reconcile import World, build
 
 pytestmark = pytest.mark.postgres
@@ -60,21 +60,8 @@ def clock() -> Iterator[Clock]:
     set_clock(None)
 
 
-class RecordingBus(bus.InProcessBus):
-    def __init__(self) -> None:
-        super().__init__()
-        self.published: list[bus.Event] = []
-
-    def publish(self, event: bus.Event) -> None:
-        self.published.append(event)
-
-
-@pytest.fixture
-def recording_bus() -> Iterator[RecordingBus]:
-    recording = RecordingBus()
-    bus.set_bus(recording)
-    yield recording
-    bus.set_bus(None)
+recording_bus = intake_fixtures.recording_bus
+RecordingBus = intake_fixtures.RecordingBus
 
 
 @pytest.fixture
