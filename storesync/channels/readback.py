@@ -9,11 +9,11 @@ stock sits in exactly one location, the one the update targets.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 from storesync.channels.adapter import PlatformAdapter
+from storesync.channels.resilience import bounded
 from storesync.channels.schemas import ChannelVariant, StockUpdate
 from storesync.channels.shopee.adapter import ShopeeAdapter
 from storesync.channels.tiktok import batching
@@ -96,15 +96,4 @@ async def _tiktok(adapter: TikTokShopAdapter, items: list[str]) -> Found:
 
 
 async def _bounded(jobs: Sequence[Awaitable[T]], limit: int = PARALLEL_READS) -> list[T]:
-    """Run `jobs` at most `limit` at a time; the first failure is raised once all finished."""
-    gate = asyncio.Semaphore(limit)
-
-    async def run(job: Awaitable[T]) -> T:
-        async with gate:
-            return await job
-
-    results = await asyncio.gather(*(run(job) for job in jobs), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return [r for r in results if not isinstance(r, BaseException)]
+    return await bounded(jobs, limit)

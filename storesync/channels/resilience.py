@@ -9,13 +9,16 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 import httpx
 
 from storesync.core.errors import AppError, ErrorType
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +212,19 @@ def breaker_for(store_key: str) -> CircuitBreaker:
 
 def breaker_states() -> dict[str, str]:
     return {key: breaker.state.value for key, breaker in _breakers.items()}
+
+
+async def bounded(jobs: Sequence[Awaitable[T]], limit: int) -> list[T]:
+    """Run `jobs` at most `limit` at a time, results in order; the first failure is raised once
+    every job has finished (none is left running)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Awaitable[T]) -> T:
+        async with gate:
+            return await job
+
+    results = await asyncio.gather(*(run(job) for job in jobs), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if not isinstance(r, BaseException)]

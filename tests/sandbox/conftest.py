@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -23,12 +24,12 @@ class RunningSandbox:
         return self.sandbox.state
 
 
-@pytest.fixture
-def running_sandbox() -> Iterator[RunningSandbox]:
-    """A freshly seeded sandbox on a free port (one shop per platform, 24 products each)."""
-    sandbox = Sandbox(seed=SeedConfig(seed=11, products_per_shop=24))
-    # The same catalog every time, but fresh shop ids: tests sharing one PostgreSQL database
-    # never connect the same marketplace shop to two organizations.
+@contextmanager
+def serve_sandbox(seed: int, products_per_shop: int) -> Iterator[RunningSandbox]:
+    """A seeded sandbox on a free port. The same catalog for a seed every time, but fresh shop
+    ids: tests sharing one PostgreSQL database never connect the same marketplace shop to two
+    organizations."""
+    sandbox = Sandbox(seed=SeedConfig(seed=seed, products_per_shop=products_per_shop))
     state = sandbox.state
     for (platform, _old), shop in list(state.shops.items()):
         del state.shops[(platform, _old)]
@@ -36,6 +37,13 @@ def running_sandbox() -> Iterator[RunningSandbox]:
         state.shops[(platform, shop.id)] = shop
     with serve_in_thread(sandbox.asgi()) as base_url:
         yield RunningSandbox(base_url, sandbox)
+
+
+@pytest.fixture
+def running_sandbox() -> Iterator[RunningSandbox]:
+    """A freshly seeded sandbox on a free port (one shop per platform, 24 products each)."""
+    with serve_sandbox(seed=11, products_per_shop=24) as running:
+        yield running
 
 
 @dataclass

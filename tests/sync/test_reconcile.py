@@ -19,9 +19,6 @@ from sqlalchemy.engine import Engine
 from storesync.core.errors import AppError, NotFound, PermissionDenied
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
-from storesync.sandbox.app import Sandbox
-from storesync.sandbox.seed import SeedConfig
-from storesync.sandbox.server import serve_in_thread
 from storesync.sandbox.state import Model
 from storesync.settings import Settings
 from storesync.sync import dispatch, listings, outbox, reconcile
@@ -31,7 +28,7 @@ from storesync.sync.reconcile_schemas import ReconcileReport
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
-from tests.sandbox.conftest import RunningSandbox
+from tests.sandbox.conftest import RunningSandbox, serve_sandbox
 
 pytestmark = pytest.mark.postgres
 LISTINGS = outbox.LISTINGS
@@ -440,13 +437,5 @@ def test_drift_pages_newest_first_and_stays_in_its_organization(
 @pytest.fixture
 def paged_sandbox() -> Iterator[RunningSandbox]:
     """A sandbox whose shops list 150 products: more than one page of 100."""
-    import random
-
-    sandbox = Sandbox(seed=SeedConfig(seed=13, products_per_shop=150))
-    state = sandbox.state
-    for (platform, old), shop in list(state.shops.items()):
-        del state.shops[(platform, old)]
-        shop.id = str(random.randrange(10**15, 10**16))
-        state.shops[(platform, shop.id)] = shop
-    with serve_in_thread(sandbox.asgi()) as base_url:
-        yield RunningSandbox(base_url, sandbox)
+    with serve_sandbox(seed=13, products_per_shop=150) as running:
+        yield running

@@ -6,7 +6,6 @@ lifecycle live in `client`, payload fields in `mapping`, error classification in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -17,6 +16,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from storesync.channels.adapter import Connection
 from storesync.channels.logs import install_log_redaction
+from storesync.channels.resilience import bounded
 from storesync.channels.schemas import (
     AuthorizedShop,
     Capabilities,
@@ -370,16 +370,4 @@ def _failure(update: StockUpdate | PriceUpdate, reason: str) -> PushFailure:
 
 
 async def _bounded(jobs: Sequence[Awaitable[T]], limit: int = PARALLEL_CALLS) -> list[T]:
-    """Run `jobs` at most `limit` at a time, results in order; the first failure is raised once
-    every job has finished (none is left running)."""
-    gate = asyncio.Semaphore(limit)
-
-    async def run(job: Awaitable[T]) -> T:
-        async with gate:
-            return await job
-
-    results = await asyncio.gather(*(run(job) for job in jobs), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return [r for r in results if not isinstance(r, BaseException)]
+    return await bounded(jobs, limit)
