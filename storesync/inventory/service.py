@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from storesync.core.clock import utcnow
@@ -54,6 +55,7 @@ __all__ = [
 ITEMS: Any = items.ITEMS
 LOCATIONS: Any = table_of(Location)
 SET_KINDS = ("count", "receive")
+DEFAULT_LOCATION = "default_location"  # session.info key (see default_location)
 
 
 def create_location(
@@ -89,6 +91,7 @@ def create_location(
         name=name.strip(),
         is_default=is_default,
     )
+    session.info.pop(DEFAULT_LOCATION, None)
     session.add(location)
     session.flush()
     return LocationDTO.model_validate(location)
@@ -114,11 +117,23 @@ def list_locations(session: Session, *, ctx: RequestContext) -> list[LocationDTO
 
 
 def default_location(session: Session, *, ctx: RequestContext) -> LocationDTO:
-    """The organization's default location (every organization has one)."""
+    """The organization's default location (every organization has one). Remembered for the
+    rest of the session's transaction: a batch of orders asks once, not once per order."""
+    ctx.require(Permission.READ)
+    remembered: dict[uuid.UUID, LocationDTO] = session.info.setdefault(DEFAULT_LOCATION, {})
+    if ctx.organization_id in remembered:
+        return remembered[ctx.organization_id]
     locations = list_locations(session, ctx=ctx)
     if not locations:
         raise NotFound("location", "default")
+    remembered[ctx.organization_id] = locations[0]
     return locations[0]
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_default_location(session: Session) -> None:
+    session.info.pop(DEFAULT_LOCATION, None)
 
 
 def _level(session: Session, item_id: uuid.UUID) -> StockLevelDTO:

@@ -221,16 +221,15 @@ def _reserve_line(
     session: Session, *, ctx: RequestContext, row: Order, item: OrderItem, location_id: uuid.UUID
 ) -> None:
     assert item.variant_id is not None
-    try:
-        with session.begin_nested():
-            inventory.reserve_stock(
-                session,
-                ctx=ctx,
-                order_item_id=item.id,
-                variant_id=item.variant_id,
-                location_id=location_id,
-                quantity=item.quantity,
-            )
+    try:  # reserve_stock writes its reservation in a savepoint of its own: a short line changes
+        inventory.reserve_stock(  # nothing but the (empty) stock row it may have created
+            session,
+            ctx=ctx,
+            order_item_id=item.id,
+            variant_id=item.variant_id,
+            location_id=location_id,
+            quantity=item.quantity,
+        )
     except InsufficientStock as short:
         _record_oversell(session, ctx=ctx, row=row, item=item, short=short)
 
