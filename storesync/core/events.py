@@ -151,12 +151,35 @@ def publish_after_commit(
     session.info.setdefault("pending_events", []).append((str(organization_id), type, data or {}))
 
 
+# SQLAlchemy fires after_commit / after_rollback for savepoints too. Events go out only on the
+# real commit; a savepoint rolled back drops just the events queued inside it.
+_MARKS = "pending_event_marks"
+
+
+@sa_event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get("pending_events", []))
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _flush_events(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    session.info.pop(_MARKS, None)
     for organization_id, type_, data in session.info.pop("pending_events", []):
         publish(organization_id, type_, data)
 
 
 @sa_event.listens_for(Session, "after_rollback")
 def _drop_events(session: Session) -> None:
-    session.info.pop("pending_events", None)
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        session.info.pop("pending_events", None)
+        session.info.pop(_MARKS, None)
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(savepoint), None)
+    pending = session.info.get("pending_events")
+    if mark is not None and pending is not None:
+        del pending[mark:]

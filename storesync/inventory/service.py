@@ -133,7 +133,8 @@ def default_location(session: Session, *, ctx: RequestContext) -> LocationDTO:
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 def _forget_default_location(session: Session) -> None:
-    session.info.pop(DEFAULT_LOCATION, None)
+    if not session.in_nested_transaction():  # fired for savepoints too
+        session.info.pop(DEFAULT_LOCATION, None)
 
 
 def _level(session: Session, item_id: uuid.UUID) -> StockLevelDTO:

@@ -224,6 +224,8 @@ def _insert(
 
 @event.listens_for(Session, "after_commit")
 def _announce(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the job is not committed yet
+        return
     queued = session.info.pop(QUEUED, [])
     if on_job_queued is None:
         return
@@ -236,7 +238,8 @@ def _announce(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
-    session.info.pop(QUEUED, None)
+    if not session.in_nested_transaction():  # a job queued in a rolled-back savepoint is handed
+        session.info.pop(QUEUED, None)  # over anyway: the runner finds no such job and stops
 
 
 # -- cancel, retry -------------------------------------------------------------------------------

@@ -207,6 +207,10 @@ def enqueue(
 
 @event.listens_for(Session, "before_commit")
 def _queue_pushes(session: Session) -> None:
+    # SQLAlchemy fires before_commit for savepoints too: only the real commit queues (once for
+    # everything the transaction touched, not once per reservation of a batch).
+    if session.in_nested_transaction():
+        return
     touched = session.info.pop(STOCK_TOUCHED, None)
     if touched:
         session.info.setdefault(READY, set()).update(enqueue(session, touched))
@@ -214,6 +218,8 @@ def _queue_pushes(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _announce(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the rows are not committed yet
+        return
     for organization_id, store_id in session.info.pop(READY, set()):
         try:
             on_outbox_ready(organization_id, store_id)
@@ -223,6 +229,10 @@ def _announce(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
+    # A savepoint rolled back keeps what the transaction touched before it (queuing a variant
+    # whose stock did not change after all pushes nothing: enqueue compares quantities).
+    if session.in_nested_transaction():
+        return
     session.info.pop(STOCK_TOUCHED, None)
     session.info.pop(READY, None)
 
