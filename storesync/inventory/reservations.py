@@ -56,14 +56,17 @@ def reserve_stock(
     variant_id: uuid.UUID,
     location_id: uuid.UUID,
     quantity: int,
+    new_line: bool = False,
 ) -> ReservationDTO:
     """Reserve `quantity` for an order line. Idempotent per order line: a second call returns the
     existing reservation. Raises `InsufficientStock(variant_id, requested, available)` and
-    changes nothing when not enough is available. Needs PROCESS_ORDERS."""
+    changes nothing when not enough is available. `new_line`: the line was inserted by this
+    transaction, so no reservation can exist yet and the lookup is skipped (the unique key
+    still decides). Needs PROCESS_ORDERS."""
     ctx.require(Permission.PROCESS_ORDERS)
     if quantity < 1:
         raise ValidationFailed("quantity", "must be at least 1")
-    existing = _existing(session, ctx, order_item_id)
+    existing = None if new_line else _existing(session, ctx, order_item_id)
     if existing is not None:
         return _dto(existing)
     item_id = items.ensure_item(session, ctx, variant_id, location_id)

@@ -38,18 +38,29 @@ from storesync.tenancy.permissions import Permission
 
 
 def create_order(
-    session: Session, *, ctx: RequestContext, order: NewOrder, source: str = "platform"
+    session: Session,
+    *,
+    ctx: RequestContext,
+    order: NewOrder,
+    source: str = "platform",
+    known_absent: bool = False,
 ) -> OrderDTO:
     """Record an order a channel reported. Idempotent per store and platform order id: the same
     order again (a repeated webhook, a poll overlapping a webhook, two workers at once) returns
     the existing order unchanged. Lines are linked to variants through the store's matched
     listings, else by exact SKU; unlinked lines are kept with `is_mapped=False`. Stock is
     reserved (or deducted, if the order already shipped) for mapped lines; a line short of stock
-    is recorded as oversold, never dropped. Needs PROCESS_ORDERS."""
+    is recorded as oversold, never dropped. `known_absent`: the caller just looked the order up
+    in this transaction and found nothing, so the lookup is not repeated (the unique key still
+    decides between concurrent intakes). Needs PROCESS_ORDERS."""
     ctx.require(Permission.PROCESS_ORDERS)
     store = _get_store(session, ctx=ctx, store_id=order.store_id)
-    row = _find_order(
-        session, ctx=ctx, store_id=store.id, platform_order_id=order.platform_order_id
+    row = (
+        None
+        if known_absent
+        else _find_order(
+            session, ctx=ctx, store_id=store.id, platform_order_id=order.platform_order_id
+        )
     )
     if row is not None:
         return order_dto(session, ctx=ctx, row=row)
@@ -229,6 +240,7 @@ def _reserve_line(
             variant_id=item.variant_id,
             location_id=location_id,
             quantity=item.quantity,
+            new_line=True,
         )
     except InsufficientStock as short:
         _record_oversell(session, ctx=ctx, row=row, item=item, short=short)

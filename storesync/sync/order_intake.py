@@ -217,7 +217,7 @@ def _ingest(
     new = to_new_order(store_id, order)
     row = _find_order(session, ctx, store_id, new.platform_order_id)
     if row is None:
-        dto = orders.create_order(session, ctx=ctx, order=new, source=SOURCE)
+        dto = orders.create_order(session, ctx=ctx, order=new, source=SOURCE, known_absent=True)
         if new.status not in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
             _note_channel_sale(session, store_id, order)
         _announce(session, ctx, "order.created", dto)

@@ -173,7 +173,10 @@ def test_create_for_another_organizations_store_is_not_found(engine: Engine) -> 
 
 
 @pytest.mark.postgres
-def test_concurrent_double_create_on_postgres_makes_one_order(app_engine: Engine) -> None:
+@pytest.mark.parametrize("known_absent", [False, True])
+def test_concurrent_double_create_on_postgres_makes_one_order(
+    app_engine: Engine, known_absent: bool
+) -> None:
     shop = build_shop(app_engine)
     new = shop.new_order(shop.line_a(2), shop.line_b(1))
     first_flushed = threading.Event()
@@ -190,7 +193,10 @@ def test_concurrent_double_create_on_postgres_makes_one_order(app_engine: Engine
         first_flushed.wait(timeout=10)
         with session_scope(shop.ctx, engine=app_engine) as session:
             results["second_started"] = time.monotonic()
-            results["second"] = orders.create_order(session, ctx=shop.ctx, order=new)
+            # known_absent: the caller (order intake) looked, saw nothing, and says so
+            results["second"] = orders.create_order(
+                session, ctx=shop.ctx, order=new, known_absent=known_absent
+            )
             results["second_done"] = time.monotonic()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
