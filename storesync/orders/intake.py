@@ -169,7 +169,18 @@ def _link_lines(
     matched, else the organization's variant with exactly the line's SKU. A listing the merchant
     marked ignored stays unmapped."""
     listings = _listings_by_key(session, ctx=ctx, store_id=store_id, lines=lines)
-    variants = _variants_by_sku(session, ctx=ctx, skus={line.sku for line in lines if line.sku})
+
+    def linked(line: NewOrderItem) -> bool:
+        listing = listings.get((line.platform_item_id, line.platform_model_id))
+        return (
+            listing is not None
+            and listing.match_status == "matched"
+            and listing.variant_id is not None
+        )
+
+    # Only lines no matched listing links need the SKU lookup (usually none).
+    skus = {line.sku for line in lines if line.sku and not linked(line)}
+    variants = _variants_by_sku(session, ctx=ctx, skus=skus)
     links: list[tuple[uuid.UUID | None, uuid.UUID | None]] = []
     for line in lines:
         listing = listings.get((line.platform_item_id, line.platform_model_id))
