@@ -52,3 +52,18 @@ def test_with_a_redis_url_actors_run_through_redis() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["RedisBroker", "joined"]
+
+
+def test_flights_run_one_loop_per_key_and_coalesce_what_arrives_meanwhile() -> None:
+    from workers.flights import Flights
+
+    flights = Flights()
+    assert flights.join("store-1", "a") is True  # this caller runs the loop
+    assert flights.join("store-1", "b") is False  # left with it
+    assert flights.join("store-1", "b") is False  # a repeat coalesces
+    assert flights.join("store-2", "x") is True  # another key, another loop
+    assert flights.next("store-1") == "b"
+    assert flights.next("store-1") is None  # the loop ends
+    assert flights.join("store-1", "c") is True  # so the next message starts a new one
+    flights.abandon("store-1")  # a failed loop
+    assert flights.join("store-1", "d") is True

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import uuid
 
 import dramatiq
 
 from workers.broker import broker
+from workers.flights import Flights
 from workers.job_actors import run_sync_job, tick_schedule  # noqa: F401 - loaded with the actors
 
 __all__ = ["broker", "ping", "process_webhook", "push_store_stock", "sweep_outbox"]
@@ -23,11 +23,10 @@ def ping(value: str) -> str:
     return value
 
 
-# Single flight per store in this process: a push message for a store whose push is already
-# running only asks that push to go round once more (it claims whatever is due by then), so a
-# burst of sales costs a few coalesced calls, not one call and four transactions per sale.
-_pushing: dict[str, bool] = {}  # store id → another round requested
-_pushing_lock = threading.Lock()
+# Single flight per store: a push message for a store whose push is running only asks it to go
+# round once more (it claims whatever is due by then), so a burst of sales costs a few coalesced
+# calls, not one call and four transactions per sale.
+_pushing = Flights()
 
 
 @dramatiq.actor(queue_name="push", max_retries=3, min_backoff=500, time_limit=300_000)
@@ -35,11 +34,8 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
     """Push a store's pending stock changes (coalesced, batched, rate-limited)."""
     from storesync.sync.dispatch import push_store
 
-    with _pushing_lock:
-        if store_id in _pushing:
-            _pushing[store_id] = True
-            return
-        _pushing[store_id] = False
+    if not _pushing.join(store_id, "again"):
+        return
     try:
         while True:
             report = asyncio.run(
@@ -53,24 +49,18 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
                 report.deferred,
                 report.calls,
             )
-            with _pushing_lock:
-                if not _pushing[store_id]:
-                    del _pushing[store_id]
-                    return
-                _pushing[store_id] = False
+            if _pushing.next(store_id) is None:
+                return
     except BaseException:
-        with _pushing_lock:
-            _pushing.pop(store_id, None)
+        _pushing.abandon(store_id)
         raise
 
 
-# One intake loop per organization in this process: a push message for an organization whose
-# loop is running only leaves its event id with that loop, which takes it (and every other waiting
-# push of the same store) in its next batch. Batches of one organization then never wait on each
-# other's stock-row locks, and a burst of sales becomes a few large batches. Ids left with a
-# loop that dies are still `received` in the database: the sweep hands them over again.
-_intake: dict[str, set[str]] = {}  # organization id → event ids waiting for its running loop
-_intake_lock = threading.Lock()
+# One intake loop per organization: a push message for an organization whose loop is running
+# only leaves its event id with that loop, which takes it (and every other waiting push of the
+# same store) in its next batch. Batches of one organization then never wait on each other's
+# stock-row locks, and a burst of sales becomes a few large batches.
+_intake = Flights()
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=5, min_backoff=1000, time_limit=120_000)
@@ -79,15 +69,12 @@ def process_webhook(event_id: str, organization_id: str) -> None:
     order changes (storesync.sync.event_batch)."""
     from storesync.sync.event_batch import process_store_events
 
-    with _intake_lock:
-        if organization_id in _intake:
-            _intake[organization_id].add(event_id)
-            return
-        _intake[organization_id] = set()
+    if not _intake.join(organization_id, event_id):
+        return
     own_failed = False
+    current: str | None = event_id
     try:
-        current = event_id
-        while True:
+        while current is not None:
             report = asyncio.run(
                 process_store_events(
                     organization_id=uuid.UUID(organization_id), event_id=uuid.UUID(current)
@@ -103,15 +90,9 @@ def process_webhook(event_id: str, organization_id: str) -> None:
                     report.orders,
                 )
             own_failed = own_failed or (current == event_id and report.own == "failed")
-            with _intake_lock:
-                waiting = _intake[organization_id]
-                if not waiting:
-                    del _intake[organization_id]
-                    break
-                current = waiting.pop()
+            current = _intake.next(organization_id)
     except BaseException:
-        with _intake_lock:
-            _intake.pop(organization_id, None)
+        _intake.abandon(organization_id)
         raise
     if own_failed:  # recorded as failed and committed; raising lets Dramatiq retry it
         raise RuntimeError(f"webhook event {event_id} failed; retrying")
