@@ -2,53 +2,122 @@
 with the sandbox rate-limiting the app, and compare the time with the rate-limit bound (the
 fewest seconds the calls can take at that rate). Prints figures; asserts nothing.
 
-    .venv/bin/python bench/catalog_sync.py [--products 22000] [--rate 20]
+    .venv/bin/python bench/catalog_sync.py [--products 22000] [--rate 20] [--sandbox-in-process]
+
+The sandbox runs as its own `storesync sandbox` process by default, as a marketplace would: in
+the bench's process its page rendering would compete with the importer for one GIL, and the
+figure would measure the sandbox as much as StoreSync.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-bench-"))
 
 
+@contextlib.contextmanager
+def _sandbox(products: int, *, in_process: bool) -> Iterator[str]:
+    """The seeded sandbox's base URL: a thread of this process, or a `storesync sandbox`
+    process of its own (default)."""
+    from storesync.sandbox.app import Sandbox
+    from storesync.sandbox.seed import SeedConfig
+    from storesync.sandbox.server import free_port, serve_in_thread
+
+    if in_process:
+        with serve_in_thread(
+            Sandbox(seed=SeedConfig(seed=9, products_per_shop=products)).asgi()
+        ) as base:
+            yield base
+        return
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/storesync"),
+            "sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            "9",
+            "--products",
+            str(products),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/sandbox/apps", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the sandbox process did not start")
+            time.sleep(0.2)
+        yield base
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        print(f"sandbox process CPU (seeding included): {cpu:5.1f} s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--products", type=int, default=22_000)
     parser.add_argument("--rate", type=float, default=20, help="calls/s the sandbox allows")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a temporary PostgreSQL database (default SQLite)"
+    )
+    parser.add_argument(
+        "--sandbox-in-process",
+        action="store_true",
+        help="serve the sandbox from a thread of this process (shares its GIL)",
+    )
     args = parser.parse_args()
 
-    import httpx
-
     from storesync import migrate
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            database = create_pg_database("storesync_bench")
+            stack.callback(drop_pg_database, database)
+            migrate.upgrade(url=database.owner_url)
+            url = database.app_url
+        else:
+            url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+            migrate.upgrade(url=url)
+        print(f"database: {'PostgreSQL' if args.postgres else 'SQLite'}")
+        run(args, url)
+
+
+def run(args: argparse.Namespace, url: str) -> None:
     from storesync.db import make_engine, session_scope
-    from storesync.sandbox.app import Sandbox
-    from storesync.sandbox.seed import SeedConfig
-    from storesync.sandbox.server import serve_in_thread
     from storesync.sync.listings import import_listings
     from tests.channels.conftest import connect_store, make_org, sandbox_settings
 
-    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    migrate.upgrade(url=url)
     engine = make_engine(url)
     started = time.monotonic()
-    sandbox = Sandbox(seed=SeedConfig(seed=9, products_per_shop=args.products))
-    shop = sandbox.state.shops_of("tiktok")[0]
-    models = sum(len(i.models) for i in shop.items.values())
-    print(
-        f"sandbox seeded in {time.monotonic() - started:5.1f} s: {len(shop.items)} products, "
-        f"{models} SKUs on TikTok"
-    )
-    with serve_in_thread(sandbox.asgi()) as base:
+    with _sandbox(args.products, in_process=args.sandbox_in_process) as base:
+        print(f"sandbox seeded in {time.monotonic() - started:5.1f} s")
         cfg = sandbox_settings(base, tiktok_rate_limit=args.rate)
         ctx = make_org(engine)
         store_id = connect_store(engine, ctx, "tiktok", cfg)
@@ -77,7 +146,9 @@ def main() -> None:
     ok = sum(v for k, v in calls["counts"].items() if k.endswith(" ok"))
     limited = sum(v for k, v in calls["counts"].items() if k.endswith("rate_limited"))
     bound = ok / args.rate
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = usage.ru_maxrss / 1024
+    print(f"bench process CPU (start-up included): {usage.ru_utime + usage.ru_stime:5.1f} s")
     print(
         f"imported {report.fetched} listings ({report.created} new) in {elapsed:6.1f} s "
         f"= {report.fetched / elapsed:7.0f} listings/s"

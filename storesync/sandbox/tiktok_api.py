@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlparse
@@ -22,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from storesync.sandbox import tiktok_render as render
-from storesync.sandbox.state import Order, SandboxState, Shop, now
+from storesync.sandbox.state import Item, Order, SandboxState, Shop, now
 from storesync.sandbox.tiktok_core import (
     INVALID_PARAMETER,
     Call,
@@ -32,6 +33,8 @@ from storesync.sandbox.tiktok_core import (
     invalid,
     page_size,
     paginate,
+    paginate_sorted,
+    sorted_rows,
 )
 
 MAX_INVENTORY_SKUS_PER_CALL = 100  # [UNCONF] TikTok does not publish it; a product has ≤ 100 SKUs
@@ -81,10 +84,15 @@ def _int_field(body: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def _in_range(value: int, body: dict[str, Any], prefix: str, upper: str) -> bool:
+def _in_range(body: dict[str, Any], prefix: str, upper: str) -> Callable[[int], bool]:
+    """The body's `<prefix>_ge` / `<prefix>_<upper>` window as a predicate, validated once per
+    call (a search over 20,000 products asks it 20,000 times)."""
     low, high = _int_field(body, f"{prefix}_ge"), _int_field(body, f"{prefix}_{upper}")
-    return (low is None or value >= low) and (
-        high is None or (value <= high if upper == "le" else value < high)
+    if low is None and high is None:
+        return lambda _value: True
+    return lambda value: (
+        (low is None or value >= low)
+        and (high is None or (value <= high if upper == "le" else value < high))
     )
 
 
@@ -107,17 +115,19 @@ def search_products(call: Call) -> dict[str, Any]:
         isinstance(wanted, list) and all(isinstance(s, str) for s in wanted)
     ):
         raise invalid("seller_skus must be a list of strings")
-    items = [
-        item
-        for item in shop.items.values()
-        if ((status == "ALL" and item.status != "DELETED") or item.status == status)
-        and (wanted is None or any(m.sku in wanted for m in item.models))
-        and _in_range(item.create_time, body, "create_time", "le")
-        and _in_range(item.update_time, body, "update_time", "le")
-    ]
-    page, next_token = paginate(
-        items,
-        key=lambda i: (i.create_time, i.id),
+    created, updated = _in_range(body, "create_time", "le"), _in_range(body, "update_time", "le")
+
+    def keep(item: Item) -> bool:
+        return (
+            ((status == "ALL" and item.status != "DELETED") or item.status == status)
+            and (wanted is None or any(m.sku in wanted for m in item.models))
+            and created(item.create_time)
+            and updated(item.update_time)
+        )
+
+    page, next_token, total = paginate_sorted(
+        sorted_rows(shop, shop.items.values(), key=lambda i: (i.create_time, i.id)),
+        keep=keep,
         descending=True,
         size=size,
         token=call.query.get("page_token", ""),
@@ -126,7 +136,7 @@ def search_products(call: Call) -> dict[str, Any]:
     return {
         "products": [render.product(shop, item) for item in page],
         "next_page_token": next_token,
-        "total_count": len(items),
+        "total_count": total,
     }
 
 
@@ -228,12 +238,13 @@ def search_orders(call: Call) -> dict[str, Any]:
     status = body.get("order_status")
     if status is not None and status not in ORDER_STATUSES:
         raise invalid(f"order_status must be one of {', '.join(ORDER_STATUSES)}")
+    created, updated = _in_range(body, "create_time", "lt"), _in_range(body, "update_time", "lt")
     orders = [
         o
         for o in call.state.orders_of("tiktok", shop.id)
         if (status is None or o.status == status)
-        and _in_range(o.create_time, body, "create_time", "lt")
-        and _in_range(o.update_time, body, "update_time", "lt")
+        and created(o.create_time)
+        and updated(o.update_time)
     ]
     page, next_token = paginate(
         orders,

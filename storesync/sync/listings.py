@@ -1,11 +1,11 @@
 """Channel listings: import a store's listings, match them to master variants, and the review
 queue (link, unlink, ignore, list).
 
-The import reads the whole channel first, then writes, set-based, so 100,000 listings take
-seconds: the store's listings and the organization's variants are loaded once, the channel's
-variants are written in chunks of bulk INSERTs and executemany UPDATEs of changed rows only,
-and matching runs in memory (`storesync.sync.matching`). Only a unique exact SKU links
-automatically; every other candidate waits in the review queue as a suggestion.
+The import writes set-based while it pages the channel, so 100,000 listings take about as long
+as the rate-limited paging: the store's listings and the organization's variants are loaded
+once, the channel's variants are written in chunks of bulk INSERTs and executemany UPDATEs of
+changed rows only, and matching runs in memory (`storesync.sync.matching`). Only a unique exact
+SKU links automatically; every other candidate waits in the review queue as a suggestion.
 
 Linking a listing records its variant in the session's `stock_touched` set, so the outbox
 queues a stock push to the channel in the same transaction.
@@ -13,8 +13,9 @@ queues a stock push to the channel in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,38 +48,36 @@ def _queue_counts(session: Session, ctx: RequestContext, store_id: uuid.UUID) ->
     return {status: count for status, count in rows}
 
 
-async def fetch_listings(
+async def _fetch_chunks(
     session: Session,
     *,
     ctx: RequestContext,
     store_id: uuid.UUID,
-    settings: Settings | None = None,
-    progress: Progress | None = None,
-    sink: ProgressSink = no_progress,
-) -> list[Fetched]:
-    """Every variant the store's channel lists, read to the end before anything is written.
+    settings: Settings | None,
+    sink: ProgressSink,
+) -> AsyncIterator[list[Fetched]]:
+    """Every variant the store's channel lists, in chunks of CHUNK (the last one shorter).
 
-    A rate-limited fetch of a large shop takes minutes; writing as it streams would hold the
-    caller's write transaction (SQLite's single writer lock, PostgreSQL row locks the outbox
-    dispatcher also needs) all that time. The store's credentials are read in a short session
-    of its own, so the caller's session holds no snapshot while the channel is paged either.
-    `progress(fetched, None)` is called every CHUNK variants; `sink` (a job's progress sink,
-    which may raise `JobCancelled`) after every product, in phase "fetch" (total unknown: 0)."""
+    The store's credentials are read in a short session of its own. `sink` (a job's progress
+    sink, which may raise `JobCancelled`) hears every product, in phase "fetch" (total unknown:
+    0)."""
     with session_scope(ctx, engine=session.get_bind()) as own:  # type: ignore[arg-type]
         require_store(own, ctx, store_id)
         adapter = open_adapter(own, ctx=ctx, store_id=store_id, settings=settings)
-    fetched: list[Fetched] = []
-    reported = 0
+    chunk: list[Fetched] = []
+    done = 0
     try:
         async for product in adapter.fetch_products():
-            fetched.extend(Fetched.of(variant) for variant in product.variants)
-            sink(phase="fetch", done=len(fetched), total=0)
-            if progress is not None and len(fetched) - reported >= CHUNK:
-                reported = len(fetched)
-                progress(reported, None)
+            chunk.extend(Fetched.of(variant) for variant in product.variants)
+            done += len(product.variants)
+            sink(phase="fetch", done=done, total=0)
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
     finally:
         await adapter.connection.http.client.aclose()
-    return fetched
 
 
 async def import_listings(
@@ -97,16 +96,18 @@ async def import_listings(
     (`storesync.sync.matching`). With `create_products`, listings left unmatched become master
     products (`create_products_from_listings`).
 
-    `progress(done, None)` is called every chunk while fetching and `progress(done, done)` at
-    the end; `sink` as in `fetch_listings`, then in phase "write" before every chunk. Linked
-    variants are added to the session's `stock_touched`. Needs RUN_SYNC (and
+    Writing overlaps paging: each chunk of CHUNK variants is written in a worker thread while
+    the next pages are fetched (a rate-limited fetch is mostly waiting), one chunk at a time, so
+    the session is never used by two threads at once. The import is still one transaction: a
+    failed or cancelled fetch leaves nothing written once the caller rolls back.
+
+    `progress(fetched, None)` is called after every chunk and `progress(done, done)` at the
+    end; `sink` hears phase "fetch" after every product, then "write" once the last page is in.
+    Linked variants are added to the session's `stock_touched`. Needs RUN_SYNC (and
     MANAGE_CATALOG with `create_products`); flushes, never commits."""
     ctx.require(Permission.RUN_SYNC)
     if create_products:
         ctx.require(Permission.MANAGE_CATALOG)
-    fetched = await fetch_listings(
-        session, ctx=ctx, store_id=store_id, settings=settings, progress=progress, sink=sink
-    )
     upsert = ListingUpsert(
         session,
         ctx,
@@ -114,9 +115,25 @@ async def import_listings(
         index=load_index(session, ctx=ctx),
         stored=load_listings(session, ctx, store_id),
     )
-    for start in range(0, len(fetched), CHUNK):
-        sink(phase="write", done=start, total=len(fetched))
-        upsert.write(fetched[start : start + CHUNK])
+    writing: asyncio.Future[None] | None = None
+    fetched = 0
+    try:
+        async for chunk in _fetch_chunks(
+            session, ctx=ctx, store_id=store_id, settings=settings, sink=sink
+        ):
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(upsert.write, chunk))
+            fetched += len(chunk)
+            if progress is not None:
+                progress(fetched, None)
+        sink(phase="write", done=upsert.fetched, total=fetched)
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            # The caller rolls back next: let the thread's write end first.
+            await asyncio.wait([writing])
     touch(session, upsert.linked)
     made = 0
     if create_products:

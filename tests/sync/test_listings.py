@@ -396,3 +396,35 @@ def test_a_store_of_another_organization_is_not_found(
 
     assert getattr(raised.value, "code", "") == "store_not_found"
     assert page.items == [] and asyncio.iscoroutinefunction(listings.import_listings)
+
+
+def test_a_fetch_stopped_after_chunks_were_written_leaves_nothing(engine: Engine) -> None:
+    """Chunks are written while later pages are fetched; a stop mid-fetch (here a cancel from
+    the progress sink after 1,500 variants, so 1,000 are already written) must wait for the
+    writer and leave nothing once the caller rolls back, and a later import is complete."""
+    from storesync.sync.progress import JobCancelled
+    from tests.sandbox.conftest import serve_sandbox
+
+    with serve_sandbox(seed=23, products_per_shop=400) as big:
+        ctx, store_id, cfg = _setup(engine, big, "tiktok")
+        channel = models(big, "tiktok")
+        assert len(channel) > 1_500
+        fetched: list[int] = []
+
+        def sink(*, phase: str, done: int, total: int, failed: int = 0) -> None:
+            fetched.append(done)
+            if phase == "fetch" and done >= 1_500:
+                raise JobCancelled()
+
+        with pytest.raises(JobCancelled):
+            run_import(engine, ctx, store_id, cfg, sink=sink)
+
+        assert 1_500 <= fetched[-1] < len(channel)
+        assert stored(engine, ctx, store_id) == {}
+
+        report, _ = run_import(engine, ctx, store_id, cfg)
+
+        assert report.created == len(channel)
+        assert sorted(stored(engine, ctx, store_id)) == sorted(
+            (m.item_id, m.model_id) for m in channel
+        )

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from storesync.channels.adapter import Connection
+from storesync.channels.body import json_body
 from storesync.channels.schemas import Credentials
 from storesync.channels.shopee.signing import public_base, shop_base, sign
 from storesync.channels.shopee.wire import BAD_APP, classifier
@@ -176,7 +177,7 @@ class ShopeeClient:
             return client.build_request(method, self.url(path), params=query, json=body)
 
         response = await self.connection.http.send(build, classifier(path, accept=accept))
-        data: dict[str, Any] = response.json()
+        data: dict[str, Any] = json_body(response) or {}
         if data.get("warning"):
             log.info("Shopee %s warning: %s", path, data["warning"])
         return data

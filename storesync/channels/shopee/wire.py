@@ -7,12 +7,12 @@ HTTP 429 and 5xx are honoured even without a readable body.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
 
+from storesync.channels.body import json_body
 from storesync.core.errors import AppError, ErrorType
 
 TOKEN_ERRORS = frozenset({"invalid_acceess_token", "invalid_access_token"})
@@ -68,10 +68,7 @@ def classify_response(
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        return None
+    data = json_body(response)
     return data if isinstance(data, dict) else None
 
 

@@ -140,17 +140,29 @@ class TikTokShopAdapter:
         """Every product (all statuses but deleted) with one variant per SKU, following
         `next_page_token` to the end; each product once."""
         seen: set[str] = set()
-        token = ""
-        while True:
+
+        def search(token: str) -> asyncio.Task[dict[str, Any]]:
             query = {"page_size": str(PAGE_SIZE), **({"page_token": token} if token else {})}
-            page = await self._call("POST", PRODUCTS_SEARCH, query=query, body={"status": "ALL"})
-            for raw in page.get("products") or []:
-                if str(raw["id"]) not in seen:
-                    seen.add(str(raw["id"]))
-                    yield mapping.product(raw)
-            token = str(page.get("next_page_token") or "")
-            if not token:
-                break
+            return asyncio.ensure_future(
+                self._call("POST", PRODUCTS_SEARCH, query=query, body={"status": "ALL"})
+            )
+
+        # The next page is asked for as soon as this one's token is known, so mapping this
+        # page (and whatever the consumer does with it) overlaps the next call's round trip.
+        pending: asyncio.Task[dict[str, Any]] | None = search("")
+        try:
+            while pending is not None:
+                page = await pending
+                token = str(page.get("next_page_token") or "")
+                pending = search(token) if token else None
+                for raw in page.get("products") or []:
+                    if str(raw["id"]) not in seen:
+                        seen.add(str(raw["id"]))
+                        yield mapping.product(raw)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
         log.info("tiktok shop %s: %d products fetched", self._credentials().shop_id, len(seen))
 
     async def update_stock(self, updates: Sequence[StockUpdate]) -> PushResult:

@@ -8,12 +8,12 @@ can carry an error code, so `classify` reads the code first and the HTTP status 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from storesync.channels.adapter import Connection
+from storesync.channels.body import json_body
 from storesync.channels.schemas import Credentials
 from storesync.channels.tiktok.signing import sign
 from storesync.core.clock import utcnow
@@ -62,10 +62,7 @@ def token_request(connection: Connection, path: str, params: dict[str, str]) -> 
 
 def envelope(response: httpx.Response) -> dict[str, Any] | None:
     """The decoded envelope, or None when the body is not a JSON object with a `code`."""
-    try:
-        body = json.loads(response.content)
-    except (UnicodeDecodeError, ValueError):
-        return None
+    body = json_body(response)
     if not isinstance(body, dict) or not isinstance(body.get("code"), int):
         return None
     return body
