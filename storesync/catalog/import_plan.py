@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from storesync.catalog.errors import ImportConflict
 from storesync.catalog.models import Product, ProductVariant
+from storesync.core.bulk import insert_rows
 from storesync.core.ids import new_id
 from storesync.core.models import table_of
 from storesync.inventory import service as inventory
@@ -232,11 +233,6 @@ def make_plan(catalog: Catalog, parsed: Parsed, *, ctx: RequestContext, now: dat
     return plan
 
 
-def _insert_many(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        session.execute(sa.insert(table), list(rows[start : start + CHUNK]))
-
-
 def _update_many(
     session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], org: uuid.UUID
 ) -> None:
@@ -258,9 +254,9 @@ def write_plan(
     """Write the plan in the caller's transaction: products, variants, then on-hand."""
     org = ctx.organization_id
     try:
-        _insert_many(session, PRODUCTS, plan.product_inserts)
+        insert_rows(session, PRODUCTS, plan.product_inserts, chunk=CHUNK)
         _update_many(session, PRODUCTS, plan.product_updates, org)
-        _insert_many(session, VARIANTS, plan.variant_inserts)
+        insert_rows(session, VARIANTS, plan.variant_inserts, chunk=CHUNK)
         _update_many(session, VARIANTS, plan.variant_updates, org)
     except IntegrityError:
         raise ImportConflict() from None

@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -188,10 +188,13 @@ def paginate_sorted(
     scope: str,
 ) -> tuple[list[T], str, int]:
     """`paginate` over presorted rows: the page of rows `keep` accepts after the token's key,
-    the next token, and how many rows `keep` accepts in all."""
+    the next token, and how many rows `keep` accepts in all. The total is counted for the first
+    page and carried in the token (a snapshot, as a search session would keep it): counting on
+    every page made paging a 20,000-product shop quadratic."""
     keys, rows = index.keys, index.rows
+    total = -1
     if token:
-        after = _decode_token(token, scope)
+        after, total = _decode_token(token, scope, with_total=True)
         start = (
             bisect.bisect_left(keys, after) - 1 if descending else bisect.bisect_right(keys, after)
         )
@@ -205,30 +208,45 @@ def paginate_sorted(
             if len(picked) > size:
                 break
     page = [rows[i] for i in picked[:size]]
-    total = sum(1 for r in rows if keep(r))
+    if total < 0:
+        total = sum(1 for r in rows if keep(r))
     if len(picked) <= size:
         return page, "", total
-    return page, _encode_token(keys[picked[size - 1]], scope), total
+    return page, _encode_token(keys[picked[size - 1]], scope, total=total), total
 
 
 def _fingerprint(scope: str) -> str:
     return hashlib.sha256(scope.encode()).hexdigest()[:16]
 
 
-def _encode_token(last: tuple[Any, ...], scope: str) -> str:
-    raw = json.dumps({"after": list(last), "scope": _fingerprint(scope)}, separators=(",", ":"))
+def _encode_token(last: tuple[Any, ...], scope: str, *, total: int | None = None) -> str:
+    payload: dict[str, Any] = {"after": list(last), "scope": _fingerprint(scope)}
+    if total is not None:
+        payload["total"] = total
+    raw = json.dumps(payload, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str, scope: str) -> tuple[Any, ...]:
+@overload
+def _decode_token(token: str, scope: str) -> tuple[Any, ...]: ...
+
+
+@overload
+def _decode_token(
+    token: str, scope: str, *, with_total: Literal[True]
+) -> tuple[tuple[Any, ...], int]: ...
+
+
+def _decode_token(token: str, scope: str, *, with_total: bool = False) -> Any:
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         after, fingerprint = tuple(raw["after"]), raw["scope"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        total = int(raw.get("total", -1))
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise invalid("page_token is invalid") from None
     if fingerprint != _fingerprint(scope):
         raise invalid("page_token does not belong to this query")
-    return after
+    return (after, total) if with_total else after
 
 
 # -- signed calls ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import ChannelListing, Store
+from storesync.core.bulk import insert_rows
 from storesync.core.errors import NotFound
 from storesync.core.models import table_of
 from storesync.tenancy.context import RequestContext
@@ -36,9 +37,8 @@ def require_store(session: Session, ctx: RequestContext, store_id: uuid.UUID) ->
 
 
 def insert_many(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk INSERT in chunks; every row carries every column (Core applies no model defaults)."""
-    for start in range(0, len(rows), CHUNK):
-        session.execute(sa.insert(table), list(rows[start : start + CHUNK]))
+    """Bulk INSERT in chunks; every row carries every column (no model defaults are applied)."""
+    insert_rows(session, table, rows, chunk=CHUNK)
 
 
 def update_many(

@@ -139,6 +139,8 @@ def _shared(found: list[MasterVariant], confidence: Decimal, method: str) -> Mat
 
 def match_listing(index: MatchIndex, *, sku: str, title: str, model_name: str) -> Match:
     """The best master variant for a listing by the tiers above; `NO_MATCH` when none."""
+    if not index.by_sku and not index.titles:  # no master catalog yet (a first import)
+        return NO_MATCH
     clean = sku.strip()
     if clean:
         exact = index.by_sku.get(clean)
