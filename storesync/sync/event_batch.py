@@ -7,10 +7,11 @@ are processed the fixed costs (transactions, the detail call, the push that foll
 instead of paid per sale. Concurrent runs claim disjoint events (SKIP LOCKED on PostgreSQL); a
 run whose event another run already took has nothing to do.
 
-Same rules as `order_intake.process_webhook_event`: at most once per event (claimed by a
-conditional update), the order is fetched from the platform and ingested in the state it reports
-now, a push that cannot be read or an order the platform does not know fails its event (a later
-run may retry it). Same SQLite discipline: the claim commits before the HTTP call.
+The rules (`order_intake.process_webhook_event` is this with one event): at most once per
+event (claimed by a conditional update), the order is fetched from the platform and ingested in
+the state it reports now, a push that cannot be read or an order the platform does not know
+fails its event (a later run may retry it). SQLite discipline: the claim commits before the
+HTTP call.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ async def process_store_events(
     limit: int = BATCH,
 ) -> BatchReport:
     """Process `event_id` and up to `limit - 1` other waiting order pushes of its store. The
-    event itself is retried if it `failed` before; the others only if still `received`."""
+    event itself is retried if it `failed` before; the others only if still `received`. With
+    `limit=1` only the event itself is ever taken."""
     ctx = RequestContext.system(organization_id)
     ctx.require(Permission.PROCESS_ORDERS)
     report = BatchReport()
@@ -146,16 +148,15 @@ def _claim(
         .where(EVENTS.c.id == event_id, EVENTS.c.organization_id == ctx.organization_id)
         .scalar_subquery()
     )
+    waiting = sa.or_(
+        EVENTS.c.status == "received",
+        sa.and_(EVENTS.c.id == event_id, EVENTS.c.status == "failed"),
+    )
+    if limit == 1:  # this event or nothing
+        waiting = sa.and_(EVENTS.c.id == event_id, EVENTS.c.status.in_(("received", "failed")))
     candidates = (
         sa.select(EVENTS.c.id)
-        .where(
-            EVENTS.c.organization_id == ctx.organization_id,
-            EVENTS.c.store_id == store,
-            sa.or_(
-                EVENTS.c.status == "received",
-                sa.and_(EVENTS.c.id == event_id, EVENTS.c.status == "failed"),
-            ),
-        )
+        .where(EVENTS.c.organization_id == ctx.organization_id, EVENTS.c.store_id == store, waiting)
         .order_by((EVENTS.c.id == event_id).desc(), EVENTS.c.received_at)
         .limit(limit)
     )

@@ -22,9 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import pydantic
 import sqlalchemy as sa
@@ -34,9 +32,8 @@ from sqlmodel import Session, select
 from storesync.channels.adapter import PlatformAdapter
 from storesync.channels.models import ChannelListing, Store
 from storesync.channels.schemas import ChannelOrder
-from storesync.channels.service import open_adapter
 from storesync.core.clock import utcnow
-from storesync.core.errors import AppError, ValidationFailed
+from storesync.core.errors import ValidationFailed
 from storesync.core.events import publish_after_commit
 from storesync.core.models import table_of
 from storesync.db import session_scope
@@ -50,10 +47,8 @@ from storesync.settings import Settings
 from storesync.sync.intake_schemas import (
     EventOutcome,
     IngestOutcome,
-    PushKind,
 )
 from storesync.sync.models import WebhookEvent
-from storesync.sync.webhooks import BadPush, read_push
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -70,13 +65,6 @@ MAX_ERROR = 2000
 # -- webhook events ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Pending:
-    store_id: uuid.UUID
-    platform: str
-    payload: dict[str, Any]
-
-
 async def process_webhook_event(
     session: Session,
     *,
@@ -84,103 +72,24 @@ async def process_webhook_event(
     event_id: uuid.UUID,
     settings: Settings | None = None,
 ) -> str:
-    """Work out what a stored push means and act on it, at most once: the event is claimed
-    (`received`/`failed` → `processing`, attempts + 1) with a conditional update, so a concurrent
-    or repeated run returns `skipped` and changes nothing. Order pushes fetch the order from the
-    platform and ingest it; stock pushes and others are `ignored` (see the module docstring).
-    Ends `processed`, `ignored` or `failed` (with the error's message; a later run may retry a
-    failed event). Platform and validation errors are recorded, not raised. Needs
-    PROCESS_ORDERS."""
+    """Work out what one stored push means and act on it, at most once: the event alone goes
+    through `event_batch.process_store_events` (claimed by a conditional update, so a concurrent
+    or repeated run returns `skipped` and changes nothing; order pushes fetch the order from the
+    platform and ingest it; stock pushes and others are `ignored`). Ends `processed`, `ignored`
+    or `failed` (a later run may retry a failed event). Platform and validation errors are
+    recorded, not raised. Runs in transactions of its own on the session's engine; the caller's
+    session is not written. Needs PROCESS_ORDERS."""
+    from storesync.sync.event_batch import process_store_events
+
     ctx.require(Permission.PROCESS_ORDERS)
-    pending = _pending_event(session, ctx, event_id)
-    if pending is None:
-        return EventOutcome.SKIPPED
-    try:
-        push = read_push(pending.platform, pending.payload)
-    except BadPush as error:
-        return _settle(session, ctx, event_id, EventOutcome.FAILED, str(error))
-    if push.kind is not PushKind.ORDER:
-        return _settle(session, ctx, event_id, EventOutcome.IGNORED, "")
-    fetched: list[ChannelOrder] = []
-    problem = ""
-    try:
-        fetched = await _fetch_pushed_order(session, ctx, pending, push.order_id, settings)
-    except AppError as error:
-        problem = error.message
-    if not problem and not fetched:
-        problem = f"{pending.platform} does not know order {push.order_id!r}"
-    if problem:
-        return _settle(session, ctx, event_id, EventOutcome.FAILED, problem)
-    if not _claim(session, ctx, event_id):
-        return EventOutcome.SKIPPED
-    try:
-        with session.begin_nested():
-            for order in fetched:
-                _ingest(session, ctx=ctx, store_id=pending.store_id, order=order)
-    except AppError as error:
-        log.warning("webhook event %s failed: %s", event_id, error.message)
-        _finish(session, ctx, event_id, EventOutcome.FAILED, error.message)
-        return EventOutcome.FAILED
-    _finish(session, ctx, event_id, EventOutcome.PROCESSED, "")
-    return EventOutcome.PROCESSED
-
-
-def _pending_event(session: Session, ctx: RequestContext, event_id: uuid.UUID) -> _Pending | None:
-    """The event, read in a side transaction, if it still waits for processing."""
-    with _side_session(session, ctx) as side:
-        row = side.exec(
-            select(WebhookEvent).where(
-                WebhookEvent.id == event_id, WebhookEvent.organization_id == ctx.organization_id
-            )
-        ).first()
-        if row is None:
-            log.warning("webhook event %s not found", event_id)
-            return None
-        if row.status not in CLAIMABLE:
-            return None
-        return _Pending(row.store_id, row.platform, dict(row.payload))
-
-
-async def _fetch_pushed_order(
-    session: Session,
-    ctx: RequestContext,
-    pending: _Pending,
-    order_id: str,
-    settings: Settings | None,
-) -> list[ChannelOrder]:
-    if not order_id:
-        raise ValidationFailed("order_id", "the push names no order")
-    with _side_session(session, ctx) as side:
-        adapter = open_adapter(side, ctx=ctx, store_id=pending.store_id, settings=settings)
-    try:
-        return await adapter.fetch_order_details([order_id])
-    finally:
-        await _close(adapter)
-
-
-def _settle(
-    session: Session, ctx: RequestContext, event_id: uuid.UUID, outcome: EventOutcome, error: str
-) -> str:
-    """Claim and finish in one go (nothing else to do for this event)."""
-    if not _claim(session, ctx, event_id):
-        return EventOutcome.SKIPPED
-    _finish(session, ctx, event_id, outcome, error)
-    if outcome is EventOutcome.FAILED:
-        log.warning("webhook event %s failed: %s", event_id, error)
-    return outcome
-
-
-def _claim(session: Session, ctx: RequestContext, event_id: uuid.UUID) -> bool:
-    claimed = session.execute(
-        sa.update(EVENTS)
-        .where(
-            EVENTS.c.id == event_id,
-            EVENTS.c.organization_id == ctx.organization_id,
-            EVENTS.c.status.in_(CLAIMABLE),
-        )
-        .values(status="processing", attempts=EVENTS.c.attempts + 1)
+    report = await process_store_events(
+        organization_id=ctx.organization_id,
+        event_id=event_id,
+        settings=settings,
+        engine=session.get_bind(),  # type: ignore[arg-type]
+        limit=1,
     )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+    return report.own
 
 
 def _finish(

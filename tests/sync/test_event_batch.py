@@ -153,3 +153,21 @@ def test_concurrent_runs_claim_disjoint_events_and_every_order_lands_once(
     assert sum(r.processed for r in reports) == 12
     assert world.count(Order) == 12
     assert {sku: world.stock(sku) for sku in skus} == {s: (ON_HAND, skus.count(s)) for s in skus}
+
+
+def test_one_event_alone_takes_no_other_waiting_push_even_when_it_is_done(
+    world_factory: MakeWorld,
+) -> None:
+    """`limit=1` (what `order_intake.process_webhook_event` runs) is this event or nothing: a
+    repeated run of a processed event must not pick up another waiting push."""
+    world = world_factory("shopee")
+    world.register()
+    first, second = stored_orders(world, [world.place((world.skus[0], 1)) for _ in range(2)])
+
+    done = run(world, first, limit=1)
+    again = run(world, first, limit=1)
+
+    assert (done.claimed, done.own, again.claimed, again.own) == (1, "processed", 0, "skipped")
+    statuses = {e.id: e.status for e in world.events()}
+    assert (statuses[first], statuses[second]) == ("processed", "received")
+    assert world.count(Order) == 1
