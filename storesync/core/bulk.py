@@ -7,7 +7,7 @@ named parameter styles), chunk by chunk, inside the session's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +28,8 @@ def insert_rows(
     compiled = sa.insert(table).compile(dialect=dialect, column_keys=keys)
     order = list(compiled.positiontup or ()) if compiled.positional else keys
     processors = [
-        (key, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in order
+        (key, _Memo.wrap(table.c[key].type.dialect_impl(dialect).bind_processor(dialect)))
+        for key in order
     ]
     width = len(keys)
 
@@ -44,3 +45,49 @@ def insert_rows(
         else:
             params = [dict(zip(order, converted(row), strict=True)) for row in part]
         connection.exec_driver_sql(compiled.string, params)
+
+
+class _Memo:
+    """A bind processor that remembers what it made of repeated values: an import's rows share
+    their organization, store, timestamp and most JSON documents, and converting a UUID, a
+    datetime or a JSON document is most of the per-row cost. Values that are not hashable (a
+    dict with hashable values is keyed by its items) are converted every time; a column whose
+    values do not repeat (ids) stops being remembered after SAMPLE rows."""
+
+    SAMPLE = 256
+    LIMIT = 4096
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        self.process = process
+        self.seen: dict[Any, Any] = {}
+        self.calls = 0
+        self.hits = 0
+        self.active = True
+
+    @classmethod
+    def wrap(cls, process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+        return None if process is None else cls(process)
+
+    def __call__(self, value: Any) -> Any:
+        if not self.active:
+            return self.process(value)
+        self.calls += 1
+        if self.calls == self.SAMPLE and self.hits < self.SAMPLE // 2:
+            self.active, self.seen = False, {}
+            return self.process(value)
+        try:
+            key = (dict, tuple(value.items())) if type(value) is dict else (type(value), value)
+            hash(key)
+        except TypeError:
+            return self.process(value)
+        found = self.seen.get(key, _MISSING)
+        if found is not _MISSING:
+            self.hits += 1
+            return found
+        made = self.process(value)
+        if len(self.seen) < self.LIMIT:
+            self.seen[key] = made
+        return made
+
+
+_MISSING = object()
