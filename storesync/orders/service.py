@@ -14,7 +14,7 @@ This module is the public entry point; the code lives in `intake` (creating orde
 
 from __future__ import annotations
 
-from storesync.orders.intake import create_order
+from storesync.orders.intake import create_order, record_order
 from storesync.orders.queries import get_order, list_orders
 from storesync.orders.schemas import BulkStatusResult as BulkStatusResult
 from storesync.orders.schemas import NewOrder as NewOrder
@@ -29,5 +29,6 @@ __all__ = [
     "create_order",
     "get_order",
     "list_orders",
+    "record_order",
     "ship_order",
 ]

@@ -115,26 +115,24 @@ def ingest_channel_order(
     old push arriving late, a poll overlapping a push) is logged and ignored, not an error.
     Publishes `order.created` / `order.updated` after commit. `ValidationFailed` when the
     order cannot be read (no lines, unknown status). Needs PROCESS_ORDERS."""
-    dto, _ = _ingest(session, ctx=ctx, store_id=store_id, order=order)
-    return dto
+    row, _ = _ingest(session, ctx=ctx, store_id=store_id, order=order)
+    return order_dto(session, ctx=ctx, row=row)
 
 
 def _ingest(
     session: Session, *, ctx: RequestContext, store_id: uuid.UUID, order: ChannelOrder
-) -> tuple[OrderDTO, IngestOutcome]:
+) -> tuple[Order, IngestOutcome]:
     ctx.require(Permission.PROCESS_ORDERS)
     new = to_new_order(store_id, order)
     row = _find_order(session, ctx, store_id, new.platform_order_id)
     if row is None:
-        dto = orders.create_order(session, ctx=ctx, order=new, source=SOURCE, known_absent=True)
+        row = orders.record_order(session, ctx=ctx, order=new, source=SOURCE, known_absent=True)
         if new.status not in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
             _note_channel_sale(session, store_id, order)
-        _announce(session, ctx, "order.created", dto)
-        if dto.status == new.status:
-            return dto, IngestOutcome.CREATED
+        _announce(session, ctx, "order.created", row)
+        if row.status == new.status.value:
+            return row, IngestOutcome.CREATED
         # Another intake created it a moment earlier, in another status: follow the channel.
-        row = _find_order(session, ctx, store_id, new.platform_order_id)
-        assert row is not None
     return _follow(session, ctx, row, new, order.tracking_number)
 
 
@@ -219,7 +217,7 @@ def _find_order(
 
 def _follow(
     session: Session, ctx: RequestContext, row: Order, new: NewOrder, tracking: str
-) -> tuple[OrderDTO, IngestOutcome]:
+) -> tuple[Order, IngestOutcome]:
     """Move a known order to the channel's status, if that is a legal step forward."""
     current, target = OrderStatus(row.status), new.status
     refreshed = _refresh_platform_fields(session, row, new.platform_status, tracking)
@@ -249,10 +247,9 @@ def _follow(
             session.refresh(row)
             log.info("order %s moved meanwhile; %s ignored", row.platform_order_id, target.value)
             outcome = IngestOutcome.STALE
-    dto = order_dto(session, ctx=ctx, row=row)
     if outcome is IngestOutcome.UPDATED:
-        _announce(session, ctx, "order.updated", dto)
-    return dto, outcome
+        _announce(session, ctx, "order.updated", row)
+    return row, outcome
 
 
 def _refresh_platform_fields(
@@ -272,17 +269,17 @@ def _refresh_platform_fields(
     return changed
 
 
-def _announce(session: Session, ctx: RequestContext, kind: str, dto: OrderDTO) -> None:
+def _announce(session: Session, ctx: RequestContext, kind: str, row: Order) -> None:
     publish_after_commit(
         session,
         ctx.organization_id,
         kind,
         {
-            "order_id": str(dto.id),
-            "store_id": str(dto.store_id),
-            "platform": dto.platform,
-            "platform_order_id": dto.platform_order_id,
-            "status": dto.status.value,
+            "order_id": str(row.id),
+            "store_id": str(row.store_id),
+            "platform": row.platform,
+            "platform_order_id": row.platform_order_id,
+            "status": str(row.status),
         },
     )
 
