@@ -225,10 +225,11 @@ def _ingest_all(
 ) -> None:
     """Each distinct order once (in the order the platform last changed them), then every event
     that named it is processed, or failed with the reason. Writes first (SQLite takes its write
-    lock before this transaction reads anything)."""
-    session.execute(
-        sa.update(EVENTS).where(EVENTS.c.id.in_(list(wanted))).values(status="processing")
-    )
+    lock before this transaction reads anything; PostgreSQL needs no such first write)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            sa.update(EVENTS).where(EVENTS.c.id.in_(list(wanted))).values(status="processing")
+        )
     problems: dict[str, str] = {}
     for order in sorted(fetched, key=lambda o: o.updated_at):
         try:
