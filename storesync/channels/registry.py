@@ -8,7 +8,7 @@ import ssl
 import httpx
 
 from storesync.channels.adapter import Connection, OnRefresh, PlatformAdapter
-from storesync.channels.resilience import RateLimiter, ResilientClient, breaker_for
+from storesync.channels.resilience import ResilientClient, breaker_for, limiter_for
 from storesync.channels.schemas import AppCredentials, Credentials
 from storesync.core.errors import ValidationFailed
 from storesync.settings import Settings, get_settings
@@ -45,8 +45,10 @@ def open_connection(
     settings: Settings | None = None,
     rate: float | None = None,
 ) -> Connection:
-    """A connection with its own httpx client (explicit timeouts), token bucket, and the
-    process-wide circuit breaker of `store_key` (default: platform + shop id)."""
+    """A connection with its own httpx client (explicit timeouts), and the process-wide token
+    bucket and circuit breaker of `store_key` (default: platform + shop id), shared with every
+    other connection to that store. The bucket runs at `rate` (default: the platform's setting)
+    from now on, for all of them."""
     cfg = settings or get_settings()
     adapter_class(platform)  # validates the platform
     base = cfg.shopee_base_url if platform == "shopee" else cfg.tiktok_base_url
@@ -58,7 +60,7 @@ def open_connection(
         timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=min(5.0, cfg.http_timeout_seconds)),
     )
     http = ResilientClient(
-        client=client, limiter=RateLimiter(per_second, burst=1), breaker=breaker_for(key)
+        client=client, limiter=limiter_for(key, per_second, burst=1), breaker=breaker_for(key)
     )
     return Connection(
         app=app,

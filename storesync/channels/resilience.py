@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,14 @@ Clock = Callable[[], float]
 
 
 class RateLimiter:
-    """Async token bucket: `rate` calls per second, bursts up to `burst`."""
+    """Token bucket: `rate` calls per second, bursts up to `burst`.
+
+    One store's bucket is shared by every connection to it, in any thread and event loop, so a
+    `threading.Lock` (not an `asyncio.Lock`, which belongs to one loop) guards the arithmetic and
+    no one sleeps holding it. A caller short of a token reserves the next one (the bucket goes
+    into debt) and sleeps until it is due: callers are served in arrival order, as they were
+    when they queued on a lock, and each wakes once. A cancelled wait keeps its slot, so the
+    bucket errs on the slow side."""
 
     def __init__(
         self,
@@ -43,18 +51,35 @@ class RateLimiter:
         self.clock = clock
         self.sleep = sleep
         self.updated = clock()
-        self.lock = asyncio.Lock()
+        self._lock = threading.Lock()
 
     async def acquire(self) -> None:
-        async with self.lock:
-            while True:
-                current = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (current - self.updated) * self.rate)
-                self.updated = current
-                if self.tokens >= 1 - 1e-9:  # float dust must not stall the bucket
-                    self.tokens = max(0.0, self.tokens - 1)
-                    return
-                await self.sleep(max((1 - self.tokens) / self.rate, 0.001))
+        wait = self._reserve()
+        if wait > 0:
+            await self.sleep(wait)
+
+    def retune(self, rate: float, burst: int | None = None) -> None:
+        """Change the rate (and burst) from now on; tokens earned so far count at the old rate,
+        a debt is paid off at the new one."""
+        with self._lock:
+            self._refill()
+            self.rate = rate
+            self.capacity = float(burst or max(1, int(rate)))
+            self.tokens = min(self.tokens, self.capacity)
+
+    def _reserve(self) -> float:
+        """Take a token, or the next one to come: seconds until it is due."""
+        with self._lock:
+            self._refill()
+            self.tokens -= 1
+            if self.tokens >= -1e-9:  # float dust must not cost a sleep
+                return 0.0
+            return -self.tokens / self.rate
+
+    def _refill(self) -> None:
+        current = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (current - self.updated) * self.rate)
+        self.updated = current
 
 
 class BreakerState(StrEnum):
@@ -133,7 +158,7 @@ Classifier = Callable[[httpx.Response], AppError | None]
 
 @dataclass
 class ResilientClient:
-    """One per store connection: its own httpx client, bucket and breaker."""
+    """One per store connection: its own httpx client; the store's shared bucket and breaker."""
 
     client: httpx.AsyncClient
     limiter: RateLimiter
@@ -203,11 +228,29 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 _breakers: dict[str, CircuitBreaker] = {}
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
 
 
 def breaker_for(store_key: str) -> CircuitBreaker:
     """The process-wide breaker of one store (shared by all its adapter instances)."""
     return _breakers.setdefault(store_key, CircuitBreaker())
+
+
+def limiter_for(store_key: str, rate: float, *, burst: int = 1) -> RateLimiter:
+    """The process-wide token bucket of one store (same key as its breaker), shared by all its
+    connections in every thread and event loop: the platform sees the store's rate however many
+    adapters are open. Created at `rate`; a call asking another rate or burst retunes it, so the
+    newest request wins. Every caller reads the rate from the settings, so a different rate means
+    the settings changed (or a test chose one): keeping the first would pin a stale rate for the
+    life of the process, and keeping the lowest would never let it rise again."""
+    with _limiters_lock:
+        limiter = _limiters.get(store_key)
+        if limiter is None:
+            limiter = _limiters[store_key] = RateLimiter(rate, burst)
+    if (limiter.rate, limiter.capacity) != (rate, float(burst)):
+        limiter.retune(rate, burst)
+    return limiter
 
 
 def breaker_states() -> dict[str, str]:

@@ -269,7 +269,11 @@ async def refresh_credentials(
     settings: Settings | None = None,
 ) -> StoreDTO:
     """Refresh the tokens when they expire within 30 minutes (or always, with `force`).
-    Needs RUN_SYNC (staff and workers refresh proactively)."""
+    Needs RUN_SYNC (staff and workers refresh proactively).
+
+    When the platform refuses (AUTHENTICATION), the store becomes `reauth_required` and
+    unhealthy in a transaction of its own, committed before the error is re-raised: the caller's
+    transaction rolls back on the error and must not take the news with it."""
     ctx.require(Permission.RUN_SYNC)
     store = _store(session, ctx, store_id)
     expires = store.token_expires_at
@@ -280,11 +284,25 @@ async def refresh_credentials(
         await adapter.refresh()
     except AppError as error:
         if error.type is ErrorType.AUTHENTICATION:
-            store.status = "reauth_required"
-            session.flush()
             from storesync.sync import backfill
 
-            backfill.mark_unhealthy(session, ctx=ctx, store_id=store_id, reason=error.code)
+            # Shopee says `reauthorize`, TikTok `token_invalid` (its refresh token is refused
+            # like an access token): either way the merchant must connect the shop again.
+            # Nothing is written through `session` first, so on SQLite the caller holds no
+            # write lock that the own transaction would wait for.
+            refused = AppError(
+                ErrorType.AUTHENTICATION,
+                "reauthorize",
+                error.message,
+                details=error.details,
+                retryable=False,
+            )
+            backfill.note_failure(
+                ctx=ctx,
+                store_id=store_id,
+                error=refused,
+                engine=session.get_bind(),  # type: ignore[arg-type]
+            )
         raise
     finally:
         await adapter.connection.http.client.aclose()
