@@ -271,8 +271,8 @@ async def refresh_credentials(
     """Refresh the tokens when they expire within 30 minutes (or always, with `force`).
     Needs RUN_SYNC (staff and workers refresh proactively).
 
-    When the platform refuses (AUTHENTICATION), the store becomes `reauth_required` and
-    unhealthy in a transaction of its own, committed before the error is re-raised: the caller's
+    When the platform refuses the refresh (`reauthorize`), the store becomes `reauth_required`
+    and unhealthy in a transaction of its own, committed before the error is re-raised: the caller's
     transaction rolls back on the error and must not take the news with it."""
     ctx.require(Permission.RUN_SYNC)
     store = _store(session, ctx, store_id)
@@ -286,21 +286,14 @@ async def refresh_credentials(
         if error.type is ErrorType.AUTHENTICATION:
             from storesync.sync import backfill
 
-            # Shopee says `reauthorize`, TikTok `token_invalid` (its refresh token is refused
-            # like an access token): either way the merchant must connect the shop again.
-            # Nothing is written through `session` first, so on SQLite the caller holds no
-            # write lock that the own transaction would wait for.
-            refused = AppError(
-                ErrorType.AUTHENTICATION,
-                "reauthorize",
-                error.message,
-                details=error.details,
-                retryable=False,
-            )
+            # Both adapters raise `reauthorize` when the refresh token is refused (not for
+            # `bad_app_credentials`: our settings, not the merchant's shop). Nothing is written
+            # through `session` first, so on SQLite the caller holds no write lock that the own
+            # transaction would wait for.
             backfill.note_failure(
                 ctx=ctx,
                 store_id=store_id,
-                error=refused,
+                error=error,
                 engine=session.get_bind(),  # type: ignore[arg-type]
             )
         raise

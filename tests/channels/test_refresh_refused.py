@@ -23,7 +23,7 @@ from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
 # What each platform's refusal of a refresh token arrives as.
-REFUSED = {"shopee": "reauthorize", "tiktok": "token_invalid"}
+REFUSED = {"shopee": "reauthorize", "tiktok": "reauthorize"}
 
 
 class RecordingBus(InProcessBus):

@@ -649,7 +649,7 @@ def test_a_second_token_refusal_raises_instead_of_looping(running_sandbox: Runni
 
     assert (error.type, error.code, error.retryable) == (
         ErrorType.AUTHENTICATION,
-        "token_invalid",
+        "reauthorize",  # the refresh token was refused: the seller must connect again
         False,
     )
     assert len(calls(running_sandbox, "/token/refresh", since)) == 1

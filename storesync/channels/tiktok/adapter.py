@@ -119,12 +119,26 @@ class TikTokShopAdapter:
 
     async def refresh(self) -> Credentials:
         """Rotate the tokens (token/refresh spends the refresh token); stores them on the
-        connection and awaits `on_refresh` so they are persisted."""
+        connection and awaits `on_refresh` so they are persisted. A refused refresh raises
+        AUTHENTICATION `reauthorize`."""
         current = self._credentials()
-        tokens = await self._token_call(
-            "/api/v2/token/refresh",
-            {"refresh_token": current.refresh_token, "grant_type": "refresh_token"},
-        )
+        try:
+            tokens = await self._token_call(
+                "/api/v2/token/refresh",
+                {"refresh_token": current.refresh_token, "grant_type": "refresh_token"},
+            )
+        except AppError as error:
+            # A refused refresh token means the seller must authorize again (as Shopee says
+            # outright): `reauthorize` is what marks the store and tells the merchant.
+            if error.type is ErrorType.AUTHENTICATION and error.code != "bad_app_credentials":
+                raise AppError(
+                    ErrorType.AUTHENTICATION,
+                    "reauthorize",
+                    "TikTok Shop refused to renew the shop's access; connect the shop again",
+                    details=error.details,
+                    retryable=False,
+                ) from error
+            raise
         credentials = mapping.credentials(
             tokens, shop_id=current.shop_id, cipher=current.shop_cipher
         )
