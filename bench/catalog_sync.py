@@ -27,6 +27,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.procstat import cpu_seconds  # noqa: E402
+
 os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-bench-"))
 
 
@@ -71,8 +74,7 @@ def _sandbox(products: int, *, in_process: bool) -> Iterator[str]:
                 raise SystemExit("the sandbox process did not start")
             time.sleep(0.2)
         yield base
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = cpu_seconds(proc.pid)
         print(f"sandbox process CPU (seeding included): {cpu:5.1f} s")
     finally:
         proc.terminate()

@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.procstat import cpu_seconds  # noqa: E402
+
 os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-bench-"))
 ADMIN = os.environ.get(
     "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
@@ -130,34 +133,19 @@ def run(mode: str, rates: list[float], seconds: float, processes: int, threads: 
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def _cpu_seconds(pid: int, descendants: bool = True) -> float:
-    """User + system CPU of a process and (by default) its descendants (Linux /proc)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            children = [int(c) for c in f.read().split()]
-    except (OSError, ValueError, IndexError):
-        return total
-    return total + (sum(_cpu_seconds(c) for c in children) if descendants else 0.0)
-
-
 def _cpu_by_part(children: dict[str, int], database: str) -> dict[str, float]:
     """CPU seconds so far of this process (sandbox, bench), each child, and PostgreSQL's
     backends serving the bench database."""
     import sqlalchemy as sa
 
-    parts = {"sandbox+bench": _cpu_seconds(os.getpid(), descendants=False)}
-    parts.update({name: _cpu_seconds(pid) for name, pid in children.items()})
+    parts = {"sandbox+bench": cpu_seconds(os.getpid(), descendants=False)}
+    parts.update({name: cpu_seconds(pid) for name, pid in children.items()})
     admin = sa.create_engine(ADMIN)
     with admin.connect() as conn:
         pids = conn.execute(
             sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
         ).scalars()
-        parts["postgres"] = sum(_cpu_seconds(p) for p in pids)
+        parts["postgres"] = sum(cpu_seconds(p) for p in pids)
     admin.dispose()
     return parts
 
@@ -222,7 +210,7 @@ def _embedded(mode, sandbox, base, engine, rates, seconds):  # type: ignore[no-u
                 engine,
                 rates,
                 seconds,
-                lambda: {"all": _cpu_seconds(os.getpid())},
+                lambda: {"all": cpu_seconds(os.getpid())},
             )
     finally:
         worker.stop()
