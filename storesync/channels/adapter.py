@@ -24,8 +24,24 @@ from storesync.channels.schemas import (
     ShopHealth,
     StockUpdate,
 )
+from storesync.core.errors import AppError, ErrorType
 
 OnRefresh = Callable[[Credentials], Awaitable[None]]
+
+
+def refused_refresh(error: AppError, platform: str) -> AppError | None:
+    """What a token refresh the platform refused is raised as: AUTHENTICATION `reauthorize`
+    (the seller must connect the shop again), which marks the store for the merchant. None for
+    any other error, and for `bad_app_credentials` (our app's settings, not the shop)."""
+    if error.type is not ErrorType.AUTHENTICATION or error.code == "bad_app_credentials":
+        return None
+    return AppError(
+        ErrorType.AUTHENTICATION,
+        "reauthorize",
+        f"{platform} refused to renew the shop's access; connect the shop again",
+        details=error.details,
+        retryable=False,
+    )
 
 
 @dataclass

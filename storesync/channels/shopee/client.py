@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from storesync.channels.adapter import Connection
+from storesync.channels.adapter import Connection, refused_refresh
 from storesync.channels.body import json_body
 from storesync.channels.schemas import Credentials
 from storesync.channels.shopee.signing import public_base, shop_base, sign
@@ -111,15 +111,10 @@ class ShopeeClient:
                 },
             )
         except AppError as error:
-            if error.type is ErrorType.AUTHENTICATION and error.code != "bad_app_credentials":
-                raise AppError(
-                    ErrorType.AUTHENTICATION,
-                    "reauthorize",
-                    "Shopee refused to renew the shop's access; connect the shop again",
-                    details=error.details,
-                    retryable=False,
-                ) from error
-            raise
+            refused = refused_refresh(error, "Shopee")
+            if refused is None:
+                raise
+            raise refused from error
         credentials = credentials_from(answer, current.shop_id, issued)
         self.connection.credentials = credentials
         log.info("Shopee tokens of shop %s rotated", credentials.shop_id)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from storesync.channels.adapter import Connection
+from storesync.channels.adapter import Connection, refused_refresh
 from storesync.channels.logs import install_log_redaction
 from storesync.channels.schemas import (
     AuthorizedShop,
@@ -128,17 +128,10 @@ class TikTokShopAdapter:
                 {"refresh_token": current.refresh_token, "grant_type": "refresh_token"},
             )
         except AppError as error:
-            # A refused refresh token means the seller must authorize again (as Shopee says
-            # outright): `reauthorize` is what marks the store and tells the merchant.
-            if error.type is ErrorType.AUTHENTICATION and error.code != "bad_app_credentials":
-                raise AppError(
-                    ErrorType.AUTHENTICATION,
-                    "reauthorize",
-                    "TikTok Shop refused to renew the shop's access; connect the shop again",
-                    details=error.details,
-                    retryable=False,
-                ) from error
-            raise
+            refused = refused_refresh(error, "TikTok Shop")
+            if refused is None:
+                raise
+            raise refused from error
         credentials = mapping.credentials(
             tokens, shop_id=current.shop_id, cipher=current.shop_cipher
         )
