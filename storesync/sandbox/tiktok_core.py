@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -141,7 +141,7 @@ def paginate(
     (`scope`), so it is opaque, survives inserts, and is refused with other filters."""
     keyed = [(key(r), r) for r in rows]
     if token:
-        after = _decode_token(token, scope)
+        after, _total = _decode_token(token, scope)
         keyed = [kr for kr in keyed if (kr[0] < after if descending else kr[0] > after)]
     # The next size + 1 rows only: a page of a 20,000-row list must not sort all of it.
     pick = heapq.nlargest if descending else heapq.nsmallest
@@ -194,7 +194,7 @@ def paginate_sorted(
     keys, rows = index.keys, index.rows
     total = -1
     if token:
-        after, total = _decode_token(token, scope, with_total=True)
+        after, total = _decode_token(token, scope)
         start = (
             bisect.bisect_left(keys, after) - 1 if descending else bisect.bisect_right(keys, after)
         )
@@ -227,17 +227,8 @@ def _encode_token(last: tuple[Any, ...], scope: str, *, total: int | None = None
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-@overload
-def _decode_token(token: str, scope: str) -> tuple[Any, ...]: ...
-
-
-@overload
-def _decode_token(
-    token: str, scope: str, *, with_total: Literal[True]
-) -> tuple[tuple[Any, ...], int]: ...
-
-
-def _decode_token(token: str, scope: str, *, with_total: bool = False) -> Any:
+def _decode_token(token: str, scope: str) -> tuple[tuple[Any, ...], int]:
+    """The last key sent, and the total carried since the first page (-1 when none)."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         after, fingerprint = tuple(raw["after"]), raw["scope"]
@@ -246,7 +237,7 @@ def _decode_token(token: str, scope: str, *, with_total: bool = False) -> Any:
         raise invalid("page_token is invalid") from None
     if fingerprint != _fingerprint(scope):
         raise invalid("page_token does not belong to this query")
-    return (after, total) if with_total else after
+    return after, total
 
 
 # -- signed calls ------------------------------------------------------------------------------
