@@ -15,6 +15,7 @@ stock without HTTP polling.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -22,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,25 +37,27 @@ ADMIN = os.environ.get(
 REDIS = os.environ.get("STORESYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
-def _database(mode: str) -> tuple[str, object]:
-    import sqlalchemy as sa
-
+def _database(mode: str, stack: contextlib.ExitStack) -> str:
     from storesync import migrate
 
     if mode == "embedded":
         url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
         migrate.upgrade(url=url)
-        return url, None
-    name = f"storesync_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name} OWNER storesync_owner"))
-    base = sa.make_url(ADMIN)
-    migrate.upgrade(url=base.set(username="storesync_owner", database=name).render_as_string(False))
-    return base.set(username="storesync_app", database=name).render_as_string(False), (admin, name)
+        return url
+    from bench.pgdb import temporary_database
+
+    return stack.enter_context(temporary_database()).app_url
 
 
 def run(mode: str, rates: list[float], seconds: float, processes: int, threads: int) -> None:
+    with contextlib.ExitStack() as stack:
+        url = _database(mode, stack)
+        _run_layout(mode, url, rates, seconds, processes, threads)
+
+
+def _run_layout(
+    mode: str, url: str, rates: list[float], seconds: float, processes: int, threads: int
+) -> None:
     import httpx
     import sqlalchemy as sa
 
@@ -65,7 +67,6 @@ def run(mode: str, rates: list[float], seconds: float, processes: int, threads: 
     from storesync.sandbox.seed import SeedConfig
     from storesync.sandbox.server import free_port, serve_in_thread
 
-    url, cleanup = _database(mode)
     sandbox = Sandbox(seed=SeedConfig(seed=3, products_per_shop=150))
     children: list[subprocess.Popen[bytes]] = []
     with serve_in_thread(sandbox.asgi()) as base:
@@ -127,10 +128,6 @@ def run(mode: str, rates: list[float], seconds: float, processes: int, threads: 
                     child.kill()
             db.use_engine(None)
             engine.dispose()
-    if cleanup:
-        admin, name = cleanup  # type: ignore[misc]
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def _cpu_by_part(children: dict[str, int], database: str) -> dict[str, float]:

@@ -80,9 +80,11 @@ class TenantSession(Session):
 
 @event.listens_for(TenantSession, "after_begin")
 def _apply_tenant_context(
-    session: Session, _transaction: SessionTransaction, connection: Connection
+    session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
-    if connection.dialect.name != "postgresql":
+    # A savepoint keeps the transaction's settings (set_config(..., true) lasts until the
+    # outer transaction ends; rolling back to a savepoint restores the values set before it).
+    if connection.dialect.name != "postgresql" or transaction.nested:
         return
     org_id = session.info.get("org_id")
     user_id = session.info.get("user_id")

@@ -104,6 +104,38 @@ def change(
     """Apply deltas in ONE conditional UPDATE that keeps 0 <= reserved <= on_hand, and write the
     ledger row. Returns (on_hand, reserved) after, or None (nothing changed) when the condition
     fails, e.g. not enough available."""
+    entry = apply_delta(
+        session,
+        ctx,
+        item_id,
+        on_hand_delta=on_hand_delta,
+        reserved_delta=reserved_delta,
+        kind=kind,
+        reason=reason,
+        reference_type=reference_type,
+        reference_id=reference_id,
+    )
+    if entry is None:
+        return None
+    ledger.write(session, [entry])
+    return entry["on_hand_after"], entry["reserved_after"]
+
+
+def apply_delta(
+    session: Session,
+    ctx: RequestContext,
+    item_id: uuid.UUID,
+    *,
+    on_hand_delta: int,
+    reserved_delta: int,
+    kind: str,
+    reason: str,
+    reference_type: str = "",
+    reference_id: str = "",
+) -> dict[str, Any] | None:
+    """`change` without writing its ledger row: returns the row (`ledger.entry`), for the caller
+    to write with others in one statement (`ledger.write`) before its transaction ends, or None
+    when nothing changed."""
     new_on_hand = ITEMS.c.on_hand + on_hand_delta
     new_reserved = ITEMS.c.reserved + reserved_delta
     row = session.execute(
@@ -119,26 +151,27 @@ def change(
     ).first()
     if row is None:
         return None
-    on_hand, reserved = int(row[0]), int(row[1])
     touch(session, [row[2]])
-    ledger.write(
-        session,
-        [
-            ledger.entry(
-                ctx,
-                item_id=item_id,
-                kind=kind,
-                on_hand_delta=on_hand_delta,
-                reserved_delta=reserved_delta,
-                on_hand_after=on_hand,
-                reserved_after=reserved,
-                reason=reason,
-                reference_type=reference_type,
-                reference_id=reference_id,
-            )
-        ],
+    return ledger.entry(
+        ctx,
+        item_id=item_id,
+        kind=kind,
+        on_hand_delta=on_hand_delta,
+        reserved_delta=reserved_delta,
+        on_hand_after=int(row[0]),
+        reserved_after=int(row[1]),
+        reason=reason,
+        reference_type=reference_type,
+        reference_id=reference_id,
     )
-    return on_hand, reserved
+
+
+def available(session: Session, item_id: uuid.UUID) -> int:
+    """on_hand - reserved of a stock row, as this transaction sees it."""
+    value = session.execute(
+        sa.select(ITEMS.c.on_hand - ITEMS.c.reserved).where(ITEMS.c.id == item_id)
+    ).scalar_one()
+    return int(value)
 
 
 def lock_and_read(session: Session, ctx: RequestContext, item_id: uuid.UUID) -> tuple[int, int]:

@@ -99,7 +99,7 @@ def reserve_stock(
                 raise InsufficientStock(
                     variant_id=variant_id,
                     requested=quantity,
-                    available=_available(session, item_id),
+                    available=items.available(session, item_id),
                 )
     except IntegrityError:
         # The same line was reserved concurrently and committed first.
@@ -114,13 +114,6 @@ def reserve_stock(
         quantity=quantity,
         status="active",
     )
-
-
-def _available(session: Session, item_id: uuid.UUID) -> int:
-    value = session.execute(
-        sa.select(items.ITEMS.c.on_hand - items.ITEMS.c.reserved).where(items.ITEMS.c.id == item_id)
-    ).scalar_one()
-    return int(value)
 
 
 def release_order(

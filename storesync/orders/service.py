@@ -8,13 +8,15 @@ store's token had expired) is reserved and deducted at once, because its parcel 
 warehouse. A line that cannot be reserved is recorded as oversold (timeline event and
 notification) and shown on the line; the order itself is always kept.
 
-This module is the public entry point; the code lives in `intake` (creating orders),
+This module is the public entry point; the code lives in `intake` (creating orders;
+`intake_batch` creates many new orders of a store at once),
 `transitions` (status changes) and `queries` (reads).
 """
 
 from __future__ import annotations
 
 from storesync.orders.intake import create_order, record_order
+from storesync.orders.intake_batch import record_new_orders
 from storesync.orders.queries import get_order, list_orders
 from storesync.orders.schemas import BulkStatusResult as BulkStatusResult
 from storesync.orders.schemas import NewOrder as NewOrder
@@ -29,6 +31,7 @@ __all__ = [
     "create_order",
     "get_order",
     "list_orders",
+    "record_new_orders",
     "record_order",
     "ship_order",
 ]

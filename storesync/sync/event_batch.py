@@ -31,10 +31,25 @@ from sqlmodel import Session
 from storesync.channels.schemas import ChannelOrder
 from storesync.channels.service import open_adapter
 from storesync.core.errors import AppError
+from storesync.core.models import table_of
 from storesync.db import session_scope
+from storesync.orders import service as orders
+from storesync.orders.models import Order
+from storesync.orders.schemas import NewOrder
+from storesync.orders.status import OrderStatus
 from storesync.settings import Settings
 from storesync.sync.intake_schemas import EventOutcome, PushKind
-from storesync.sync.order_intake import EVENTS, MAX_ERROR, _close, _finish, _ingest
+from storesync.sync.order_intake import (
+    EVENTS,
+    MAX_ERROR,
+    SOURCE,
+    _announce,
+    _close,
+    _finish,
+    _ingest,
+    _note_channel_sale,
+    to_new_order,
+)
 from storesync.sync.webhooks import BadPush, read_push
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
@@ -42,6 +57,8 @@ from storesync.tenancy.permissions import Permission
 log = logging.getLogger(__name__)
 BATCH = 16
 DEADLOCK_RETRIES = 4
+ORDERS: Any = table_of(Order)
+NO_SALE = (OrderStatus.CANCELLED, OrderStatus.RETURNED)  # the channel took no units off
 
 
 @dataclass
@@ -231,7 +248,12 @@ def _ingest_all(
             sa.update(EVENTS).where(EVENTS.c.id.in_(list(wanted))).values(status="processing")
         )
     problems: dict[str, str] = {}
-    for order in sorted(fetched, key=lambda o: o.updated_at):
+    ordered = sorted(fetched, key=lambda o: o.updated_at)
+    recorded = _record_fresh(session, ctx, first.store_id, ordered, problems)
+    report.orders += len(recorded)
+    for order in ordered:
+        if order.platform_order_id in recorded or order.platform_order_id in problems:
+            continue
         try:
             with session.begin_nested():
                 _ingest(session, ctx=ctx, store_id=first.store_id, order=order)
@@ -239,6 +261,7 @@ def _ingest_all(
         except AppError as error:
             problems[order.platform_order_id] = error.message
     known = {o.platform_order_id for o in fetched}
+    processed: list[uuid.UUID] = []
     for event_id, order_id in wanted.items():
         problem = problems.get(order_id, "")
         if order_id not in known:
@@ -248,7 +271,62 @@ def _ingest_all(
             report.failed += 1
             report.errors[event_id] = problem
         else:
-            _finish(session, ctx, event_id, EventOutcome.PROCESSED, "")
-            report.processed += 1
+            processed.append(event_id)
+    _finish(session, ctx, processed, EventOutcome.PROCESSED, "")
+    report.processed += len(processed)
     if problems or report.errors:
         log.warning("store %s: %d webhook events failed", first.store_id, len(report.errors))
+
+
+def _record_fresh(
+    session: Session,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    ordered: list[ChannelOrder],
+    problems: dict[str, str],
+) -> set[str]:
+    """The orders StoreSync does not hold yet, recorded together (`orders.record_new_orders`:
+    a few statements for the whole batch instead of ~20 per order). Returns their platform
+    order ids. An order that cannot be read lands in `problems`; known orders, and any a
+    concurrent intake recorded first, are left to `_ingest` one at a time, as is every order if
+    the set-based pass fails."""
+    news: dict[str, NewOrder] = {}
+    for order in ordered:
+        try:
+            news[order.platform_order_id] = to_new_order(store_id, order)
+        except AppError as error:
+            problems[order.platform_order_id] = error.message
+    if not news:
+        return set()
+    known = set(
+        session.execute(
+            sa.select(ORDERS.c.platform_order_id).where(
+                ORDERS.c.organization_id == ctx.organization_id,
+                ORDERS.c.store_id == store_id,
+                ORDERS.c.platform_order_id.in_(list(news)),
+            )
+        ).scalars()
+    )
+    fresh = [order for order in ordered if order.platform_order_id in news.keys() - known]
+    if not fresh:
+        return set()
+    try:
+        with session.begin_nested():
+            rows = orders.record_new_orders(
+                session,
+                ctx=ctx,
+                store_id=store_id,
+                orders=[news[order.platform_order_id] for order in fresh],
+                source=SOURCE,
+            )
+    except AppError as error:
+        log.info("store %s: new orders go one at a time (%s)", store_id, error.message)
+        return set()
+    for order in fresh:
+        row = rows.get(order.platform_order_id)
+        if row is None:
+            continue  # recorded by a concurrent intake meanwhile: `_ingest` follows it
+        if news[order.platform_order_id].status not in NO_SALE:
+            _note_channel_sale(session, store_id, order)
+        _announce(session, ctx, "order.created", row)
+    return set(rows)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from decimal import Decimal
 
@@ -93,11 +94,19 @@ async def process_webhook_event(
 
 
 def _finish(
-    session: Session, ctx: RequestContext, event_id: uuid.UUID, outcome: EventOutcome, error: str
+    session: Session,
+    ctx: RequestContext,
+    event_id: uuid.UUID | Collection[uuid.UUID],
+    outcome: EventOutcome,
+    error: str,
 ) -> None:
+    """Settle one event, or several with the same outcome in one statement."""
+    ids = [event_id] if isinstance(event_id, uuid.UUID) else list(event_id)
+    if not ids:
+        return
     session.execute(
         sa.update(EVENTS)
-        .where(EVENTS.c.id == event_id, EVENTS.c.organization_id == ctx.organization_id)
+        .where(EVENTS.c.id.in_(ids), EVENTS.c.organization_id == ctx.organization_id)
         .values(status=outcome.value, error=error[:MAX_ERROR], processed_at=utcnow())
     )
 

@@ -171,3 +171,35 @@ def test_one_event_alone_takes_no_other_waiting_push_even_when_it_is_done(
     statuses = {e.id: e.status for e in world.events()}
     assert (statuses[first], statuses[second]) == ("processed", "received")
     assert world.count(Order) == 1
+
+
+@pytest.mark.parametrize("platform", ["shopee", "tiktok"])
+def test_a_batch_creates_new_orders_together_and_moves_a_known_one(
+    world_factory: MakeWorld, platform: str
+) -> None:
+    world = world_factory(platform)
+    world.register()
+    first, second = world.skus[0], world.skus[1]
+    known = world.place((first, 2))
+    run(world, stored_orders(world, [known])[0])
+    assert world.stock(first) == (ON_HAND, 2)
+    world.set_status(known, "CANCELLED")
+    wait_for(lambda: len(world.order_events(known)) == 2, what="the cancellation push")
+    cancelled = world.order_events(known)[-1].id
+    fresh = [world.place((second, 1)), world.place((first, 1), (second, 2))]
+    stored_orders(world, fresh)
+
+    report = run(world, cancelled)
+
+    assert (report.claimed, report.processed, report.failed, report.orders) == (3, 3, 0, 3)
+    known_order = world.order(known)
+    assert known_order is not None and known_order.status == "cancelled"
+    assert world.reservations(known) == [(first, "released", 2)]
+    for order_id in fresh:
+        order = world.order(order_id)
+        assert order is not None and order.status == "to_ship"
+        assert [e.reason for e in order.events] == ["created"]
+    assert world.reservations(fresh[1]) == sorted([(first, "active", 1), (second, "active", 2)])
+    assert world.stock(first) == (ON_HAND, 1)
+    assert world.stock(second) == (ON_HAND, 3)
+    assert world.count(Order) == 3
