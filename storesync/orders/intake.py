@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,6 +21,7 @@ from storesync.catalog.models import ProductVariant
 from storesync.channels.models import ChannelListing, Store
 from storesync.core.clock import utcnow
 from storesync.core.errors import NotFound
+from storesync.core.models import table_of
 from storesync.inventory import service as inventory
 from storesync.inventory.errors import InsufficientStock
 from storesync.notifications.models import Notification
@@ -35,6 +38,19 @@ from storesync.orders.status import (
 )
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
+
+_LISTINGS = table_of(ChannelListing)
+_LISTINGS_OF_ITEMS = sa.select(
+    _LISTINGS.c.id,
+    _LISTINGS.c.platform_item_id,
+    _LISTINGS.c.platform_model_id,
+    _LISTINGS.c.match_status,
+    _LISTINGS.c.variant_id,
+).where(
+    _LISTINGS.c.organization_id == sa.bindparam("org"),
+    _LISTINGS.c.store_id == sa.bindparam("store"),
+    _LISTINGS.c.platform_item_id.in_(sa.bindparam("items", expanding=True)),
+)
 
 
 def create_order(
@@ -210,17 +226,14 @@ def _link_lines(
 
 def _listings_by_key(
     session: Session, *, ctx: RequestContext, store_id: uuid.UUID, lines: Sequence[NewOrderItem]
-) -> dict[tuple[str, str], ChannelListing]:
+) -> dict[tuple[str, str], Any]:
+    """(item, model) → the store's listing (id, match_status, variant_id), as plain rows."""
     item_ids = {line.platform_item_id for line in lines if line.platform_item_id}
     if not item_ids:
         return {}
-    rows = session.exec(
-        select(ChannelListing).where(
-            ChannelListing.organization_id == ctx.organization_id,
-            ChannelListing.store_id == store_id,
-            col(ChannelListing.platform_item_id).in_(item_ids),
-        )
-    ).all()
+    rows = session.execute(
+        _LISTINGS_OF_ITEMS, {"org": ctx.organization_id, "store": store_id, "items": list(item_ids)}
+    )
     return {(r.platform_item_id, r.platform_model_id): r for r in rows}
 
 

@@ -138,13 +138,14 @@ def _insert_orders(session: Session, rows: list[Order]) -> set[uuid.UUID]:
     """Insert what no other transaction holds yet; the ids actually inserted."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Many parameter sets, not a multi-row VALUES: the statement compiles once per process
+    # (SQLAlchemy still sends one INSERT .. VALUES (..), (..) RETURNING per batch).
     statement = (
         insert(ORDERS)
-        .values([_values(ORDERS, row) for row in rows])
         .on_conflict_do_nothing(index_elements=["store_id", "platform_order_id"])
         .returning(ORDERS.c.id)
     )
-    return set(session.execute(statement).scalars())
+    return set(session.execute(statement, [_values(ORDERS, row) for row in rows]).scalars())
 
 
 def _created_event(ctx: RequestContext, row: Order, source: str) -> dict[str, Any]:

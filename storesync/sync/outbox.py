@@ -51,6 +51,34 @@ def channel_quantity(available: int, share_percent: Decimal, buffer: int) -> int
     return max(0, math.floor(max(available, 0) * share_percent / 100) - buffer)
 
 
+# Built once: these run at every commit that touched stock.
+_DESIRED = (
+    sa.select(
+        LISTINGS.c.id,
+        LISTINGS.c.store_id,
+        LISTINGS.c.organization_id,
+        LISTINGS.c.variant_id,
+        LISTINGS.c.last_pushed_quantity,
+        ALLOCATIONS.c.share_percent,
+        ALLOCATIONS.c.buffer,
+        ALLOCATIONS.c.location_id,
+        OUTBOX.c.quantity.label("queued_quantity"),
+        OUTBOX.c.status.label("queued_status"),
+    )
+    .join(STORES, STORES.c.id == LISTINGS.c.store_id)
+    .outerjoin(ALLOCATIONS, ALLOCATIONS.c.store_id == LISTINGS.c.store_id)
+    .outerjoin(OUTBOX, OUTBOX.c.listing_id == LISTINGS.c.id)
+    .where(
+        LISTINGS.c.variant_id.in_(sa.bindparam("ids", expanding=True)),
+        LISTINGS.c.match_status == "matched",
+        STORES.c.status == "connected",
+    )
+)
+_AVAILABLE = sa.select(
+    ITEMS.c.variant_id, ITEMS.c.location_id, ITEMS.c.on_hand - ITEMS.c.reserved
+).where(ITEMS.c.variant_id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> list[dict[str, Any]]:
     """For each listing of these variants in a connected store: the quantity its channel should
     show, what was last pushed, and the quantity its outbox row holds while that row still waits
@@ -64,28 +92,7 @@ def desired_quantities(session: Session, variant_ids: Iterable[uuid.UUID]) -> li
         ]
     if not ids:
         return []
-    rows = session.execute(
-        sa.select(
-            LISTINGS.c.id,
-            LISTINGS.c.store_id,
-            LISTINGS.c.organization_id,
-            LISTINGS.c.variant_id,
-            LISTINGS.c.last_pushed_quantity,
-            ALLOCATIONS.c.share_percent,
-            ALLOCATIONS.c.buffer,
-            ALLOCATIONS.c.location_id,
-            OUTBOX.c.quantity.label("queued_quantity"),
-            OUTBOX.c.status.label("queued_status"),
-        )
-        .join(STORES, STORES.c.id == LISTINGS.c.store_id)
-        .outerjoin(ALLOCATIONS, ALLOCATIONS.c.store_id == LISTINGS.c.store_id)
-        .outerjoin(OUTBOX, OUTBOX.c.listing_id == LISTINGS.c.id)
-        .where(
-            LISTINGS.c.variant_id.in_(ids),
-            LISTINGS.c.match_status == "matched",
-            STORES.c.status == "connected",
-        )
-    ).all()
+    rows = session.execute(_DESIRED, {"ids": ids}).all()
     available = _available(session, ids)
     result = []
     for row in rows:
@@ -113,11 +120,7 @@ def _available(
 ) -> dict[tuple[uuid.UUID, uuid.UUID | None], int]:
     """Available per (variant, location) and per (variant, None) = all locations."""
     totals: dict[tuple[uuid.UUID, uuid.UUID | None], int] = {}
-    for variant_id, location_id, available in session.execute(
-        sa.select(
-            ITEMS.c.variant_id, ITEMS.c.location_id, ITEMS.c.on_hand - ITEMS.c.reserved
-        ).where(ITEMS.c.variant_id.in_(variant_ids))
-    ):
+    for variant_id, location_id, available in session.execute(_AVAILABLE, {"ids": variant_ids}):
         totals[(variant_id, location_id)] = int(available)
         totals[(variant_id, None)] = totals.get((variant_id, None), 0) + int(available)
     return totals
@@ -169,40 +172,52 @@ def enqueue(
         # One lock order for every writer: concurrent upserts of overlapping rows cannot deadlock.
         for d in sorted(wanted, key=lambda d: d["listing_id"])
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)
-    statement = insert.on_conflict_do_update(
-        index_elements=[OUTBOX.c.listing_id],
-        set_={
-            "quantity": insert.excluded.quantity,
-            "status": sa.case(
-                (
-                    sa.and_(
-                        OUTBOX.c.status == "in_progress",
-                        OUTBOX.c.quantity == insert.excluded.quantity,
-                    ),
-                    "in_progress",
-                ),
-                else_="pending",
-            ),
-            "attempts": sa.case(
-                (
-                    sa.and_(
-                        sa.or_(OUTBOX.c.status == "pending", OUTBOX.c.status == "in_progress"),
-                        OUTBOX.c.quantity == insert.excluded.quantity,
-                    ),
-                    OUTBOX.c.attempts,
-                ),
-                else_=0,
-            ),
-            "available_at": insert.excluded.available_at,
-            "last_error": "",
-            "updated_at": insert.excluded.updated_at,
-        },
-    )
+    statement = _upsert(session.get_bind().dialect.name)
     for start in range(0, len(rows), 2000):
         session.execute(statement, rows[start : start + 2000])
     return {(d["organization_id"], d["store_id"]) for d in wanted}
+
+
+_upserts: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The outbox upsert, built once per dialect (building it and its cache key per call cost
+    more than executing it)."""
+    statement = _upserts.get(dialect)
+    if statement is None:
+        insert = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)
+        statement = insert.on_conflict_do_update(
+            index_elements=[OUTBOX.c.listing_id],
+            set_={
+                "quantity": insert.excluded.quantity,
+                "status": sa.case(
+                    (
+                        sa.and_(
+                            OUTBOX.c.status == "in_progress",
+                            OUTBOX.c.quantity == insert.excluded.quantity,
+                        ),
+                        "in_progress",
+                    ),
+                    else_="pending",
+                ),
+                "attempts": sa.case(
+                    (
+                        sa.and_(
+                            sa.or_(OUTBOX.c.status == "pending", OUTBOX.c.status == "in_progress"),
+                            OUTBOX.c.quantity == insert.excluded.quantity,
+                        ),
+                        OUTBOX.c.attempts,
+                    ),
+                    else_=0,
+                ),
+                "available_at": insert.excluded.available_at,
+                "last_error": "",
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+        _upserts[dialect] = statement
+    return statement
 
 
 @event.listens_for(Session, "before_commit")
