@@ -10,14 +10,22 @@ from storesync.core.errors import AppError, ErrorType
 from storesync.settings import RunMode, Settings, get_settings
 
 
-def app_credentials(platform: str, settings: Settings | None = None) -> AppCredentials:
-    cfg = settings or get_settings()
+def configured_app(platform: str, cfg: Settings) -> AppCredentials | None:
+    """The app credentials the settings hold for the platform, if any (no I/O)."""
     if platform == "shopee" and cfg.shopee_partner_id and cfg.shopee_partner_key:
         return AppCredentials("shopee", cfg.shopee_partner_id, cfg.shopee_partner_key)
     if platform == "tiktok" and cfg.tiktok_app_key and cfg.tiktok_app_secret:
         return AppCredentials(
             "tiktok", cfg.tiktok_app_key, cfg.tiktok_app_secret, cfg.tiktok_service_id
         )
+    return None
+
+
+def app_credentials(platform: str, settings: Settings | None = None) -> AppCredentials:
+    cfg = settings or get_settings()
+    configured = configured_app(platform, cfg)
+    if configured is not None:
+        return configured
     if cfg.env is RunMode.EMBEDDED:
         return _from_sandbox(platform, cfg.shopee_base_url.rsplit("/shopee", 1)[0])
     names = "SHOPEE_PARTNER_ID/KEY" if platform == "shopee" else "TIKTOK_APP_KEY/SECRET"

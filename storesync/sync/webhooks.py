@@ -53,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from storesync.channels.apps import app_credentials
+from storesync.channels.apps import app_credentials, configured_app
 from storesync.channels.schemas import AppCredentials
 from storesync.channels.service import route_store
 from storesync.channels.shopee import signing as shopee_signing
@@ -235,12 +235,7 @@ def record_push(
         "received_at": now,
         "processed_at": None if wanted else now,
     }
-    insert = (
-        _insert_for(session)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
-    )
-    inserted = session.execute(insert.returning(EVENTS.c.id)).first()
+    inserted = session.execute(_insert_for(session), values).first()
     if inserted is not None:
         return WebhookEventDTO.model_validate(values), True
     existing = session.exec(
@@ -255,10 +250,17 @@ def record_push(
     return WebhookEventDTO.model_validate(existing), False
 
 
+# Built once per dialect (one runs per push received): the values come as parameters.
+_INSERTS = {
+    name: insert(EVENTS)
+    .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
+    .returning(EVENTS.c.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def _insert_for(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(EVENTS)
-    return sqlite_insert(EVENTS)
+    return _INSERTS[session.get_bind().dialect.name]
 
 
 def _store(
@@ -318,8 +320,10 @@ async def _intake(request: Request, platform: str) -> Response:
     if platform == "shopee" and not body.strip():
         return Response(status_code=200)  # the reachability check on registration
     cfg = settings_provider()
-    try:
-        app = await run_in_threadpool(app_credentials, platform, cfg)
+    try:  # configured credentials need no I/O; the embedded sandbox's are fetched over HTTP
+        app = configured_app(platform, cfg)
+        if app is None:
+            app = await run_in_threadpool(app_credentials, platform, cfg)
     except AppError as error:
         log.error("%s push not accepted: app credentials unavailable (%s)", platform, error.code)
         return Response(status_code=503)
