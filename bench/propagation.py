@@ -285,7 +285,7 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
             f"{name} {(after[name] - before[name]) * 1000 / max(placed, 1):.1f}" for name in after
         )
         print(f"{mode:9s} {rate:5.0f} orders/s: CPU ms per order: {spent}", flush=True)
-        done = sorted(latencies)
+        done = sorted(latency for _, latency in latencies)
         if not done:
             print(f"{mode:9s} {rate:5.0f} orders/s: nothing propagated", flush=True)
             continue
@@ -296,6 +296,9 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
             f"p99 {p99 * 1000:6.0f} ms, max {done[-1] * 1000:6.0f} ms",
             flush=True,
         )
+        slow = _slow_seconds(latencies)
+        if slow:
+            print(f"{mode:9s} {rate:5.0f} orders/s: slowest (second placed: max ms) {slow}")
 
 
 def _wait_for_first_polls(engine, ctx, store_ids, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -322,12 +325,21 @@ def _wait_for_first_polls(engine, ctx, store_ids, timeout: float = 60) -> None: 
     print("the first scheduled orders polls did not finish in time", flush=True)
 
 
+def _slow_seconds(latencies: list[tuple[float, float]], over: float = 0.5) -> str:
+    """The seconds of the run (by placing time) whose slowest order took over `over` s: shows
+    whether a tail is one stall or spread over the run."""
+    worst: dict[int, float] = {}
+    for started, latency in latencies:
+        worst[int(started)] = max(worst.get(int(started), 0.0), latency)
+    return ", ".join(f"{s}s: {w * 1000:.0f}" for s, w in sorted(worst.items()) if w > over)
+
+
 def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[no-untyped-def]
     import random
 
     rng = random.Random(1)
     pending: list[tuple[object, int, float]] = []
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []
     lock = threading.Lock()
     stop = threading.Event()
     expected = {sku: by_sku["tiktok"][sku][1].stock for sku in shared}
@@ -339,12 +351,13 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
                 for entry in list(pending):
                     model, target, started = entry
                     if model.stock <= target:  # type: ignore[attr-defined]
-                        latencies.append(now - started)
+                        latencies.append((started - begun, now - started))
                         pending.remove(entry)
                     elif now - started > 10:
                         pending.remove(entry)
             time.sleep(0.005)
 
+    begun = time.monotonic()
     poller = threading.Thread(target=poll)
     poller.start()
     interval = 1 / rate
