@@ -25,7 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from storesync.channels.models import Store
 from storesync.core.clock import utcnow
+from storesync.core.errors import NotFound
 from storesync.core.ids import new_id
 from storesync.core.models import table_of
 from storesync.inventory import items as stock_rows
@@ -50,6 +52,10 @@ ORDERS: Any = table_of(Order)
 ORDER_ITEMS: Any = table_of(OrderItem)
 ORDER_EVENTS: Any = table_of(OrderEvent)
 RESERVATIONS: Any = table_of(Reservation)
+STORES: Any = table_of(Store)
+_STORE = sa.select(STORES.c.id, STORES.c.platform).where(
+    STORES.c.id == sa.bindparam("id"), STORES.c.organization_id == sa.bindparam("org")
+)
 
 
 def record_new_orders(
@@ -67,7 +73,9 @@ def record_new_orders(
     ctx.require(Permission.PROCESS_ORDERS)
     if not orders:
         return {}
-    store = intake._get_store(session, ctx=ctx, store_id=store_id)
+    store = session.execute(_STORE, {"id": store_id, "org": ctx.organization_id}).first()
+    if store is None:
+        raise NotFound("store", store_id)
     lines = [line for order in orders for line in order.items]
     links = iter(intake._link_lines(session, ctx=ctx, store_id=store.id, lines=lines))
     built: list[tuple[Order, list[OrderItem]]] = []

@@ -16,6 +16,7 @@ HTTP call.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -160,32 +161,48 @@ def _ingest_retrying(
 def _claim(
     session: Session, ctx: RequestContext, event_id: uuid.UUID, limit: int
 ) -> list[_Claimed]:
+    statement = _claim_statement(single=limit == 1, postgres=_is_postgres(session))
+    rows = session.execute(
+        statement, {"event": event_id, "org": ctx.organization_id, "limit": limit}
+    ).all()
+    return [_Claimed(r.id, r.store_id, r.platform, dict(r.payload)) for r in rows]
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@functools.cache
+def _claim_statement(*, single: bool, postgres: bool) -> Any:
+    """The claim, built once per shape (it runs for every push message): this event and up to
+    `limit - 1` waiting pushes of its store, marked processing. `single`: this event or nothing."""
+    event: Any = sa.bindparam("event")
+    org: Any = sa.bindparam("org")
     store = (
         sa.select(EVENTS.c.store_id)
-        .where(EVENTS.c.id == event_id, EVENTS.c.organization_id == ctx.organization_id)
+        .where(EVENTS.c.id == event, EVENTS.c.organization_id == org)
         .scalar_subquery()
     )
     waiting = sa.or_(
         EVENTS.c.status == "received",
-        sa.and_(EVENTS.c.id == event_id, EVENTS.c.status == "failed"),
+        sa.and_(EVENTS.c.id == event, EVENTS.c.status == "failed"),
     )
-    if limit == 1:  # this event or nothing
-        waiting = sa.and_(EVENTS.c.id == event_id, EVENTS.c.status.in_(("received", "failed")))
+    if single:
+        waiting = sa.and_(EVENTS.c.id == event, EVENTS.c.status.in_(("received", "failed")))
     candidates = (
         sa.select(EVENTS.c.id)
-        .where(EVENTS.c.organization_id == ctx.organization_id, EVENTS.c.store_id == store, waiting)
-        .order_by((EVENTS.c.id == event_id).desc(), EVENTS.c.received_at)
-        .limit(limit)
+        .where(EVENTS.c.organization_id == org, EVENTS.c.store_id == store, waiting)
+        .order_by((EVENTS.c.id == event).desc(), EVENTS.c.received_at)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
-    rows = session.execute(
+    return (
         sa.update(EVENTS)
         .where(EVENTS.c.id.in_(candidates.scalar_subquery()))
         .values(status="processing", attempts=EVENTS.c.attempts + 1)
         .returning(EVENTS.c.id, EVENTS.c.store_id, EVENTS.c.platform, EVENTS.c.payload)
-    ).all()
-    return [_Claimed(r.id, r.store_id, r.platform, dict(r.payload)) for r in rows]
+    )
 
 
 def _read(

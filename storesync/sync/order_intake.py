@@ -148,30 +148,43 @@ def _ingest(
 def _note_channel_sale(session: Session, store_id: uuid.UUID, order: ChannelOrder) -> None:
     """The selling channel already took the units off its own stock: count them as pushed, so
     the outbox pushes only to the OTHER channels (and to this one only to correct drift)."""
-    listings = table_of(ChannelListing)
-    for line in order.lines:
-        models = {
-            line.platform_model_id,
-            "" if line.platform_model_id == "0" else line.platform_model_id,
-        }
-        session.execute(
-            sa.update(listings)
-            .where(
-                listings.c.store_id == store_id,
-                listings.c.platform_item_id == line.platform_item_id,
-                listings.c.platform_model_id.in_(models),
-                listings.c.last_pushed_quantity.is_not(None),
-            )
-            .values(
-                last_pushed_quantity=sa.case(
-                    (
-                        listings.c.last_pushed_quantity > line.quantity,
-                        listings.c.last_pushed_quantity - line.quantity,
-                    ),
-                    else_=0,
-                )
-            )
+    if not order.lines:
+        return
+    session.execute(
+        _NOTE_SALE,
+        [
+            {
+                "store": store_id,
+                "item": line.platform_item_id,
+                "model": line.platform_model_id,
+                # Shopee says model "0" for an item without models; the listing stores "".
+                "or_model": "" if line.platform_model_id == "0" else line.platform_model_id,
+                "sold": line.quantity,
+            }
+            for line in order.lines
+        ],
+    )
+
+
+_LISTINGS = table_of(ChannelListing)
+_NOTE_SALE = (
+    sa.update(_LISTINGS)
+    .where(
+        _LISTINGS.c.store_id == sa.bindparam("store"),
+        _LISTINGS.c.platform_item_id == sa.bindparam("item"),
+        _LISTINGS.c.platform_model_id.in_([sa.bindparam("model"), sa.bindparam("or_model")]),
+        _LISTINGS.c.last_pushed_quantity.is_not(None),
+    )
+    .values(
+        last_pushed_quantity=sa.case(
+            (
+                _LISTINGS.c.last_pushed_quantity > sa.bindparam("sold"),
+                _LISTINGS.c.last_pushed_quantity - sa.bindparam("sold"),
+            ),
+            else_=0,
         )
+    )
+)
 
 
 def to_new_order(store_id: uuid.UUID, order: ChannelOrder) -> NewOrder:

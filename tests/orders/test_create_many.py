@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from storesync.core.errors import NotFound
 from storesync.db import session_scope
 from storesync.inventory.models import InventoryTransaction, Reservation
 from storesync.notifications.models import Notification
@@ -209,3 +210,22 @@ def test_two_intakes_of_the_same_orders_at_once_record_each_once(app_engine: Eng
     assert shop.count(Notification) == 0
     assert shop.stock(shop.variant_a) == (10, 5)
     assert shop.stock(shop.variant_b) == (5, 5)
+
+
+def test_another_organizations_store_is_not_found_and_nothing_is_written(engine: Engine) -> None:
+    mine, theirs = build_shop(engine), build_shop(engine)
+    before = mine.snapshot(), theirs.snapshot()
+
+    with (
+        pytest.raises(NotFound) as raised,
+        session_scope(mine.ctx, engine=engine) as session,
+    ):
+        orders.record_new_orders(
+            session,
+            ctx=mine.ctx,
+            store_id=theirs.store_id,
+            orders=[mine.new_order(store_id=theirs.store_id)],
+        )
+
+    assert raised.value.code == "store_not_found"
+    assert (mine.snapshot(), theirs.snapshot()) == before
