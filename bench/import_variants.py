@@ -16,6 +16,7 @@ import csv
 import io
 import os
 import resource
+import sys
 import tempfile
 import time
 import uuid
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 os.environ.setdefault("STORESYNC_VAR_DIR", "/tmp/storesync-bench-var")
 
@@ -138,21 +139,10 @@ def main() -> None:
             migrate.upgrade(url=url)
             run(url, csv_path, args.variants)
             return
-        name = f"storesync_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name} OWNER storesync_owner"))
-        base = sa.make_url(ADMIN)
-        try:
-            migrate.upgrade(
-                url=base.set(username="storesync_owner", database=name).render_as_string(False)
-            )
-            app_url = base.set(username="storesync_app", database=name).render_as_string(False)
-            run(app_url, csv_path, args.variants)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
+        from bench.pgdb import temporary_database
+
+        with temporary_database() as database:
+            run(database.app_url, csv_path, args.variants)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 os.environ.setdefault("STORESYNC_VAR_DIR", "/tmp/storesync-bench-var")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storesync import migrate
 from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import Store
 from storesync.core.ids import new_id
@@ -143,39 +142,27 @@ def main() -> None:
     parser.add_argument("--per-worker", type=int, default=1000)
     parser.add_argument("--skus", type=int, default=200)
     args = parser.parse_args()
-    admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    base = sa.make_url(ADMIN)
-    try:
-        for label, skus in (("one hot SKU", 1), (f"{args.skus} SKUs", args.skus)):
-            name = f"storesync_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"CREATE DATABASE {name} OWNER storesync_owner"))
-            try:
-                owner = base.set(username="storesync_owner", database=name)
-                app = base.set(username="storesync_app", database=name)
-                migrate.upgrade(url=owner.render_as_string(False))
-                engine = make_engine(app.render_as_string(False))
-                total = args.workers * args.per_worker
-                ctx, variants, location, lines = _setup(engine, skus, total)
-                engine.dispose()
-                elapsed, failed = _run(
-                    app.render_as_string(False),
-                    ctx,
-                    variants,
-                    location,
-                    lines,
-                    args.workers,
-                    args.per_worker,
-                )
-                print(
-                    f"{label:10s} {args.workers} workers: {total} reservations in "
-                    f"{elapsed:6.2f} s = {total / elapsed:7.0f}/s ({failed} refused)"
-                )
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+    from bench.pgdb import temporary_database
+
+    for label, skus in (("one hot SKU", 1), (f"{args.skus} SKUs", args.skus)):
+        with temporary_database() as database:
+            engine = make_engine(database.app_url)
+            total = args.workers * args.per_worker
+            ctx, variants, location, lines = _setup(engine, skus, total)
+            engine.dispose()
+            elapsed, failed = _run(
+                database.app_url,
+                ctx,
+                variants,
+                location,
+                lines,
+                args.workers,
+                args.per_worker,
+            )
+        print(
+            f"{label:10s} {args.workers} workers: {total} reservations in "
+            f"{elapsed:6.2f} s = {total / elapsed:7.0f}/s ({failed} refused)"
+        )
 
 
 if __name__ == "__main__":

@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
-import uuid
+from pathlib import Path
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 os.environ.setdefault("STORESYNC_VAR_DIR", "/tmp/storesync-bench-var")
 
-from storesync import migrate
 from storesync.db import make_engine, session_scope
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
@@ -42,62 +44,53 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
 
-    name = f"storesync_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name} OWNER storesync_owner"))
-    base = sa.make_url(ADMIN)
-    owner_url = base.set(username="storesync_owner", database=name).render_as_string(False)
-    app_url = base.set(username="storesync_app", database=name).render_as_string(False)
-    super_url = base.set(database=name).render_as_string(False)
-    try:
-        migrate.upgrade(url=owner_url)
-        app = make_engine(app_url)
-        contexts = []
-        for index in range(2):
-            with session_scope(engine=app) as session:
-                user = tenancy.create_user(session, email=f"b{index}@x.io", password="benchmark")
-                org = tenancy.create_organization(session, name=f"B{index}", owner_user_id=user.id)
-            contexts.append(RequestContext(user.id, org.id, Role.OWNER))
-            with session_scope(contexts[-1], engine=app) as session:
-                session.execute(
-                    sa.text(
-                        "INSERT INTO product (id, organization_id, created_at, handle, title,"
-                        " description, brand, category, status, attributes, images)"
-                        " SELECT gen_random_uuid(), "
-                        ":org, now(), 'p' || g, 'p' || g, '', '', '', 'active', '{}', '[]' "
-                        "FROM generate_series(1, :n) g"
-                    ),
-                    {"org": org.id, "n": args.products},
-                )
-        superuser = make_engine(super_url)
-        ctx = contexts[0]
-        query = "SELECT count(*) FROM product WHERE status = 'active'"
+    from bench.pgdb import temporary_database
 
-        def with_rls() -> None:
-            with session_scope(ctx, engine=app) as session:
-                session.execute(sa.text(query)).scalar_one()
+    with temporary_database() as database:
+        _compare(database.app_url, database.admin_url, args.products, args.repeat)
 
-        def without_rls() -> None:
-            with superuser.connect() as conn:
-                conn.execute(
-                    sa.text(query + " AND organization_id = :o"), {"o": ctx.organization_id}
-                )
 
-        for label, fn in (("app role, RLS", with_rls), ("superuser, explicit WHERE", without_rls)):
-            fn()
-            samples = _timed(fn, args.repeat)
-            print(
-                f"{label:28s} p50 {statistics.median(samples):7.2f} ms  "
-                f"p95 {sorted(samples)[int(len(samples) * 0.95)]:7.2f} ms  "
-                f"({args.products} rows per org, 2 orgs, {args.repeat} runs)"
+def _compare(app_url: str, super_url: str, products: int, repeat: int) -> None:
+    app = make_engine(app_url)
+    contexts = []
+    for index in range(2):
+        with session_scope(engine=app) as session:
+            user = tenancy.create_user(session, email=f"b{index}@x.io", password="benchmark")
+            org = tenancy.create_organization(session, name=f"B{index}", owner_user_id=user.id)
+        contexts.append(RequestContext(user.id, org.id, Role.OWNER))
+        with session_scope(contexts[-1], engine=app) as session:
+            session.execute(
+                sa.text(
+                    "INSERT INTO product (id, organization_id, created_at, handle, title,"
+                    " description, brand, category, status, attributes, images)"
+                    " SELECT gen_random_uuid(), "
+                    ":org, now(), 'p' || g, 'p' || g, '', '', '', 'active', '{}', '[]' "
+                    "FROM generate_series(1, :n) g"
+                ),
+                {"org": org.id, "n": products},
             )
-        app.dispose()
-        superuser.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    superuser = make_engine(super_url)
+    ctx = contexts[0]
+    query = "SELECT count(*) FROM product WHERE status = 'active'"
+
+    def with_rls() -> None:
+        with session_scope(ctx, engine=app) as session:
+            session.execute(sa.text(query)).scalar_one()
+
+    def without_rls() -> None:
+        with superuser.connect() as conn:
+            conn.execute(sa.text(query + " AND organization_id = :o"), {"o": ctx.organization_id})
+
+    for label, fn in (("app role, RLS", with_rls), ("superuser, explicit WHERE", without_rls)):
+        fn()
+        samples = _timed(fn, repeat)
+        print(
+            f"{label:28s} p50 {statistics.median(samples):7.2f} ms  "
+            f"p95 {sorted(samples)[int(len(samples) * 0.95)]:7.2f} ms  "
+            f"({products} rows per org, 2 orgs, {repeat} runs)"
+        )
+    app.dispose()
+    superuser.dispose()
 
 
 if __name__ == "__main__":
