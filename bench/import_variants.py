@@ -36,9 +36,6 @@ from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 
-ADMIN = os.environ.get(
-    "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
-)
 SIZES = ("S", "M", "L", "XL")
 
 

@@ -33,10 +33,6 @@ from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 
-ADMIN = os.environ.get(
-    "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
-)
-
 
 def _setup(
     engine: sa.Engine, skus: int, lines: int

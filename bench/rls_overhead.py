@@ -24,10 +24,6 @@ from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 
-ADMIN = os.environ.get(
-    "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
-)
-
 
 def _timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
     samples = []
