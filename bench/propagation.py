@@ -278,6 +278,8 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
         flush=True,
     )
     for rate in rates:
+        speed = _speed_ms()
+        print(f"{mode:9s} {rate:5.0f} orders/s: machine speed check {speed:.0f} ms", flush=True)
         before = cpu()
         latencies, placed = _measure(sandbox, shops["shopee"].id, by_sku, shared, rate, seconds)
         after = cpu()
@@ -323,6 +325,16 @@ def _wait_for_first_polls(engine, ctx, store_ids, timeout: float = 60) -> None: 
             return
         time.sleep(0.2)
     print("the first scheduled orders polls did not finish in time", flush=True)
+
+
+def _speed_ms() -> float:
+    """A fixed pure-Python loop, timed: this VM's speed drifts by a third between runs minutes
+    apart, and the latency figures with it; print it so runs can be compared."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(3_000_000):
+        total += number
+    return (time.perf_counter() - start) * 1000
 
 
 def _slow_seconds(latencies: list[tuple[float, float]], over: float = 0.5) -> str:
