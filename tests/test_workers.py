@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -67,3 +68,52 @@ def test_flights_run_one_loop_per_key_and_coalesce_what_arrives_meanwhile() -> N
     assert flights.join("store-1", "c") is True  # so the next message starts a new one
     flights.abandon("store-1")  # a failed loop
     assert flights.join("store-1", "d") is True
+
+
+def _redis() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable("Redis", error)
+    return client
+
+
+@pytest.mark.redis
+def test_redis_flights_run_one_loop_per_key_across_processes() -> None:
+    from workers.flights import RedisFlights
+
+    client = _redis()
+    prefix = f"test:flights:{os.getpid()}:{time.monotonic_ns()}"
+    first, second = RedisFlights(client, prefix), RedisFlights(client, prefix)  # two processes
+
+    assert first.join("org-1", "a") is True  # runs the loop
+    assert second.join("org-1", "b") is False  # left with the loop in the other process
+    assert second.join("org-1", "b") is False  # a repeat coalesces
+    assert second.join("org-2", "x") is True  # another key, another loop
+    assert first.next("org-1") == "b"
+    assert first.next("org-1") is None  # nothing left: the loop ends and lets go
+    assert second.join("org-1", "c") is True  # so the next message starts one, anywhere
+    second.abandon("org-1")  # a failed loop lets go too
+    assert first.join("org-1", "d") is True
+    assert first.next("org-1") is None
+    assert client.keys(f"{prefix}:*") == [f"{prefix}:lock:org-2".encode()]  # org-2 still runs
+
+
+@pytest.mark.redis
+def test_a_dead_leaders_flight_expires_and_its_late_next_takes_nothing() -> None:
+    from workers.flights import RedisFlights
+
+    client = _redis()
+    prefix = f"test:flights:{os.getpid()}:{time.monotonic_ns()}"
+    dead, alive = RedisFlights(client, prefix, ttl_ms=200), RedisFlights(client, prefix)
+
+    assert dead.join("org-1", "a") is True
+    assert alive.join("org-1", "b") is False  # waits with a leader that never comes back
+    time.sleep(0.3)
+
+    assert alive.join("org-1", "c") is True  # the lock expired: a new loop starts
+    assert dead.next("org-1") is None  # the old leader's token no longer holds it
+    assert alive.next("org-1") == "b"  # what was left with the dead loop is not lost
+    assert alive.next("org-1") is None
+    assert client.exists(f"{prefix}:lock:org-1") == 0

@@ -16,7 +16,7 @@ import uuid
 import dramatiq
 
 from workers.broker import broker
-from workers.flights import Flights
+from workers.flights import flights_for
 from workers.job_actors import run_sync_job, tick_schedule  # noqa: F401 - loaded with the actors
 
 __all__ = ["broker", "ping", "process_webhook", "push_store_stock", "sweep_outbox"]
@@ -32,7 +32,7 @@ def ping(value: str) -> str:
 # Single flight per store: a push message for a store whose push is running only asks it to go
 # round once more (it claims whatever is due by then), so a burst of sales costs a few coalesced
 # calls, not one call and four transactions per sale.
-_pushing = Flights()
+_pushing = flights_for(broker, "storesync:flight:push")
 
 
 @dramatiq.actor(queue_name="default", max_retries=3, min_backoff=500, time_limit=300_000)
@@ -66,7 +66,7 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
 # only leaves its event id with that loop, which takes it (and every other waiting push of the
 # same store) in its next batch. Batches of one organization then never wait on each other's
 # stock-row locks, and a burst of sales becomes a few large batches.
-_intake = Flights()
+_intake = flights_for(broker, "storesync:flight:intake")
 
 
 @dramatiq.actor(queue_name="default", max_retries=5, min_backoff=1000, time_limit=120_000)
