@@ -15,6 +15,7 @@ import httpx
 
 from storesync.sandbox.faults import Faults
 from storesync.sandbox.platform import PlatformSim
+from storesync.sandbox.sender import PushSender, SendFailed
 from storesync.sandbox.state import SandboxEvent, SandboxState
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,13 @@ class WebhookDispatcher:
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots: asyncio.Semaphore | None = None
+        self.sender: PushSender | None = None
         state.listeners.append(self.on_event)
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.slots = asyncio.Semaphore(CONCURRENCY)
+        self.sender = PushSender(timeout=TIMEOUT.read or 5.0)
         self.client = httpx.AsyncClient(
             timeout=TIMEOUT,
             limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
@@ -68,6 +71,8 @@ class WebhookDispatcher:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.client is not None:
             await self.client.aclose()
+        if self.sender is not None:
+            self.sender.close()
         self.loop = None
 
     def on_event(self, event: SandboxEvent) -> None:
@@ -107,16 +112,21 @@ class WebhookDispatcher:
             self.stats.attempts += 1
             try:
                 async with self.slots:
-                    response = await self.client.post(url, content=body, headers=headers)
-                if 200 <= response.status_code < 300:
+                    status = await self._post(url, body, headers)
+                if 200 <= status < 300:
                     self.stats.delivered += 1
                     return
-                log.info(
-                    "webhook to %s answered %s (attempt %d)", url, response.status_code, attempt + 1
-                )
-            except httpx.HTTPError as error:
+                log.info("webhook to %s answered %s (attempt %d)", url, status, attempt + 1)
+            except (httpx.HTTPError, SendFailed) as error:
                 log.info("webhook to %s failed: %s (attempt %d)", url, error, attempt + 1)
         self.stats.failed += 1
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        assert self.client is not None and self.sender is not None
+        if url.startswith("http://"):
+            return await self.sender.post(url, body, headers)
+        response = await self.client.post(url, content=body, headers=headers)
+        return response.status_code
 
     def public_stats(self) -> dict[str, int]:
         return asdict(self.stats)
