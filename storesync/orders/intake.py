@@ -10,7 +10,7 @@ oversold (timeline event and notification) and shown on the line; the order itse
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,27 +131,7 @@ def _insert_order(
 ) -> tuple[Order, bool]:
     """Insert the order row, or return the one a concurrent transaction committed first (the
     unique key on store and platform order id decides; the savepoint keeps our transaction)."""
-    status = order.status
-    row = Order(
-        organization_id=ctx.organization_id,
-        store_id=store.id,
-        platform=store.platform,
-        platform_order_id=order.platform_order_id,
-        order_number=order.order_number or order.platform_order_id,
-        status=status.value,
-        platform_status=order.platform_status,
-        financial_status=financial_status_for(status, was_paid=order.paid_at is not None).value,
-        fulfillment_status=fulfillment_status_for(status).value,
-        customer_name=order.customer_name,
-        currency=order.currency,
-        subtotal=order.subtotal,
-        shipping_fee=order.shipping_fee,
-        discount=order.discount,
-        total=order.total,
-        ordered_at=order.ordered_at,
-        paid_at=order.paid_at,
-        shipped_at=utcnow() if status in LEFT_WAREHOUSE else None,
-    )
+    row = order_row(ctx, store.id, store.platform, order)
     try:
         with session.begin_nested():
             session.add(row)
@@ -170,6 +150,45 @@ def _insert_items(
     session: Session, *, ctx: RequestContext, row: Order, lines: Sequence[NewOrderItem]
 ) -> list[OrderItem]:
     links = _link_lines(session, ctx=ctx, store_id=row.store_id, lines=lines)
+    items = item_rows(ctx, row, lines, links)
+    session.add_all(items)
+    session.flush()
+    return items
+
+
+def order_row(ctx: RequestContext, store_id: uuid.UUID, platform: str, order: NewOrder) -> Order:
+    """The order's row as intake first writes it (not added to any session)."""
+    status = order.status
+    return Order(
+        organization_id=ctx.organization_id,
+        store_id=store_id,
+        platform=platform,
+        platform_order_id=order.platform_order_id,
+        order_number=order.order_number or order.platform_order_id,
+        status=status.value,
+        platform_status=order.platform_status,
+        financial_status=financial_status_for(status, was_paid=order.paid_at is not None).value,
+        fulfillment_status=fulfillment_status_for(status).value,
+        customer_name=order.customer_name,
+        currency=order.currency,
+        subtotal=order.subtotal,
+        shipping_fee=order.shipping_fee,
+        discount=order.discount,
+        total=order.total,
+        ordered_at=order.ordered_at,
+        paid_at=order.paid_at,
+        shipped_at=utcnow() if status in LEFT_WAREHOUSE else None,
+    )
+
+
+def item_rows(
+    ctx: RequestContext,
+    row: Order,
+    lines: Sequence[NewOrderItem],
+    links: Iterable[tuple[uuid.UUID | None, uuid.UUID | None]],
+) -> list[OrderItem]:
+    """The order's line rows, linked as `_link_lines` decided (one (listing, variant) per line);
+    sets the order's `has_unmapped_items`. Not added to any session."""
     items = [
         OrderItem(
             organization_id=ctx.organization_id,
@@ -185,11 +204,9 @@ def _insert_items(
             currency=row.currency,
             is_mapped=variant_id is not None,
         )
-        for line, (listing_id, variant_id) in zip(lines, links, strict=True)
+        for line, (listing_id, variant_id) in zip(lines, links, strict=False)
     ]
-    session.add_all(items)
     row.has_unmapped_items = not all(item.is_mapped for item in items)
-    session.flush()
     return items
 
 

@@ -42,8 +42,6 @@ from storesync.orders.status import (
     HOLDS_STOCK,
     LEFT_WAREHOUSE,
     OrderStatus,
-    financial_status_for,
-    fulfillment_status_for,
 )
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
@@ -79,27 +77,9 @@ def record_new_orders(
     lines = [line for order in orders for line in order.items]
     links = iter(intake._link_lines(session, ctx=ctx, store_id=store.id, lines=lines))
     built: list[tuple[Order, list[OrderItem]]] = []
-    for order in orders:
-        row = _order_row(ctx, store.id, store.platform, order)
-        row_items = [
-            OrderItem(
-                organization_id=ctx.organization_id,
-                order_id=row.id,
-                listing_id=listing_id,
-                variant_id=variant_id,
-                platform_item_id=line.platform_item_id,
-                platform_model_id=line.platform_model_id,
-                sku=line.sku,
-                title=line.title,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                currency=row.currency,
-                is_mapped=variant_id is not None,
-            )
-            for line, (listing_id, variant_id) in zip(order.items, links, strict=False)
-        ]
-        row.has_unmapped_items = not all(item.is_mapped for item in row_items)
-        built.append((row, row_items))
+    for order in orders:  # `links` runs over every order's lines in turn
+        row = intake.order_row(ctx, store.id, store.platform, order)
+        built.append((row, intake.item_rows(ctx, row, order.items, links)))
     # In key order, so two intakes inserting the same orders wait on each other, never deadlock.
     keyed = sorted((row for row, _ in built), key=lambda row: row.platform_order_id)
     inserted = _insert_orders(session, keyed)
@@ -112,30 +92,6 @@ def record_new_orders(
     session.execute(sa.insert(ORDER_EVENTS), [_created_event(ctx, row, source) for row, _ in built])
     _apply_initial_stock(session, ctx, built)
     return {row.platform_order_id: row for row, _ in built}
-
-
-def _order_row(ctx: RequestContext, store_id: uuid.UUID, platform: str, order: NewOrder) -> Order:
-    status = order.status
-    return Order(
-        organization_id=ctx.organization_id,
-        store_id=store_id,
-        platform=platform,
-        platform_order_id=order.platform_order_id,
-        order_number=order.order_number or order.platform_order_id,
-        status=status.value,
-        platform_status=order.platform_status,
-        financial_status=financial_status_for(status, was_paid=order.paid_at is not None).value,
-        fulfillment_status=fulfillment_status_for(status).value,
-        customer_name=order.customer_name,
-        currency=order.currency,
-        subtotal=order.subtotal,
-        shipping_fee=order.shipping_fee,
-        discount=order.discount,
-        total=order.total,
-        ordered_at=order.ordered_at,
-        paid_at=order.paid_at,
-        shipped_at=utcnow() if status in LEFT_WAREHOUSE else None,
-    )
 
 
 def _values(table: sa.Table, model: Any) -> dict[str, Any]:
