@@ -10,6 +10,7 @@ are already committed (the sweeper finds them).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import uuid
@@ -178,45 +179,40 @@ def enqueue(
     return {(d["organization_id"], d["store_id"]) for d in wanted}
 
 
-_upserts: dict[str, Any] = {}
-
-
+@functools.cache
 def _upsert(dialect: str) -> Any:
     """The outbox upsert, built once per dialect (building it and its cache key per call cost
     more than executing it)."""
-    statement = _upserts.get(dialect)
-    if statement is None:
-        insert = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)
-        statement = insert.on_conflict_do_update(
-            index_elements=[OUTBOX.c.listing_id],
-            set_={
-                "quantity": insert.excluded.quantity,
-                "status": sa.case(
-                    (
-                        sa.and_(
-                            OUTBOX.c.status == "in_progress",
-                            OUTBOX.c.quantity == insert.excluded.quantity,
-                        ),
-                        "in_progress",
+    insert = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)
+    statement = insert.on_conflict_do_update(
+        index_elements=[OUTBOX.c.listing_id],
+        set_={
+            "quantity": insert.excluded.quantity,
+            "status": sa.case(
+                (
+                    sa.and_(
+                        OUTBOX.c.status == "in_progress",
+                        OUTBOX.c.quantity == insert.excluded.quantity,
                     ),
-                    else_="pending",
+                    "in_progress",
                 ),
-                "attempts": sa.case(
-                    (
-                        sa.and_(
-                            sa.or_(OUTBOX.c.status == "pending", OUTBOX.c.status == "in_progress"),
-                            OUTBOX.c.quantity == insert.excluded.quantity,
-                        ),
-                        OUTBOX.c.attempts,
+                else_="pending",
+            ),
+            "attempts": sa.case(
+                (
+                    sa.and_(
+                        sa.or_(OUTBOX.c.status == "pending", OUTBOX.c.status == "in_progress"),
+                        OUTBOX.c.quantity == insert.excluded.quantity,
                     ),
-                    else_=0,
+                    OUTBOX.c.attempts,
                 ),
-                "available_at": insert.excluded.available_at,
-                "last_error": "",
-                "updated_at": insert.excluded.updated_at,
-            },
-        )
-        _upserts[dialect] = statement
+                else_=0,
+            ),
+            "available_at": insert.excluded.available_at,
+            "last_error": "",
+            "updated_at": insert.excluded.updated_at,
+        },
+    )
     return statement
 
 

@@ -4,6 +4,7 @@ dead; one used moments ago is handed out without a ping (a round trip saved per 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -35,34 +36,35 @@ def _kill(database: PgDatabase, pid: int) -> None:
         admin.dispose()
 
 
-def test_a_connection_idle_past_the_limit_is_pinged_and_replaced_when_dead(
-    pg: PgDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def killed(pg: PgDatabase) -> Iterator[tuple[Engine, int]]:
+    """A one-connection pool whose connection was used, then its server backend killed: (the
+    engine, the dead backend's pid)."""
     engine = db.make_engine(pg.app_url, pool_size=1)
-    try:
-        first = _backend(engine)
-        _kill(pg, first)
-        monkeypatch.setattr(db, "PING_IDLE_SECONDS", 0.0)  # every pooled connection counts as idle
+    first = _backend(engine)
+    _kill(pg, first)
+    yield engine, first
+    engine.dispose()
 
-        second = _backend(engine)  # no error: the ping found it dead, the pool reconnected
 
-        assert second != first
-    finally:
-        engine.dispose()
+def test_a_connection_idle_past_the_limit_is_pinged_and_replaced_when_dead(
+    killed: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, first = killed
+    monkeypatch.setattr(db, "PING_IDLE_SECONDS", 0.0)  # every pooled connection counts as idle
+
+    second = _backend(engine)  # no error: the ping found it dead, the pool reconnected
+
+    assert second != first
 
 
 def test_a_connection_used_moments_ago_is_not_pinged(
-    pg: PgDatabase, monkeypatch: pytest.MonkeyPatch
+    killed: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = db.make_engine(pg.app_url, pool_size=1)
-    try:
-        first = _backend(engine)
-        _kill(pg, first)
-        monkeypatch.setattr(db, "PING_IDLE_SECONDS", 3600.0)
+    engine, first = killed
+    monkeypatch.setattr(db, "PING_IDLE_SECONDS", 3600.0)
 
-        with pytest.raises(sa.exc.OperationalError):
-            _backend(engine)  # handed out unpinged: the dead socket shows on first use
+    with pytest.raises(sa.exc.OperationalError):
+        _backend(engine)  # handed out unpinged: the dead socket shows on first use
 
-        assert _backend(engine) != first  # that failure invalidated it; the next one is new
-    finally:
-        engine.dispose()
+    assert _backend(engine) != first  # that failure invalidated it; the next one is new
