@@ -8,6 +8,8 @@ organization's context into another's transaction.
 from __future__ import annotations
 
 import functools
+import importlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -126,14 +128,50 @@ def _apply_tenant_context(
 
 
 _factory_cache: dict[int, sessionmaker[TenantSession]] = {}
+_factory_lock = threading.Lock()
+
+# Modules that register session-class listeners (`@event.listens_for(Session, ...)`). They are
+# loaded before the first session of the process: registering a listener appends to the deque
+# that another thread's commit iterates, so a module imported lazily in one worker thread while
+# another commits failed that commit with "deque mutated during iteration".
+SESSION_HOOK_MODULES = (
+    "storesync.core.events",
+    "storesync.inventory.service",
+    "storesync.sync.jobs",
+    "storesync.sync.outbox",
+)
+SESSION_EVENTS = (
+    "after_transaction_create",
+    "after_begin",
+    "before_commit",
+    "after_commit",
+    "after_rollback",
+    "after_soft_rollback",
+)
 
 
 def _factory(engine: Engine) -> sessionmaker[TenantSession]:
     factory = _factory_cache.get(id(engine))
-    if factory is None:
-        factory = sessionmaker(bind=engine, class_=TenantSession, expire_on_commit=False)
-        _factory_cache[id(engine)] = factory
+    if factory is not None:
+        return factory
+    with _factory_lock:
+        factory = _factory_cache.get(id(engine))
+        if factory is None:
+            for module in SESSION_HOOK_MODULES:
+                importlib.import_module(module)
+            factory = sessionmaker(bind=engine, class_=TenantSession, expire_on_commit=False)
+            _warm_listeners(factory)
+            _factory_cache[id(engine)] = factory
     return factory
+
+
+def _warm_listeners(factory: sessionmaker[TenantSession]) -> None:
+    """A sessionmaker makes a new Session subclass, whose listener deques SQLAlchemy fills on
+    the first instance's first dispatch: do that here, under the lock, not in two threads."""
+    session = factory()
+    for name in SESSION_EVENTS:
+        getattr(session.dispatch, name)
+    session.close()
 
 
 @contextmanager

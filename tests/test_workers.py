@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -117,3 +118,43 @@ def test_a_dead_leaders_flight_expires_and_its_late_next_takes_nothing() -> None
     assert alive.next("org-1") == "b"  # what was left with the dead loop is not lost
     assert alive.next("org-1") is None
     assert client.exists(f"{prefix}:lock:org-1") == 0
+
+
+@pytest.mark.redis
+def test_a_loop_ending_in_one_thread_leaves_a_new_loop_in_another_thread_alone() -> None:
+    """Thread A's loop ends (the lock is released) and thread B of the same process starts the
+    next loop before A's `next` has returned: B's loop still ends by letting go of the lock."""
+    from workers.flights import RedisFlights
+
+    client = _redis()
+    prefix = f"test:flights:{os.getpid()}:{time.monotonic_ns()}"
+    flights = RedisFlights(client, prefix)
+    b_joined, b_go = threading.Event(), threading.Event()
+    b_saw: list[object] = []
+
+    def thread_b() -> None:
+        b_saw.append(flights.join("org-1", "b"))
+        b_joined.set()
+        b_go.wait(timeout=10)
+        b_saw.append(flights.next("org-1"))
+
+    release = flights._next
+    worker = threading.Thread(target=thread_b)
+
+    def release_then_b_joins(*args: object, **kwargs: object) -> object:
+        result = release(*args, **kwargs)
+        if not worker.is_alive() and not b_joined.is_set():
+            worker.start()  # B's message arrives right after A's loop let go
+            b_joined.wait(timeout=10)
+        return result
+
+    assert flights.join("org-1", "a") is True  # thread A leads
+    flights._next = release_then_b_joins  # type: ignore[method-assign]
+    assert flights.next("org-1") is None  # A's loop ends
+    b_go.set()
+    worker.join(timeout=10)
+
+    assert b_saw == [True, None]  # B led the next loop and found nothing more
+    assert client.exists(f"{prefix}:lock:org-1") == 0  # and let go
+    assert flights.join("org-1", "c") is True  # so the next message starts a loop
+    assert flights.next("org-1") is None

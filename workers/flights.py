@@ -54,11 +54,11 @@ class RedisFlights:
     half the size, and a batch's fixed costs (claim, order-detail call, transaction, adapter)
     were paid twice as often.
 
-    The leader holds `<prefix>:lock:<key>` (a token, expiring after `ttl_ms` unless renewed by
-    `next`); other callers leave their item on `<prefix>:items:<key>`. Both steps are one Lua
-    script each, so an item is either taken by the running loop or finds no loop and starts one,
-    never neither. A leader that dies stops blocking others when its lock expires; the items it
-    left are still in the database and the sweep hands them over again."""
+    The leader (a thread) holds `<prefix>:lock:<key>` (a token, expiring after `ttl_ms` unless
+    renewed by `next`); other callers leave their item on `<prefix>:items:<key>`. Both steps are
+    one Lua script each, so an item is either taken by the running loop or finds no loop and
+    starts one, never neither. A leader that dies stops blocking others when its lock expires;
+    the items it left are still in the database and the sweep hands them over again."""
 
     _JOIN = """
     if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
@@ -85,8 +85,11 @@ class RedisFlights:
         self._client = client
         self._prefix = prefix
         self._ttl_ms = ttl_ms
-        self._tokens: dict[str, str] = {}  # key → this process's lock token, while it leads
-        self._lock = threading.Lock()
+        # key → lock token of the loop this thread leads. Per thread, not per process: with one
+        # dict per process, a loop ending in one thread dropped the token a new loop in another
+        # thread of the process had just stored, so that loop could neither take items nor let
+        # go, and its key's work waited for the lock to expire (150 sales stalled in the bench).
+        self._local = threading.local()
         self._join = client.register_script(self._JOIN)
         self._next = client.register_script(self._NEXT)
         self._abandon = client.register_script(self._ABANDON)
@@ -94,27 +97,30 @@ class RedisFlights:
     def _keys(self, key: str) -> list[str]:
         return [f"{self._prefix}:lock:{key}", f"{self._prefix}:items:{key}"]
 
+    def _tokens(self) -> dict[str, str]:
+        tokens: dict[str, str] | None = getattr(self._local, "tokens", None)
+        if tokens is None:
+            tokens = self._local.tokens = {}
+        return tokens
+
     def join(self, key: str, item: str) -> bool:
+        """As `Flights.join`; the loop then runs in this thread (`next`, `abandon`)."""
         token = uuid.uuid4().hex
         if not self._join(keys=self._keys(key), args=[item, token, self._ttl_ms]):
             return False
-        with self._lock:
-            self._tokens[key] = token
+        self._tokens()[key] = token
         return True
 
     def next(self, key: str) -> str | None:
-        with self._lock:
-            token = self._tokens.get(key, "")
+        token = self._tokens().get(key, "")
         found, item = self._next(keys=self._keys(key), args=[token, self._ttl_ms])
         if not found:
-            with self._lock:
-                self._tokens.pop(key, None)
+            self._tokens().pop(key, None)
             return None
         return item.decode() if isinstance(item, bytes) else str(item)
 
     def abandon(self, key: str) -> None:
-        with self._lock:
-            token = self._tokens.pop(key, "")
+        token = self._tokens().pop(key, "")
         try:
             self._abandon(keys=self._keys(key), args=[token])
         except Exception:  # the lock expires anyway
