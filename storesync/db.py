@@ -76,7 +76,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(SQLITE_WRITE_LOCK)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Execution option: on SQLite, begin with the write lock (BEGIN IMMEDIATE). A deferred
+# transaction that reads first and writes later fails at once ("database is locked") when
+# another connection committed in between: its snapshot is stale, and SQLite does not wait.
+SQLITE_WRITE_LOCK = "storesync_sqlite_write_lock"
 
 
 _engine_override: Engine | None = None
@@ -181,8 +188,12 @@ def session_scope(
     organization_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     engine: Engine | None = None,
+    write_lock: bool = False,
 ) -> Iterator[TenantSession]:
     """One unit of work: commit on success, roll back on error.
+
+    `write_lock`: a long transaction that reads, then writes while other connections commit
+    (a sync job) takes SQLite's write lock when it begins; other databases ignore it.
 
     With `ctx` (or `organization_id`), row-level security limits every statement to that
     organization. Without either, tenant tables look empty on PostgreSQL: only global tables
@@ -192,6 +203,8 @@ def session_scope(
     session.info["org_id"] = ctx.organization_id if ctx else organization_id
     session.info["user_id"] = ctx.user_id if ctx else user_id
     try:
+        if write_lock and session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={SQLITE_WRITE_LOCK: True})
         yield session
         session.commit()
     except BaseException:

@@ -3,6 +3,9 @@ mounted sandbox's control API."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 
 from storesync.channels.schemas import AppCredentials
@@ -36,7 +39,15 @@ def app_credentials(platform: str, settings: Settings | None = None) -> AppCrede
     )
 
 
+# Set when the sandbox is mounted in this very process (embedded mode): its credentials are read
+# directly. Asking it over HTTP from an async route or event handler of the same server blocked
+# the event loop that had to answer, so connecting a store timed out.
+in_process_apps: Callable[[], dict[str, Any]] | None = None
+
+
 def _sandbox_apps(sandbox_base: str) -> dict:
+    if in_process_apps is not None:
+        return in_process_apps()
     # Not cached: a sandbox can be reset or replaced behind the same URL (tests start one per
     # test on whatever port is free). One local call; the TLS context is shared.
     from storesync.channels.registry import ssl_context

@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -92,6 +93,18 @@ class Sandbox:
             persist.save(self.state, self.state_file)
 
     # -- control -------------------------------------------------------------------------------
+
+    def app_credentials(self) -> dict[str, Any]:
+        """The sandbox apps' credentials, as `GET /sandbox/apps` answers them."""
+        shopee, tiktok = self.state.apps["shopee"], self.state.apps["tiktok"]
+        return {
+            "shopee": {"partner_id": int(shopee.key), "partner_key": shopee.secret},
+            "tiktok": {
+                "app_key": tiktok.key,
+                "app_secret": tiktok.secret,
+                "service_id": tiktok.service_id,
+            },
+        }
 
     def reset(self, **seed_overrides: int) -> None:
         """Back to a freshly seeded world (same object, so mounted apps keep working)."""

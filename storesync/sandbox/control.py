@@ -46,17 +46,7 @@ def build_control_app(sandbox: Sandbox) -> Starlette:
     state = sandbox.state
 
     async def apps(_request: Request) -> JSONResponse:
-        shopee, tiktok = state.apps["shopee"], state.apps["tiktok"]
-        return JSONResponse(
-            {
-                "shopee": {"partner_id": int(shopee.key), "partner_key": shopee.secret},
-                "tiktok": {
-                    "app_key": tiktok.key,
-                    "app_secret": tiktok.secret,
-                    "service_id": tiktok.service_id,
-                },
-            }
-        )
+        return JSONResponse(sandbox.app_credentials())
 
     async def authorize(request: Request) -> JSONResponse:
         body = await _json(request)

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -55,8 +56,23 @@ def run_job(
     or `cancelled`. Returns the finished job, or None when it was not queued (already taken by
     another worker, cancelled, or unknown): a repeated delivery does nothing. Acts as the system
     for the job's organization (permissions were checked when it was started)."""
-    ctx = RequestContext.system(organization_id)
     db = engine or get_engine()
+    if db.dialect.name != "sqlite":
+        return _run(job_id, organization_id, db, settings)
+    # SQLite has one writer: two imports at once made each other fail with "database is
+    # locked". Embedded mode is one process, so its jobs simply take turns (queued meanwhile).
+    with _SQLITE_JOBS:
+        return _run(job_id, organization_id, db, settings)
+
+
+_SQLITE_JOBS = threading.Lock()
+CRASH_MESSAGE_CHARS = 300  # an unexpected error's text can hold a whole SQL statement
+
+
+def _run(
+    job_id: uuid.UUID, organization_id: uuid.UUID, db: Engine, settings: Settings | None
+) -> JobDTO | None:
+    ctx = RequestContext.system(organization_id)
     job = _claim(ctx, job_id, db)
     if job is None:
         log.info("sync job %s is not queued; nothing to run", job_id)
@@ -73,7 +89,8 @@ def run_job(
         finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=error.to_dict())
     except Exception as error:
         log.exception("sync job %s (%s) crashed", job.id, job.kind)
-        crash = AppError(ErrorType.INTERNAL, "internal_error", f"{type(error).__name__}: {error}")
+        text = str(error)[:CRASH_MESSAGE_CHARS]
+        crash = AppError(ErrorType.INTERNAL, "internal_error", f"{type(error).__name__}: {text}")
         finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=crash.to_dict())
     else:
         finished = _finish(ctx, db, job, sink, JobStatus.SUCCEEDED, result=result)
@@ -311,7 +328,7 @@ async def _execute(
     if kind is JobKind.PRODUCTS:
         from storesync.sync import listings
 
-        with session_scope(ctx, engine=engine) as session:
+        with session_scope(ctx, engine=engine, write_lock=True) as session:
             report: Any = await listings.import_listings(
                 session,
                 ctx=ctx,

@@ -21,7 +21,7 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storesync.channels.models import Store
+from storesync.channels.models import ChannelListing, Store
 from storesync.channels.resilience import breaker_for
 from storesync.core import events
 from storesync.core.clock import set_clock
@@ -429,6 +429,39 @@ def test_on_sqlite_progress_is_published_while_the_job_holds_the_write_lock(
     assert job.result["created"] == 400 and sorted(orders_placed(world)) == sorted(placed)
     ingest = [done for status, phase, done, _ in progress_of(seen, job.id) if phase == "ingest"]
     assert ingest and ingest == sorted(ingest) and ingest[-1] > 0  # heard during the ingest
+
+
+def test_on_sqlite_two_imports_started_together_both_succeed(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    """Embedded mode: "Import products" clicked on both stores at once. Each import used to fail
+    with "database is locked": its transaction read first, and its first write found that the
+    job's progress had been committed meanwhile (a stale SQLite snapshot does not wait)."""
+    world = make_world(sqlite_engine, running_sandbox, ["shopee", "tiktok"])
+    started = [
+        world.start(platform, "products", create_products=True) for platform in ("shopee", "tiktok")
+    ]
+    finished: list[JobDTO | None] = []
+    runners = [
+        threading.Thread(target=lambda j=job: finished.append(world.run(j.id))) for job in started
+    ]
+
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(timeout=120)
+
+    assert sorted(j.status for j in finished if j is not None) == ["succeeded", "succeeded"]
+    assert all(j is not None and j.done == j.total > 0 for j in finished)
+    with session_scope(world.ctx, engine=world.engine) as session:
+        per_store = dict(
+            session.execute(
+                sa.select(ChannelListing.store_id, sa.func.count()).group_by(  # type: ignore[call-overload]
+                    ChannelListing.store_id
+                )
+            ).all()
+        )
+    assert set(per_store) == set(world.stores.values()) and all(n > 0 for n in per_store.values())
 
 
 def orders_placed(world: World) -> list[str]:
