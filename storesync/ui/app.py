@@ -8,8 +8,17 @@ import reflex as rx
 
 from storesync.ui import mounts
 from storesync.ui.pages.dashboard import COMING_SOON, dashboard_page, section_page
-from storesync.ui.pages.signin import signin_page
-from storesync.ui.state.auth import SIGN_IN_ROUTE, AuthState
+from storesync.ui.pages.inventory import inventory_page
+from storesync.ui.pages.orders import orders_page
+from storesync.ui.pages.settings import settings_page
+from storesync.ui.pages.signin import signin_page, signup_page
+from storesync.ui.pages.stores import stores_page
+from storesync.ui.state.auth import SIGN_IN_ROUTE, SIGN_UP_ROUTE, AuthState
+from storesync.ui.state.dashboard import DashboardState
+from storesync.ui.state.inventory import InventoryState
+from storesync.ui.state.orders import OrdersState
+from storesync.ui.state.settings import SettingsState
+from storesync.ui.state.stores import StoresState
 
 app = rx.App(
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
@@ -21,8 +30,19 @@ app.add_page(
     on_load=AuthState.redirect_if_signed_in,
 )
 app.add_page(
-    dashboard_page, route="/", title="Dashboard · StoreSync", on_load=AuthState.require_session
+    signup_page,
+    route=SIGN_UP_ROUTE,
+    title="Create account · StoreSync",
+    on_load=AuthState.redirect_if_signed_in,
 )
+for _page, _route, _title, _load in (
+    (dashboard_page, "/", "Dashboard", DashboardState.load),
+    (orders_page, "/orders", "Orders", OrdersState.load),
+    (stores_page, "/stores", "Stores", StoresState.load),
+    (inventory_page, "/inventory", "Inventory", InventoryState.load),
+    (settings_page, "/settings", "Settings", SettingsState.load),
+):
+    app.add_page(_page, route=_route, title=f"{_title} · StoreSync", on_load=_load)
 for _section in COMING_SOON:
     app.add_page(
         functools.partial(section_page, _section),

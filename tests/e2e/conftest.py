@@ -54,7 +54,11 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, log: list[str]) 
 
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`storesync run` on a free port with its own var/ folder; yields the base URL."""
+    """`storesync run` on a free port with its own var/ folder; yields the base URL.
+    STORESYNC_TEST_APP_URL points the tests at an app already running instead (development)."""
+    if os.environ.get("STORESYNC_TEST_APP_URL"):
+        yield os.environ["STORESYNC_TEST_APP_URL"].rstrip("/")
+        return
     port = _free_port()
     var_dir = tmp_path_factory.mktemp("e2e-var")
     env = {

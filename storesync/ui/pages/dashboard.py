@@ -1,27 +1,32 @@
-"""Dashboard and the sections still to come (each lands with its issue)."""
+"""Dashboard: today's figures, sync health, charts and a live activity feed."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from storesync.ui.components.layout import SECTIONS, Section, app_frame
+from storesync.ui.state.dashboard import DashboardState
 
 _KPIS = (
-    ("Orders today", "shopping-cart"),
-    ("Revenue today", "wallet"),
-    ("Low stock", "triangle-alert"),
-    ("Stores in sync", "refresh-cw"),
+    ("Orders today", "orders_today", "shopping-cart"),
+    ("Revenue today", "revenue_today", "wallet"),
+    ("Orders (7 days)", "orders_7d", "calendar"),
+    ("Revenue (7 days)", "revenue_7d", "trending-up"),
+    ("Low stock", "low_stock", "triangle-alert"),
+    ("Oversells (7 days)", "oversells_7d", "circle-alert"),
+    ("Stores active", "stores_ok", "refresh-cw"),
 )
 
 
-def _kpi(label: str, icon: str) -> rx.Component:
+def _kpi(label: str, key: str, icon: str) -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.icon(icon, size=20, color=rx.color("accent", 10)),
             rx.vstack(
                 rx.text(label, size="2", color_scheme="gray"),
-                rx.heading("—", size="6"),
+                rx.heading(DashboardState.kpis[key], size="5", id=f"kpi-{key}"),
                 spacing="1",
+                min_width="0",
             ),
             align="center",
             spacing="3",
@@ -30,23 +35,91 @@ def _kpi(label: str, icon: str) -> rx.Component:
     )
 
 
+def _chart() -> rx.Component:
+    return rx.card(
+        rx.heading("Orders per channel, 30 days", size="3", margin_bottom="0.5rem"),
+        rx.recharts.bar_chart(
+            rx.recharts.bar(data_key="shopee", fill="#ee4d2d", stack_id="a"),
+            rx.recharts.bar(data_key="tiktok", fill="#25f4ee", stack_id="a"),
+            rx.recharts.x_axis(data_key="day"),
+            rx.recharts.y_axis(allow_decimals=False, width=32),
+            rx.recharts.legend(),
+            data=DashboardState.chart,
+            width="100%",
+            height=220,
+        ),
+        width="100%",
+        id="chart-orders",
+    )
+
+
+def _list_card(title: str, items: rx.Var, render, empty: str, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
+    return rx.card(
+        rx.heading(title, size="3", margin_bottom="0.5rem"),
+        rx.cond(
+            items.length() > 0,
+            rx.foreach(items, render),
+            rx.text(empty, color_scheme="gray", size="2"),
+        ),
+        width="100%",
+        id=id_,
+    )
+
+
 def dashboard_page() -> rx.Component:
     return app_frame(
         "Dashboard",
         "/",
         rx.grid(
-            *[_kpi(label, icon) for label, icon in _KPIS],
+            *[_kpi(label, key, icon) for label, key, icon in _KPIS],
             columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-            spacing="4",
+            spacing="3",
             width="100%",
         ),
-        rx.card(
-            rx.text(
-                "Connect a store to start: orders, stock and sync health appear here live.",
-                color_scheme="gray",
+        rx.grid(
+            _chart(),
+            _list_card(
+                "Recent activity",
+                DashboardState.feed,
+                lambda item: rx.text(
+                    item["at"], " ", item["text"], size="2", class_name="feed-item"
+                ),
+                "Live events appear here as they happen.",
+                "activity-feed",
             ),
-            margin_top="1rem",
+            _list_card(
+                "Stores",
+                DashboardState.stores,
+                lambda s: rx.hstack(
+                    rx.badge(s["platform"], variant="outline"),
+                    rx.text(s["name"], size="2"),
+                    rx.spacer(),
+                    rx.badge(
+                        s["status"],
+                        color_scheme=rx.cond(s["status"] == "connected", "green", "red"),
+                    ),
+                    rx.text(s["sync"], size="1", color_scheme="gray"),
+                    width="100%",
+                ),
+                "No store connected yet: connect one under Stores.",
+                "store-health",
+            ),
+            _list_card(
+                "Top products, 30 days",
+                DashboardState.top_products,
+                lambda p: rx.hstack(
+                    rx.text(p["title"], size="2", trim="both", min_width="0"),
+                    rx.spacer(),
+                    rx.text("x ", p["quantity"], size="2"),
+                    width="100%",
+                ),
+                "No sales yet.",
+                "top-products",
+            ),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            spacing="3",
             width="100%",
+            margin_top="1rem",
         ),
     )
 
@@ -62,4 +135,5 @@ def section_page(section: Section) -> rx.Component:
     )
 
 
-COMING_SOON = tuple(s for s in SECTIONS if s.route != "/")
+BUILT = {"/", "/orders", "/stores", "/inventory", "/settings"}
+COMING_SOON = tuple(s for s in SECTIONS if s.route not in BUILT)

@@ -12,9 +12,11 @@ from storesync.db import session_scope
 from storesync.settings import get_settings
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import GRANTS, Permission, Role
 from storesync.tenancy.tokens import issue_token, read_token
 
 SIGN_IN_ROUTE = "/signin"
+SIGN_UP_ROUTE = "/signup"
 HOME_ROUTE = "/"
 
 
@@ -23,6 +25,7 @@ class AuthState(rx.State):
     user_email: str = ""
     organization_name: str = ""
     role: str = ""
+    permissions: list[str] = []  # what the role may do: buttons show only what would work
     error: str = ""
     busy: bool = False
 
@@ -61,18 +64,47 @@ class AuthState(rx.State):
             self.error = "this account does not belong to any organization"
             return
         membership = memberships[0]
-        settings = get_settings()
-        self.session_token = issue_token(
-            settings.secret_key,
-            user_id=user.id,
-            organization_id=membership.organization_id,
-            ttl=timedelta(hours=settings.session_ttl_hours),
-        )
+        self._start_session(user.id, membership.organization_id)
         self._show(user.email, membership.organization_name, membership.role.value)
         return rx.redirect(HOME_ROUTE)
 
+    @rx.event
+    def sign_up(self, form_data: dict[str, str]):
+        """Create an organization and its owner, then sign the owner in."""
+        self.error = ""
+        try:
+            with session_scope() as session:
+                user = tenancy.create_user(
+                    session,
+                    email=form_data.get("email", ""),
+                    password=form_data.get("password", ""),
+                    full_name=form_data.get("full_name", ""),
+                )
+                organization = tenancy.create_organization(
+                    session, name=form_data.get("organization", ""), owner_user_id=user.id
+                )
+        except AppError as error:
+            self.error = error.message
+            return
+        self._start_session(user.id, organization.id)
+        self._show(user.email, organization.name, Role.OWNER.value)
+        return rx.redirect(HOME_ROUTE)
+
+    def _start_session(self, user_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+        settings = get_settings()
+        self.session_token = issue_token(
+            settings.secret_key,
+            user_id=user_id,
+            organization_id=organization_id,
+            ttl=timedelta(hours=settings.session_ttl_hours),
+        )
+
     def _show(self, email: str, organization: str, role: str) -> None:
         self.user_email, self.organization_name, self.role = email, organization, role
+        try:
+            self.permissions = sorted(GRANTS[Role(role)]) if role else []
+        except ValueError:
+            self.permissions = []
 
     @rx.event
     def sign_out(self):
@@ -102,3 +134,9 @@ class AuthState(rx.State):
         if self.current_context() is not None:
             return rx.redirect(HOME_ROUTE)
         return None
+
+
+def may(permission: Permission) -> rx.Var[bool]:
+    """A frontend condition: the signed-in role has `permission`. Display only: the services
+    check the role again on every action."""
+    return AuthState.permissions.contains(permission.value)  # type: ignore[attr-defined]

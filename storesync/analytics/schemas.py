@@ -1,0 +1,49 @@
+"""Dashboard figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from storesync.core.schemas import DTO
+
+
+class ChannelFiguresDTO(DTO):
+    platform: str
+    orders_today: int
+    orders_7d: int
+    revenue_today: Decimal
+    revenue_7d: Decimal
+
+
+class StoreHealthLineDTO(DTO):
+    name: str
+    platform: str
+    status: str
+    sync_status: str
+
+
+class DayCountDTO(DTO):
+    day: date
+    platform: str
+    orders: int
+
+
+class TopProductDTO(DTO):
+    title: str
+    sku: str
+    quantity: int
+
+
+class DashboardDTO(DTO):
+    currency: str
+    channels: list[ChannelFiguresDTO]
+    orders_today: int
+    revenue_today: Decimal
+    orders_7d: int
+    revenue_7d: Decimal
+    low_stock: int
+    oversells_7d: int
+    stores: list[StoreHealthLineDTO]
+    orders_by_day: list[DayCountDTO]
+    top_products: list[TopProductDTO]

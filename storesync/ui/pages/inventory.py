@@ -1,0 +1,215 @@
+"""Inventory: stock per variant and location; adjust with a reason; the ledger of a row."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from storesync.tenancy.permissions import Permission
+from storesync.ui.components.layout import app_frame
+from storesync.ui.state.auth import may
+from storesync.ui.state.inventory import InventoryState
+
+
+def _figure(name: str, value: rx.Var[str]) -> rx.Component:
+    return rx.vstack(
+        rx.text(name, size="1", color_scheme="gray"),
+        rx.text(value, size="3", weight="bold"),
+        spacing="0",
+        align="center",
+        min_width="3.5rem",
+    )
+
+
+def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.flex(
+        rx.vstack(
+            rx.hstack(
+                rx.text(row["sku"], weight="bold", size="2", class_name="stock-sku"),
+                rx.cond(row["low"] == "yes", rx.badge("low", color_scheme="red")),
+                spacing="2",
+            ),
+            rx.text(row["title"], " · ", row["location"], size="1", color_scheme="gray"),
+            spacing="1",
+            min_width="0",
+            flex="1 1 14rem",  # a line of its own on a phone
+        ),
+        rx.hstack(
+            _figure("On hand", row["on_hand"]),
+            _figure("Reserved", row["reserved"]),
+            rx.box(_figure("Available", row["available"]), class_name="stock-available"),
+            spacing="2",
+        ),
+        rx.hstack(
+            rx.cond(
+                may(Permission.ADJUST_STOCK),
+                rx.button(
+                    "Adjust",
+                    size="1",
+                    on_click=InventoryState.start_adjust(row["item_id"]),
+                    class_name="adjust-stock",
+                ),
+            ),
+            rx.button(
+                "History",
+                size="1",
+                variant="soft",
+                on_click=InventoryState.show_history(row["item_id"]),
+                class_name="stock-history",
+            ),
+            spacing="2",
+        ),
+        gap="3",
+        wrap="wrap",
+        align="center",
+        justify="between",
+        padding="0.75rem",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        class_name="stock-row",
+        custom_attrs={"data-sku": row["sku"], "data-item-id": row["item_id"]},
+    )
+
+
+def _adjust_dialog() -> rx.Component:
+    row = InventoryState.adjusting
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Adjust ", row["sku"]),
+            rx.text("On hand ", row["on_hand"], ", reserved ", row["reserved"], size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.text("Change (e.g. 5 or -3)", as_="label", html_for="delta", size="2"),
+                    rx.input(id="delta", name="delta", required=True, width="100%"),
+                    rx.text("Reason", as_="label", html_for="reason", size="2"),
+                    rx.input(
+                        id="reason",
+                        name="reason",
+                        required=True,
+                        placeholder="stock count, damaged, received…",
+                        width="100%",
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Cancel",
+                            type="button",
+                            variant="soft",
+                            on_click=InventoryState.cancel_adjust,
+                        ),
+                        rx.button("Save", type="submit", id="adjust-submit"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="2",
+                ),
+                on_submit=InventoryState.adjust,
+            ),
+            max_width="28rem",
+            id="adjust-dialog",
+        ),
+        open=row.contains("item_id"),
+    )
+
+
+def _history_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.hstack(
+                rx.dialog.title("Ledger of ", InventoryState.history_of),
+                rx.spacer(),
+                rx.icon_button(
+                    rx.icon("x"), variant="ghost", on_click=InventoryState.close_history
+                ),
+                width="100%",
+            ),
+            rx.foreach(
+                InventoryState.history,
+                lambda e: rx.vstack(
+                    rx.text(e["at"], " · ", e["kind"], size="2", weight="medium"),
+                    rx.text(
+                        "on hand ",
+                        e["on_hand"],
+                        " · reserved ",
+                        e["reserved"],
+                        " · ",
+                        e["reason"],
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    spacing="0",
+                    padding_y="0.25rem",
+                    class_name="ledger-row",
+                ),
+            ),
+            max_width="32rem",
+            id="history-dialog",
+        ),
+        open=InventoryState.history_of != "",
+    )
+
+
+def inventory_page() -> rx.Component:
+    return app_frame(
+        "Inventory",
+        "/inventory",
+        rx.flex(
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="search",
+                        placeholder="SKU or product…",
+                        id="stock-search",
+                        width="100%",
+                    ),
+                    rx.button(rx.icon("search", size=16), type="submit"),
+                    width="100%",
+                ),
+                on_submit=InventoryState.search_stock,
+                reset_on_submit=False,
+                flex="1",
+                min_width="12rem",
+            ),
+            rx.hstack(
+                rx.switch(
+                    checked=InventoryState.low_only,
+                    on_change=InventoryState.toggle_low,
+                    id="low-only",
+                ),
+                rx.text("Low stock only", size="2"),
+                align="center",
+            ),
+            gap="3",
+            wrap="wrap",
+            align="center",
+            margin_bottom="1rem",
+        ),
+        rx.card(
+            rx.cond(
+                InventoryState.rows.length() > 0,
+                rx.foreach(InventoryState.rows, _row),
+                rx.text("No stock rows match.", color_scheme="gray"),
+            ),
+            padding="0",
+            width="100%",
+            id="stock-list",
+        ),
+        rx.hstack(
+            rx.button(
+                "Previous",
+                on_click=InventoryState.previous_page,
+                disabled=InventoryState.page_number <= 1,
+                variant="soft",
+            ),
+            rx.text("Page ", InventoryState.page_number, size="2"),
+            rx.button(
+                "Next",
+                on_click=InventoryState.next_page,
+                disabled=~InventoryState.next_cursor.bool(),
+                variant="soft",
+            ),
+            justify="center",
+            align="center",
+            spacing="3",
+            margin_top="1rem",
+        ),
+        _adjust_dialog(),
+        _history_dialog(),
+    )

@@ -1,0 +1,115 @@
+"""Stores: connected marketplaces, their health and the products import."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from storesync.tenancy.permissions import Permission
+from storesync.ui.components.layout import app_frame
+from storesync.ui.state.auth import may
+from storesync.ui.state.stores import StoresState
+
+
+def _fact(name: str, value: rx.Var[str] | str, key: str) -> rx.Component:
+    return rx.hstack(
+        rx.text(name, size="1", color_scheme="gray", min_width="6.5rem"),
+        rx.text(value, size="2", class_name=f"store-{key}"),
+        spacing="2",
+    )
+
+
+def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("store", size=20),
+                rx.heading(store["name"], size="4"),
+                rx.badge(store["platform"], variant="outline"),
+                rx.badge(
+                    store["status"],
+                    color_scheme=rx.cond(store["status"] == "connected", "green", "red"),
+                    class_name="store-status",
+                ),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            _fact("Shop id", store["shop"], "shop"),
+            _fact("Sync", store["sync_status"], "sync"),
+            _fact("Last synced", store["last_synced"], "last-synced"),
+            _fact("Token expires", store["token_expires"], "token"),
+            _fact("Listings", store["listings"], "listings"),
+            _fact("Orders (24 h)", store["orders_24h"], "orders"),
+            rx.cond(store["import"], _fact("Import", store["import"], "import")),
+            rx.flex(
+                rx.cond(
+                    may(Permission.MANAGE_CATALOG),
+                    rx.button(
+                        rx.icon("download", size=16),
+                        "Import products",
+                        on_click=StoresState.import_products(store["id"]),
+                        loading=store["importing"] == "yes",
+                        class_name="import-products",
+                        custom_attrs={"data-platform": store["platform"]},
+                    ),
+                ),
+                rx.cond(
+                    may(Permission.MANAGE_STORES),
+                    rx.button(
+                        "Disconnect",
+                        on_click=StoresState.disconnect(store["id"]),
+                        variant="soft",
+                        color_scheme="red",
+                        class_name="disconnect-store",
+                    ),
+                ),
+                gap="2",
+                wrap="wrap",
+            ),
+            spacing="2",
+        ),
+        width="100%",
+        class_name="store-card",
+        custom_attrs={"data-platform": store["platform"]},
+    )
+
+
+def stores_page() -> rx.Component:
+    return app_frame(
+        "Stores",
+        "/stores",
+        rx.cond(
+            StoresState.notice,
+            rx.callout(StoresState.notice, icon="circle-check", id="stores-notice", width="100%"),
+        ),
+        rx.cond(
+            may(Permission.MANAGE_STORES),
+            rx.flex(
+                rx.button(
+                    rx.icon("plus", size=16),
+                    "Connect Shopee",
+                    on_click=StoresState.connect("shopee"),
+                    id="connect-shopee",
+                ),
+                rx.button(
+                    rx.icon("plus", size=16),
+                    "Connect TikTok Shop",
+                    on_click=StoresState.connect("tiktok"),
+                    id="connect-tiktok",
+                ),
+                gap="2",
+                wrap="wrap",
+                margin_y="1rem",
+            ),
+        ),
+        rx.cond(
+            StoresState.stores.length() > 0,
+            rx.grid(
+                rx.foreach(StoresState.stores, _store_card),
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="4",
+                width="100%",
+            ),
+            rx.text("No store connected yet.", color_scheme="gray", id="stores-empty"),
+        ),
+    )

@@ -1,0 +1,104 @@
+"""Dashboard: KPIs, charts and an activity feed, all following the organization's events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from storesync.analytics import service as analytics
+from storesync.tenancy.context import RequestContext
+from storesync.ui.format import label, money
+from storesync.ui.state.page import PageState
+
+FEED_SIZE = 15
+PLATFORMS = ("shopee", "tiktok")
+
+
+def _describe(event: dict[str, Any]) -> str:
+    data = event.get("data", {})
+    kind = str(event.get("type", ""))
+    if kind.startswith("order."):
+        verb = "new order" if kind == "order.created" else "order updated"
+        status = label(str(data.get("status", "")))
+        return (
+            f"{verb} {data.get('platform_order_id', '')} on {data.get('platform', '')} ({status})"
+        )
+    if kind == "stock.pushed":
+        return f"stock pushed: {data.get('pushed', 0)} listings, {data.get('failed', 0)} failed"
+    if kind.startswith("sync_job"):
+        return f"{data.get('kind', 'sync')} job {label(str(data.get('status', '')))}"
+    if kind == "notification":
+        return str(data.get("title", "notification"))
+    return kind
+
+
+class DashboardState(PageState):
+    kpis: dict[str, str] = {}
+    channels: list[dict[str, str]] = []
+    stores: list[dict[str, str]] = []
+    chart: list[dict[str, Any]] = []
+    top_products: list[dict[str, str]] = []
+    feed: list[dict[str, str]] = []
+
+    @rx.event
+    def load(self):
+        return self._page_load()
+
+    def _load(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            summary = analytics.dashboard_summary(session, ctx=ctx)
+        currency = summary.currency
+        active = sum(1 for s in summary.stores if s.status == "connected")
+        self.kpis = {
+            "orders_today": str(summary.orders_today),
+            "revenue_today": money(summary.revenue_today, currency),
+            "orders_7d": str(summary.orders_7d),
+            "revenue_7d": money(summary.revenue_7d, currency),
+            "low_stock": str(summary.low_stock),
+            "oversells_7d": str(summary.oversells_7d),
+            "stores_ok": f"{active}/{len(summary.stores)}",
+        }
+        self.channels = [
+            {
+                "platform": c.platform,
+                "orders_today": str(c.orders_today),
+                "orders_7d": str(c.orders_7d),
+                "revenue_7d": money(c.revenue_7d, currency),
+            }
+            for c in summary.channels
+        ]
+        self.stores = [
+            {
+                "name": s.name,
+                "platform": s.platform,
+                "status": s.status,
+                "sync": label(s.sync_status),
+            }
+            for s in summary.stores
+        ]
+        days: dict[str, dict[str, Any]] = {}
+        for point in summary.orders_by_day:
+            row = days.setdefault(
+                point.day.strftime("%m-%d"),
+                {"day": point.day.strftime("%m-%d"), **dict.fromkeys(PLATFORMS, 0)},
+            )
+            row[point.platform] = point.orders
+        self.chart = list(days.values())
+        self.top_products = [
+            {"title": p.title, "sku": p.sku, "quantity": str(p.quantity)}
+            for p in summary.top_products
+        ]
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        fresh = [
+            {"at": str(e.get("at", ""))[11:19], "text": _describe(e)}
+            for e in reversed(events)
+            if e.get("type") != "sync_job.progress" or e.get("data", {}).get("status") != "running"
+        ]
+        self.feed = (fresh + self.feed)[:FEED_SIZE]
+        if any(
+            str(e.get("type", "")).startswith(("order.", "notification", "sync_job"))
+            for e in events
+        ):
+            self._load(ctx)

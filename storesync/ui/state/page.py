@@ -1,0 +1,73 @@
+"""The base of every signed-in page's state: the session check, live updates and error toasts.
+
+Handlers re-validate the session cookie on every event and services check the role, so a
+browser that crafts an event it has no button for (a viewer adjusting stock) gets a refusal.
+Methods starting with `_` are not event handlers: the browser cannot call them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from storesync.core.errors import AppError
+from storesync.db import session_scope
+from storesync.tenancy.context import RequestContext
+from storesync.ui.relay import relay
+from storesync.ui.state.auth import SIGN_IN_ROUTE, AuthState
+
+T = TypeVar("T")
+
+
+class PageState(AuthState):
+    """Subclass per page: define `load` (see below), override `_load` and `_on_events`."""
+
+    # Each page state declares its own `load` event (`return self._page_load()`): Reflex binds
+    # an event handler to the state class that defines it, so one inherited from here would run
+    # on this base state's instance, not the page's.
+    def _page_load(self) -> Any:
+        """on_load: check the session, load the page, and follow the organization's events."""
+        ctx = self.current_context()
+        if ctx is None:
+            return rx.redirect(SIGN_IN_ROUTE)
+        self._load_identity(ctx.user_id, ctx)
+        relay.watch(self.router.session.client_token, ctx.organization_id, type(self))
+        result = self._guarded(lambda: self._load(ctx))
+        return result if result is not None else self._opened()
+
+    def _load(self, ctx: RequestContext) -> Any:
+        """Read what the page shows (override); also runs on live events."""
+        return None
+
+    def _opened(self) -> Any:
+        """Once per page load, after `_load` (override): e.g. a toast from the URL."""
+        return None
+
+    async def _on_live(self, events: list[dict[str, Any]]) -> None:
+        """Called by the relay with this organization's latest events."""
+        ctx = self.current_context()
+        if ctx is None:  # signed out meanwhile: stop following
+            relay.forget(self.router.session.client_token)
+            return
+        with contextlib.suppress(AppError):  # the next event or reload shows it
+            self._on_events(ctx, events)
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        """React to live events (override); the default reloads the page."""
+        self._load(ctx)
+
+    def _ctx(self) -> RequestContext | None:
+        return self.current_context()
+
+    def _guarded(self, action: Callable[[], T]) -> Any:
+        """Run `action`; an AppError becomes an error toast (its message names the field)."""
+        try:
+            return action()
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+
+    def _session(self, ctx: RequestContext):
+        return session_scope(ctx)

@@ -1,0 +1,83 @@
+"""Settings: the organization and its members (invite with a role, change role, remove)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from storesync.core.errors import AppError
+from storesync.tenancy import members
+from storesync.tenancy.context import RequestContext
+from storesync.ui.state.page import PageState
+
+
+class SettingsState(PageState):
+    members: list[dict[str, str]] = []
+
+    @rx.event
+    def load(self):
+        return self._page_load()
+
+    def _load(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            people = members.list_members(session, ctx=ctx)
+        self.members = [
+            {
+                "user_id": str(m.user_id),
+                "email": m.email,
+                "name": m.full_name,
+                "role": m.role.value,
+                "me": "yes" if m.user_id == ctx.user_id else "",
+            }
+            for m in people
+        ]
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        return None  # members change only through this page
+
+    def _change(self, action: Any, done: str):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            with self._session(ctx) as session:
+                action(session, ctx)
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("that member is not available", id="toast-error")
+        return rx.toast.success(done, id="toast-success")
+
+    @rx.event
+    def add_member(self, form_data: dict[str, str]):
+        return self._change(
+            lambda session, ctx: members.add_member(
+                session,
+                ctx=ctx,
+                email=form_data.get("email", ""),
+                role=form_data.get("role", ""),
+                password=form_data.get("password", ""),
+            ),
+            "member added",
+        )
+
+    @rx.event
+    def change_role(self, user_id: str, role: str):
+        return self._change(
+            lambda session, ctx: members.change_role(
+                session, ctx=ctx, user_id=uuid.UUID(user_id), role=role
+            ),
+            "role changed",
+        )
+
+    @rx.event
+    def remove_member(self, user_id: str):
+        return self._change(
+            lambda session, ctx: members.remove_member(
+                session, ctx=ctx, user_id=uuid.UUID(user_id)
+            ),
+            "member removed",
+        )

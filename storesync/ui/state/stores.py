@@ -1,0 +1,135 @@
+"""Stores: connect a marketplace (the OAuth round trip), health, import products, disconnect."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from storesync.channels import service as stores
+from storesync.channels.routes import callback_url
+from storesync.channels.schemas import StoreDTO
+from storesync.core.errors import AppError
+from storesync.sync import jobs
+from storesync.tenancy.context import RequestContext
+from storesync.ui.format import label, when
+from storesync.ui.state.page import PageState
+
+PLATFORMS = ("shopee", "tiktok")
+
+
+def _job_text(job: jobs.JobDTO | None) -> str:
+    if job is None:
+        return ""
+    progress = f" {job.done}/{job.total}" if job.total else ""
+    return f"{label(job.status)}{progress}"
+
+
+class StoresState(PageState):
+    stores: list[dict[str, str]] = []
+    notice: str = ""
+
+    @rx.event
+    def load(self):
+        return self._page_load()
+
+    def _load(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            rows = []
+            for store in stores.list_stores(session, ctx=ctx):
+                rows.append(self._row(session, ctx, store))
+        self.stores = rows
+
+    def _row(self, session: Any, ctx: RequestContext, store: StoreDTO) -> dict[str, str]:
+        metrics = stores.store_metrics(session, ctx=ctx, store_id=store.id)
+        products = jobs.latest_job(session, ctx=ctx, store_id=store.id, kind="products")
+        return {
+            "id": str(store.id),
+            "platform": store.platform,
+            "name": store.name,
+            "shop": store.platform_store_id,
+            "status": store.status,
+            "sync_status": label(store.sync_status),
+            "token_expires": when(store.token_expires_at),
+            "last_synced": when(store.last_synced_at) or "never",
+            "listings": f"{metrics.matched_listings}/{metrics.listings} matched",
+            "orders_24h": str(metrics.orders_24h),
+            "import": _job_text(products),
+            "importing": "yes" if products is not None and products.active else "",
+        }
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        if any(e["type"].startswith(("sync_job", "store", "order.")) for e in events):
+            self._load(ctx)
+
+    def _opened(self) -> Any:
+        params = self._query()
+        self.notice = ""
+        if params.get("error"):
+            return rx.toast.error(params["error"][:200], id="toast-error")
+        if params.get("connected"):
+            self.notice = "Store connected. Import its products to start syncing."
+        return None
+
+    def _query(self) -> dict[str, str]:
+        try:
+            return dict(self.router.url.query_parameters)
+        except AttributeError:
+            return {}
+
+    @rx.event
+    def connect(self, platform: str):
+        """Send the browser to the marketplace's authorize page; it comes back to the OAuth
+        callback route, which connects the store. Needs MANAGE_STORES."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        if platform not in PLATFORMS:
+            return rx.toast.error(f"platform: {platform[:20]} is not supported")
+        try:
+            url = stores.connect_url(ctx, platform=platform, callback_url=callback_url(platform))
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        # A full page load: in embedded mode the marketplace's page is on this host, and
+        # rx.redirect would look for it among the app's own pages.
+        return rx.call_script(f"window.location.assign({json.dumps(url)})")
+
+    @rx.event
+    def import_products(self, store_id: str):
+        """Import the store's listings, matching by SKU and creating master products for the
+        rest. Needs RUN_SYNC and MANAGE_CATALOG."""
+        return self._act(
+            store_id,
+            lambda session, ctx, sid: jobs.start_job(
+                session,
+                ctx=ctx,
+                store_id=sid,
+                kind="products",
+                params={"create_products": True},
+            ),
+            "product import started",
+        )
+
+    @rx.event
+    def disconnect(self, store_id: str):
+        return self._act(
+            store_id,
+            lambda session, ctx, sid: stores.disconnect(session, ctx=ctx, store_id=sid),
+            "store disconnected",
+        )
+
+    def _act(self, store_id: str, action: Any, done: str):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            with self._session(ctx) as session:
+                action(session, ctx, uuid.UUID(store_id))
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("that store is not available")
+        return rx.toast.success(done, id="toast-success")

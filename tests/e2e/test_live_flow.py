@@ -1,0 +1,316 @@
+"""The merchant's journey in the browser, live: sign up, connect both sandbox stores through
+OAuth, import products, then an order placed on the Shopee sandbox appears in the inbox and on
+the dashboard without a reload, is fulfilled, and TikTok's stock follows. A second browser of
+the organization sees the same; another organization's browser sees none of it; a viewer
+cannot adjust stock, not even with an event crafted by hand. Screenshots of every page at
+375 px and 1280 px go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "journey-pass-1"
+PAGES = ("/", "/orders", "/stores", "/inventory", "/settings")
+STATE = "reflex___state____state.storesync___ui___state___auth____auth_state."
+PAGE_STATE = STATE + "storesync___ui___state___page____page_state."
+
+
+def _page(browser: Any, width: int = 1280) -> Any:
+    return browser.new_context(viewport={"width": width, "height": 900}).new_page()
+
+
+def _wait_text(page: Any, selector: str, text: str, timeout: float = 20_000) -> None:
+    page.wait_for_function(
+        "([s, t]) => [...document.querySelectorAll(s)].some(e => e.innerText.includes(t))",
+        arg=[selector, text],
+        timeout=timeout,
+    )
+
+
+def _sign_up(page: Any, base: str, organization: str, email: str) -> None:
+    page.goto(f"{base}/signup")
+    page.wait_for_selector("#signup-submit")
+    page.fill("#organization", organization)
+    page.fill("#full_name", "Owner")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#signup-submit")
+    _wait_text(page, "#org-name", organization)
+
+
+def _sign_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/signin")
+    page.wait_for_selector("#signin-submit")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#signin-submit")
+    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
+
+
+def _open(page: Any, base: str, path: str, title: str) -> None:
+    page.goto(f"{base}{path}")
+    page.wait_for_function("t => document.querySelector('#page-title')?.innerText === t", arg=title)
+
+
+def _connect(page: Any, platform: str) -> None:
+    page.click(f"#connect-{platform}")
+    page.wait_for_selector("#authorize")  # the sandbox's consent page
+    page.click("#authorize")
+    page.wait_for_url("**/stores/?connected=*")
+    page.wait_for_selector(f".store-card[data-platform='{platform}']")
+
+
+def _control(base: str) -> str:
+    return f"{base}/sandbox/sandbox"
+
+
+def _shared_sku(base: str) -> tuple[str, dict[str, str]]:
+    """A SKU both sandbox shops list with stock to spare, and each platform's shop id."""
+    shops = {s["platform"]: s["shop_id"] for s in httpx.get(f"{_control(base)}/shops").json()}
+    stock = {
+        p: {
+            row["sku"]: row["stock"]
+            for row in httpx.get(
+                f"{_control(base)}/listings", params={"platform": p, "shop_id": shops[p]}
+            ).json()
+        }
+        for p in shops
+    }
+    both = sorted(s for s in stock["shopee"] if stock["tiktok"].get(s, 0) > 3 and s)
+    return both[0], shops
+
+
+def _tiktok_stock(base: str, shop_id: str, sku: str) -> int:
+    rows = httpx.get(
+        f"{_control(base)}/listings", params={"platform": "tiktok", "shop_id": shop_id}
+    ).json()
+    return int(next(r["stock"] for r in rows if r["sku"] == sku))
+
+
+def _settled_tiktok_stock(base: str, shop_id: str, sku: str, quiet: float = 1.5) -> int:
+    """TikTok's stock for `sku` once StoreSync's pushes after the import have stopped moving it."""
+    value, since, deadline = _tiktok_stock(base, shop_id, sku), time.monotonic(), time.time() + 30
+    while time.time() < deadline:
+        time.sleep(0.2)
+        now = _tiktok_stock(base, shop_id, sku)
+        if now != value:
+            value, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return value
+    return value
+
+
+def _craft(page: Any, name: str, payload: dict[str, Any], path: str) -> str:
+    """A socket.io frame for a Reflex event the page has no button for."""
+    event = {"name": name, "payload": payload, "router_data": {"pathname": path, "asPath": path}}
+    return "42/_event," + json.dumps(["event", event])
+
+
+def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
+    running_app: str, browser: Any, screenshots: Path
+) -> None:
+    base = running_app
+    tag = uuid.uuid4().hex[:8]
+    owner = f"owner-{tag}@journey.test"
+
+    # Sign up, connect both sandbox stores through OAuth, import their products.
+    page = _page(browser)
+    _sign_up(page, base, f"Journey {tag}", owner)
+    _open(page, base, "/stores", "Stores")
+    _connect(page, "shopee")
+    _connect(page, "tiktok")
+    for platform in ("shopee", "tiktok"):
+        page.click(f".import-products[data-platform='{platform}']")
+        _wait_text(page, f".store-card[data-platform='{platform}'] .store-import", "succeeded")
+    sku, shops = _shared_sku(base)
+    before = _settled_tiktok_stock(base, shops["tiktok"], sku)
+
+    # Watchers: the inbox and the dashboard of this organization (a second browser too), and
+    # another organization's inbox.
+    _open(page, base, "/orders", "Orders")
+    page.evaluate("window.__noReload = true")
+    dashboard = page.context.new_page()
+    _open(dashboard, base, "/", "Dashboard")
+    colleague = _page(browser)
+    _sign_in(colleague, base, owner)
+    _open(colleague, base, "/orders", "Orders")
+    stranger = _page(browser)
+    _sign_up(stranger, base, f"Other {tag}", f"other-{tag}@journey.test")
+    _open(stranger, base, "/orders", "Orders")
+    stranger.evaluate("window.__noReload = true")
+
+    order = httpx.post(
+        f"{_control(base)}/orders",
+        json={
+            "platform": "shopee",
+            "shop_id": shops["shopee"],
+            "lines": [{"sku": sku, "quantity": 1}],
+        },
+    ).json()
+    placed = time.monotonic()
+    _wait_text(page, ".order-row", order["id"], timeout=10_000)
+    seen_after = time.monotonic() - placed
+    _wait_text(colleague, ".order-row", order["id"], timeout=10_000)
+    _wait_text(dashboard, "#activity-feed", order["id"], timeout=10_000)
+    dashboard.wait_for_function("document.querySelector('#kpi-orders_today')?.innerText === '1'")
+    print(f"order {order['id']} shown in the inbox {seen_after * 1000:.0f} ms after it was placed")
+    assert page.evaluate("window.__noReload === true")  # live, not reloaded
+
+    # TikTok's stock follows the sale.
+    deadline = time.time() + 10
+    while _tiktok_stock(base, shops["tiktok"], sku) != before - 1 and time.time() < deadline:
+        time.sleep(0.1)
+    assert _tiktok_stock(base, shops["tiktok"], sku) == before - 1
+
+    # Fulfil it: it ships, every browser of the organization sees it, TikTok keeps the sale.
+    page.locator(".order-row", has_text=order["id"]).click()
+    page.wait_for_selector("#fulfil")
+    page.fill("#tracking-number", f"TRK{tag}")
+    page.click("#fulfil")
+    _wait_text(page, "#detail-status", "shipped")
+    _wait_text(colleague, ".order-row", "shipped")
+    page.click("#detail-close")
+    time.sleep(1)
+    assert _tiktok_stock(base, shops["tiktok"], sku) == before - 1
+
+    # The other organization saw nothing, and was not reloaded to hide it.
+    assert stranger.evaluate("window.__noReload === true")
+    assert order["id"] not in stranger.inner_text("body")
+    assert stranger.is_visible("#orders-empty")
+
+    # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
+    viewer = f"viewer-{tag}@journey.test"
+    _open(page, base, "/settings", "Settings")
+    page.fill("#invite-email", viewer)
+    page.fill("#invite-password", PASSWORD)
+    page.click("#invite-role")
+    page.get_by_role("option", name="viewer").click()
+    page.click("#invite-submit")
+    _wait_text(page, ".member-email", viewer)
+    _check_viewer_cannot_adjust(browser, base, viewer, sku)
+
+    for width in (375, 1280):
+        _screenshots(browser, base, owner, width, screenshots)
+
+    for each in (page, colleague, stranger):
+        each.context.close()
+
+
+def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) -> None:
+    page = _page(browser)
+    sockets: list[Any] = []
+
+    def relay(ws: Any) -> None:  # pass everything through; keep the server side to inject
+        sockets.append(ws.connect_to_server())
+
+    page.route_web_socket("**/_event/**", relay)
+    _sign_in(page, base, viewer)
+    _open(page, base, "/inventory", "Inventory")
+    page.fill("#stock-search", sku)
+    page.press("#stock-search", "Enter")
+    row = f".stock-row[data-sku='{sku}']"
+    page.wait_for_selector(row)
+    assert page.locator(f"{row} .adjust-stock").count() == 0  # no button for a viewer
+    on_hand = page.inner_text(f"{row} .stock-available")
+    item_id = page.get_attribute(row, "data-item-id")
+
+    inventory = PAGE_STATE + "storesync___ui___state___inventory____inventory_state."
+    server = sockets[-1]
+    server.send(_craft(page, inventory + "start_adjust", {"item_id": item_id}, "/inventory/"))
+    server.send(
+        _craft(
+            page,
+            inventory + "adjust",
+            {"form_data": {"delta": "25", "reason": "crafted by hand"}},
+            "/inventory/",
+        )
+    )
+    _wait_text(page, "[data-sonner-toast]", "may not adjust stock", timeout=10_000)
+    page.reload()
+    page.fill("#stock-search", sku)
+    page.press("#stock-search", "Enter")
+    page.wait_for_selector(row)
+    assert page.inner_text(f"{row} .stock-available") == on_hand  # nothing changed
+    page.context.close()
+
+
+def _screenshots(browser: Any, base: str, email: str, width: int, folder: Path) -> None:
+    page = _page(browser, width)
+    _sign_in(page, base, email)
+    for path in PAGES:
+        title = {"/": "Dashboard"}.get(path, path.strip("/").title())
+        _open(page, base, path, title)
+        page.wait_for_timeout(400)  # charts and fonts settle
+        name = "dashboard" if path == "/" else path.strip("/")
+        page.screenshot(path=str(folder / f"{name}-live-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            f"{path} scrolls sideways at {width} px"
+        )
+    page.context.close()
+
+
+def _relay(base: str) -> dict[str, int]:
+    return httpx.get(f"{base}/api/relay", timeout=10).json()  # type: ignore[no-any-return]
+
+
+def _relay_until(base: str, done: Any, timeout: float = 30) -> dict[str, int]:
+    deadline, now = time.time() + timeout, _relay(base)
+    while not done(now) and time.time() < deadline:
+        time.sleep(0.25)
+        now = _relay(base)
+    return now
+
+
+def _steady_relay(base: str, quiet: float = 3.0) -> dict[str, int]:
+    """The relay's counts once they have not moved for `quiet` seconds."""
+    now, since, deadline = _relay(base), time.monotonic(), time.time() + 30
+    while time.time() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.25)
+        fresh = _relay(base)
+        if (fresh["watches"], fresh["tasks"]) != (now["watches"], now["tasks"]):
+            now, since = fresh, time.monotonic()
+    return now
+
+
+def test_twenty_tabs_opened_and_closed_leave_the_relay_at_its_baseline(
+    running_app: str, browser: Any
+) -> None:
+    """One bus subscription per process, whatever the tabs; a closed tab's registration and the
+    tasks serving it go away."""
+    base = running_app
+    tag = uuid.uuid4().hex[:8]
+    first = _page(browser)
+    _sign_up(first, base, f"Tabs {tag}", f"tabs-{tag}@journey.test")
+    context = first.context
+    first.close()
+    baseline = _steady_relay(base)  # closed tabs of earlier tests are dropped first
+    assert baseline["subscriptions"] == 1
+
+    tabs = []
+    for _ in range(20):
+        tab = context.new_page()
+        _open(tab, base, "/orders", "Orders")
+        tabs.append(tab)
+    opened = _relay_until(base, lambda r: r["watches"] >= baseline["watches"] + 20)
+    assert opened["watches"] == baseline["watches"] + 20
+    assert opened["subscriptions"] == 1  # still one, not one per tab
+
+    for tab in tabs:
+        tab.close()
+    now = _relay_until(
+        base, lambda r: r["watches"] <= baseline["watches"] and r["tasks"] <= baseline["tasks"]
+    )
+    print(f"relay: baseline {baseline}, 20 tabs open {opened}, after closing {now}")
+    assert now["watches"] == baseline["watches"]
+    assert now["tasks"] <= baseline["tasks"]
+    assert now["subscriptions"] == 1
+    context.close()
