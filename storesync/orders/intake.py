@@ -24,7 +24,7 @@ from storesync.core.errors import NotFound
 from storesync.core.models import table_of
 from storesync.inventory import service as inventory
 from storesync.inventory.errors import InsufficientStock
-from storesync.notifications.models import Notification
+from storesync.notifications.service import notify
 from storesync.orders._common import add_event
 from storesync.orders.models import Order, OrderItem
 from storesync.orders.queries import order_dto
@@ -309,19 +309,18 @@ def _record_oversell(
     label = item.sku or item.title or item.platform_item_id
     reason = f"oversold: {label} needs {short.requested}, only {short.available} available"
     add_event(session, ctx=ctx, row=row, from_status=row.status, source="inventory", reason=reason)
-    session.add(
-        Notification(
-            organization_id=ctx.organization_id,
-            kind="order.oversold",
-            severity="error",
-            title=f"Oversold: order {row.order_number}"[:200],
-            body=reason,
-            data={
-                "order_id": str(row.id),
-                "order_item_id": str(item.id),
-                "variant_id": str(item.variant_id),
-                "requested": short.requested,
-                "available": short.available,
-            },
-        )
+    notify(
+        session,
+        organization_id=ctx.organization_id,
+        kind="order.oversold",
+        severity="error",
+        title=f"Oversold: order {row.order_number}",
+        body=reason,
+        data={
+            "order_id": str(row.id),
+            "order_item_id": str(item.id),
+            "variant_id": str(item.variant_id),
+            "requested": short.requested,
+            "available": short.available,
+        },
     )

@@ -33,6 +33,7 @@ from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, NotFound
 from storesync.core.events import publish_after_commit
 from storesync.db import session_scope
+from storesync.notifications.service import notify
 from storesync.settings import Settings
 from storesync.sync import dispatch, inventory_sync, jobs, order_poll
 from storesync.sync.job_runner import prefixed
@@ -106,7 +107,7 @@ def note_failure(
         return False
     with session_scope(ctx, engine=engine) as session:
         if error.code == "reauthorize":
-            session.execute(
+            changed = session.execute(
                 sa.update(STORES)
                 .where(
                     STORES.c.id == store_id,
@@ -114,7 +115,18 @@ def note_failure(
                     STORES.c.status == "connected",
                 )
                 .values(status="reauth_required", updated_at=utcnow())
-            )
+                .returning(STORES.c.name)
+            ).first()
+            if changed is not None:
+                notify(
+                    session,
+                    organization_id=ctx.organization_id,
+                    kind="store.reauth_required",
+                    severity="error",
+                    title=f"Reconnect {changed.name}: its authorization expired",
+                    body="Orders and stock stop syncing until the store is connected again.",
+                    data={"store_id": str(store_id)},
+                )
         return mark_unhealthy(session, ctx=ctx, store_id=store_id, reason=error.code)
 
 

@@ -30,6 +30,7 @@ from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.events import publish, publish_after_commit
 from storesync.db import get_engine, make_engine, session_scope
+from storesync.notifications.service import notify
 from storesync.settings import Settings
 from storesync.sync.job_schemas import PROGRESS_EVENT, JobDTO, JobKind, JobStatus
 from storesync.sync.jobs import JOBS, param_instant
@@ -154,10 +155,22 @@ def _finish(
             )
             .returning(*JOBS.c)
         ).first()
+        ours = row is not None
         if row is None:  # the sweep took it from us meanwhile: keep what it recorded
             row = session.execute(sa.select(JOBS).where(JOBS.c.id == job.id)).one()
         finished = JobDTO.model_validate(dict(row._mapping))
         publish_after_commit(session, ctx.organization_id, PROGRESS_EVENT, finished.event())
+        if status is JobStatus.FAILED and ours:
+            message = str((error or {}).get("message", ""))[:300]
+            notify(
+                session,
+                organization_id=ctx.organization_id,
+                kind="sync_job.failed",
+                severity="error",
+                title=f"{job.kind.title()} sync failed",
+                body=message,
+                data={"job_id": str(job.id), "store_id": str(job.store_id or "")},
+            )
     return finished
 
 

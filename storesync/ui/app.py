@@ -13,12 +13,14 @@ from storesync.ui.pages.orders import orders_page
 from storesync.ui.pages.settings import settings_page
 from storesync.ui.pages.signin import signin_page, signup_page
 from storesync.ui.pages.stores import stores_page
+from storesync.ui.pages.sync import sync_page
 from storesync.ui.state.auth import SIGN_IN_ROUTE, SIGN_UP_ROUTE, AuthState
 from storesync.ui.state.dashboard import DashboardState
 from storesync.ui.state.inventory import InventoryState
 from storesync.ui.state.orders import OrdersState
 from storesync.ui.state.settings import SettingsState
 from storesync.ui.state.stores import StoresState
+from storesync.ui.state.sync import SyncState
 
 app = rx.App(
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
@@ -41,6 +43,7 @@ for _page, _route, _title, _load in (
     (stores_page, "/stores", "Stores", StoresState.load),
     (inventory_page, "/inventory", "Inventory", InventoryState.load),
     (settings_page, "/settings", "Settings", SettingsState.load),
+    (sync_page, "/sync", "Sync", SyncState.load),
 ):
     app.add_page(_page, route=_route, title=f"{_title} · StoreSync", on_load=_load)
 for _section in COMING_SOON:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from storesync.ui.state.auth import AuthState
+from storesync.ui.state.page import PageState
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,105 @@ def _nav_link(section: Section, active: str, prefix: str) -> rx.Component:
     )
 
 
+def bell(prefix: str) -> rx.Component:
+    """The notification bell: unread count; opening it lists the latest."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.box(
+                rx.icon_button(rx.icon("bell", size=18), variant="ghost", id=f"{prefix}-bell"),
+                rx.cond(
+                    PageState.unread > 0,
+                    rx.badge(
+                        PageState.unread,
+                        color_scheme="red",
+                        variant="solid",
+                        radius="full",
+                        size="1",
+                        position="absolute",
+                        top="-6px",
+                        right="-8px",
+                        class_name="unread-count",
+                    ),
+                ),
+                position="relative",
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.hstack(
+                    rx.text("Notifications", weight="bold"),
+                    rx.spacer(),
+                    rx.button(
+                        "Mark all read",
+                        size="1",
+                        variant="soft",
+                        on_click=PageState.mark_all_read,
+                        id=f"{prefix}-mark-read",
+                    ),
+                    width="100%",
+                ),
+                rx.cond(
+                    PageState.notes.length() > 0,
+                    rx.foreach(
+                        PageState.notes,
+                        lambda n: rx.vstack(
+                            rx.text(
+                                n["title"],
+                                size="2",
+                                weight=rx.cond(n["unread"] == "yes", "bold", "regular"),
+                            ),
+                            rx.text(n["at"], " · ", n["body"], size="1", color_scheme="gray"),
+                            spacing="0",
+                            class_name="notification",
+                        ),
+                    ),
+                    rx.text("Nothing yet.", size="2", color_scheme="gray"),
+                ),
+                spacing="2",
+                max_height="60vh",
+                overflow_y="auto",
+            ),
+            width="min(22rem, 90vw)",
+        ),
+        on_open_change=PageState.open_notifications,
+    )
+
+
+def live_alert() -> rx.Component:
+    """A notification that arrived while the page was open, until dismissed."""
+    return rx.cond(
+        PageState.alert.contains("title"),
+        rx.callout.root(
+            rx.hstack(
+                rx.callout.icon(rx.icon("bell-ring")),
+                rx.vstack(
+                    rx.text(PageState.alert["title"], weight="bold", size="2"),
+                    rx.text(PageState.alert["body"], size="1"),
+                    spacing="0",
+                    flex="1",
+                    min_width="0",
+                ),
+                rx.icon_button(
+                    rx.icon("x", size=14),
+                    variant="ghost",
+                    size="1",
+                    on_click=PageState.dismiss_alert,
+                    id="live-alert-close",
+                ),
+                align="start",
+                width="100%",
+            ),
+            color_scheme=rx.cond(PageState.alert["severity"] == "error", "red", "blue"),
+            position="fixed",
+            bottom="1rem",
+            right="1rem",
+            max_width="min(24rem, calc(100vw - 2rem))",
+            z_index="50",
+            id="live-alert",
+        ),
+    )
+
+
 def _brand() -> rx.Component:
     return rx.hstack(
         rx.icon("boxes", size=22, color=rx.color("accent", 10)),
@@ -91,7 +191,7 @@ def _nav(active: str, prefix: str) -> rx.Component:
 
 def sidebar(active: str) -> rx.Component:
     return rx.vstack(
-        _brand(),
+        rx.hstack(_brand(), rx.spacer(), bell("side"), width="100%", align="center"),
         rx.divider(),
         _nav(active, "side"),
         rx.spacer(),
@@ -113,6 +213,8 @@ def sidebar(active: str) -> rx.Component:
 def mobile_bar(active: str) -> rx.Component:
     return rx.hstack(
         _brand(),
+        rx.spacer(),
+        bell("mobile"),
         rx.drawer.root(
             rx.drawer.trigger(
                 rx.icon_button(rx.icon("menu"), variant="soft", id="menu-button", size="3")
@@ -172,6 +274,7 @@ def app_frame(title: str, active: str, *children: rx.Component) -> rx.Component:
             padding=["1rem", "1rem", "2rem"],
             max_width="100%",
         ),
+        live_alert(),
         width="100%",
         overflow_x="hidden",
         min_height="100vh",

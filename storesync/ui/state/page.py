@@ -15,7 +15,9 @@ import reflex as rx
 
 from storesync.core.errors import AppError
 from storesync.db import session_scope
+from storesync.notifications import service as notifications
 from storesync.tenancy.context import RequestContext
+from storesync.ui.format import when
 from storesync.ui.relay import relay
 from storesync.ui.state.auth import SIGN_IN_ROUTE, AuthState
 
@@ -23,7 +25,52 @@ T = TypeVar("T")
 
 
 class PageState(AuthState):
-    """Subclass per page: define `load` (see below), override `_load` and `_on_events`."""
+    """Subclass per page: define `load` (see below), override `_load` and `_on_events`.
+
+    Holds what every signed-in page shows in its frame: the notification bell and the live
+    alert (a notification that arrived while the page was open)."""
+
+    unread: int = 0
+    notes: list[dict[str, str]] = []
+    alert: dict[str, str] = {}
+
+    @rx.event
+    def open_notifications(self, is_open: bool):
+        ctx = self._ctx()
+        if ctx is None or not is_open:
+            return None
+        with self._session(ctx) as session:
+            found = notifications.list_notifications(session, ctx=ctx, limit=15)
+        self.notes = [
+            {
+                "title": n.title,
+                "body": n.body,
+                "severity": n.severity,
+                "at": when(n.created_at),
+                "unread": "" if n.read_at else "yes",
+            }
+            for n in found
+        ]
+        return None
+
+    @rx.event
+    def mark_all_read(self):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN_ROUTE)
+        with self._session(ctx) as session:
+            notifications.mark_all_read(session, ctx=ctx)
+        self.unread = 0
+        self.notes = [{**n, "unread": ""} for n in self.notes]
+        return None
+
+    @rx.event
+    def dismiss_alert(self):
+        self.alert = {}
+
+    def _count_unread(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            self.unread = notifications.unread_count(session, ctx=ctx)
 
     # Each page state declares its own `load` event (`return self._page_load()`): Reflex binds
     # an event handler to the state class that defines it, so one inherited from here would run
@@ -35,6 +82,7 @@ class PageState(AuthState):
             return rx.redirect(SIGN_IN_ROUTE)
         self._load_identity(ctx.user_id, ctx)
         relay.watch(self.router.session.client_token, ctx.organization_id, type(self))
+        self._count_unread(ctx)
         result = self._guarded(lambda: self._load(ctx))
         return result if result is not None else self._opened()
 
@@ -54,6 +102,15 @@ class PageState(AuthState):
             return
         with contextlib.suppress(AppError):  # the next event or reload shows it
             self._on_events(ctx, events)
+        raised = [e["data"] for e in events if e["type"] == "notification"]
+        if raised:
+            latest = raised[-1]
+            self.alert = {
+                "title": str(latest.get("title", "")),
+                "body": str(latest.get("body", "")),
+                "severity": str(latest.get("severity", "info")),
+            }
+            self._count_unread(ctx)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         """React to live events (override); the default reloads the page."""

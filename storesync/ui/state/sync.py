@@ -1,0 +1,130 @@
+"""Sync: jobs with live progress, start, cancel, retry, error details, history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from storesync.channels import service as stores
+from storesync.core.errors import AppError
+from storesync.sync import jobs
+from storesync.sync.job_schemas import JobDTO
+from storesync.tenancy.context import RequestContext
+from storesync.ui.format import label, when
+from storesync.ui.state.page import PageState
+
+PAGE_SIZE = 20
+KINDS = ("orders", "inventory", "products", "reconcile")
+
+
+def _job_row(job: JobDTO, names: dict[str, str]) -> dict[str, str]:
+    percent = (
+        int(job.done * 100 / job.total) if job.total else (100 if job.status == "succeeded" else 0)
+    )
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "store": names.get(str(job.store_id), ""),
+        "status": job.status,
+        "status_label": label(job.status),
+        "phase": label(job.phase),
+        "progress": f"{job.done}/{job.total}" if job.total else "",
+        "percent": str(percent),
+        "failed": str(job.failed) if job.failed else "",
+        "error": str(job.error.get("message", ""))[:300] if job.error else "",
+        "created": when(job.created_at),
+        "active": "yes" if job.active else "",
+        "retryable": "yes" if job.status in ("failed", "cancelled") else "",
+    }
+
+
+class SyncState(PageState):
+    jobs: list[dict[str, str]] = []
+    stores: list[dict[str, str]] = []
+    cursors: list[str] = []
+    next_cursor: str = ""
+
+    @rx.event
+    def load(self):
+        return self._page_load()
+
+    @rx.var
+    def page_number(self) -> int:
+        return len(self.cursors) + 1
+
+    def _load(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            connected = stores.list_stores(session, ctx=ctx)
+            page = jobs.list_jobs(
+                session,
+                ctx=ctx,
+                limit=PAGE_SIZE,
+                cursor=self.cursors[-1] if self.cursors else None,
+            )
+        names = {str(s.id): s.name for s in connected}
+        self.stores = [{"id": str(s.id), "name": s.name, "platform": s.platform} for s in connected]
+        self.jobs = [_job_row(job, names) for job in page.items]
+        self.next_cursor = page.next_cursor or ""
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        if any(str(e["type"]).startswith("sync_job") for e in events):
+            self._load(ctx)
+
+    def _act(self, action: Any, done: str):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            with self._session(ctx) as session:
+                action(session, ctx)
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("that job or store is not available", id="toast-error")
+        return rx.toast.success(done, id="toast-success")
+
+    @rx.event
+    def start(self, store_id: str, kind: str):
+        """Start a sync of `kind` for the store; needs RUN_SYNC."""
+        if kind not in KINDS:
+            return rx.toast.error(f"kind: {kind[:20]} is not a sync kind")
+        return self._act(
+            lambda session, ctx: jobs.start_job(
+                session, ctx=ctx, store_id=uuid.UUID(store_id), kind=kind
+            ),
+            f"{kind} sync started",
+        )
+
+    @rx.event
+    def cancel(self, job_id: str):
+        return self._act(
+            lambda session, ctx: jobs.cancel_job(session, ctx=ctx, job_id=uuid.UUID(job_id)),
+            "cancel requested",
+        )
+
+    @rx.event
+    def retry(self, job_id: str):
+        return self._act(
+            lambda session, ctx: jobs.retry_job(session, ctx=ctx, job_id=uuid.UUID(job_id)),
+            "retry queued",
+        )
+
+    @rx.event
+    def next_page(self):
+        if self.next_cursor:
+            self.cursors = [*self.cursors, self.next_cursor]
+        return self._reload()
+
+    @rx.event
+    def previous_page(self):
+        self.cursors = self.cursors[:-1]
+        return self._reload()
+
+    def _reload(self):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        return self._guarded(lambda: self._load(ctx))
