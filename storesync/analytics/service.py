@@ -127,7 +127,12 @@ def _stores(session: Session, org: object) -> list[StoreHealthLineDTO]:
 
 def _by_day(session: Session, org: object, since: datetime) -> list[DayCountDTO]:
     orders = table_of(Order)
-    day = sa.func.date(orders.c.ordered_at)  # a date on PostgreSQL, 'YYYY-MM-DD' on SQLite
+    stamp: sa.ColumnElement[object] = orders.c.ordered_at
+    if session.get_bind().dialect.name == "postgresql":
+        # date() of a timestamptz takes the session's TimeZone (Asia/Jakarta on a server set up
+        # in Indonesia): take the UTC wall-clock time first. SQLite stores UTC already.
+        stamp = sa.func.timezone("UTC", stamp)
+    day = sa.func.date(stamp)  # a date on PostgreSQL, 'YYYY-MM-DD' on SQLite
     rows = session.execute(
         sa.select(day, orders.c.platform, sa.func.count())
         .where(orders.c.organization_id == org, orders.c.ordered_at >= since)

@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 PASSWORD = "journey-pass-1"
-PAGES = ("/", "/orders", "/stores", "/inventory", "/settings")
+PAGES = ("/", "/orders", "/stores", "/inventory", "/sync", "/settings")
 STATE = "reflex___state____state.storesync___ui___state___auth____auth_state."
 PAGE_STATE = STATE + "storesync___ui___state___page____page_state."
 
@@ -109,6 +109,39 @@ def _settled_tiktok_stock(base: str, shop_id: str, sku: str, quiet: float = 1.5)
     return value
 
 
+def _channel_stock(base: str, platform: str, shop_id: str, sku: str) -> int:
+    rows = httpx.get(
+        f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
+    ).json()
+    return int(next(r["stock"] for r in rows if r["sku"] == sku))
+
+
+def _wait_for_channel_stock(base: str, platform: str, shop_id: str, sku: str, want: int) -> None:
+    deadline = time.time() + 15
+    while _channel_stock(base, platform, shop_id, sku) != want and time.time() < deadline:
+        time.sleep(0.1)
+    assert _channel_stock(base, platform, shop_id, sku) == want
+
+
+def _sell_everywhere_at_once(base: str, shops: dict[str, str], sku: str) -> None:
+    """The last unit sells on Shopee and, before StoreSync's push reaches it (TikTok's API is
+    slowed down for the moment), on TikTok too."""
+    faults = f"{_control(base)}/faults"
+    httpx.post(faults, json={"platform": "tiktok", "latency_ms": 2000}).raise_for_status()
+    try:
+        for platform in ("shopee", "tiktok"):
+            httpx.post(
+                f"{_control(base)}/orders",
+                json={
+                    "platform": platform,
+                    "shop_id": shops[platform],
+                    "lines": [{"sku": sku, "quantity": 1}],
+                },
+            ).raise_for_status()
+    finally:
+        httpx.post(faults, json={"platform": "tiktok", "latency_ms": 0}).raise_for_status()
+
+
 def _craft(page: Any, name: str, payload: dict[str, Any], path: str) -> str:
     """A socket.io frame for a Reflex event the page has no button for."""
     event = {"name": name, "payload": payload, "router_data": {"pathname": path, "asPath": path}}
@@ -186,6 +219,30 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     assert stranger.evaluate("window.__noReload === true")
     assert order["id"] not in stranger.inner_text("body")
     assert stranger.is_visible("#orders-empty")
+
+    # The last unit sells on both channels at once: one sale is an oversell, and the open page
+    # hears of it (alert and bell) without a reload. The stock is set through the UI first.
+    _open(page, base, "/inventory", "Inventory")
+    page.fill("#stock-search", sku)
+    page.press("#stock-search", "Enter")
+    row = f".stock-row[data-sku='{sku}']"
+    page.wait_for_selector(row)
+    available = int(page.inner_text(f"{row} .stock-available").split()[-1])
+    page.click(f"{row} .adjust-stock")
+    page.fill("#delta", str(1 - available))
+    page.fill("#reason", "stock count")
+    page.click("#adjust-submit")
+    _wait_text(page, f"{row} .stock-available", "\n1")
+    for platform in ("shopee", "tiktok"):
+        _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
+    _sell_everywhere_at_once(base, shops, sku)
+    _wait_text(page, "#live-alert", "Oversold", timeout=10_000)
+    _wait_text(page, ".unread-count", "1")
+    page.click("#side-bell")
+    _wait_text(page, ".notification", "Oversold")
+    page.click("#side-mark-read")
+    page.wait_for_selector(".unread-count", state="detached")
+    page.keyboard.press("Escape")
 
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"

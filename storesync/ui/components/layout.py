@@ -70,6 +70,7 @@ def bell(prefix: str) -> rx.Component:
                         position="absolute",
                         top="-6px",
                         right="-8px",
+                        pointer_events="none",  # a click on the count opens the bell
                         class_name="unread-count",
                     ),
                 ),
