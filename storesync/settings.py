@@ -80,7 +80,10 @@ class Settings(BaseSettings):
 
     # Embedded mode mounts the marketplace simulators at /sandbox (see storesync.sandbox).
     embedded_sandbox: bool = True
-    sandbox_orders_per_minute: float = Field(default=0, ge=0, le=6000)
+    # The embedded demo's gentle stream of sandbox orders (0 turns it off).
+    sandbox_orders_per_minute: float = Field(default=6, ge=0, le=6000)
+    # First start: connect the demo organization to the sandbox shops and import their products.
+    demo_alive: bool = True
 
     seed_demo: bool = True
     demo_email: str = "demo@storesync.local"

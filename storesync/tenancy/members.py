@@ -25,7 +25,8 @@ class MemberDTO(DTO):
 
 
 def list_members(session: Session, *, ctx: RequestContext) -> list[MemberDTO]:
-    """Everyone in the organization, owners first, then by email. Needs READ."""
+    """Everyone in the organization by role (owners first, viewers last), then email.
+    Needs READ."""
     ctx.require(Permission.READ)
     rows = session.exec(
         select(Membership, User)

@@ -3,6 +3,13 @@ callbacks) and the lifespan tasks they need."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
 import reflex as rx
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -10,6 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from storesync.settings import RunMode, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def install(app: rx.App) -> None:
@@ -46,6 +55,9 @@ def install(app: rx.App) -> None:
             )
         routes.append(Mount("/sandbox", routes=sandbox.routes()))
         app.register_lifespan_task(sandbox.lifespan)
+        if settings.seed_demo and settings.demo_alive:
+            demo = functools.update_wrapper(functools.partial(_demo_alive, sandbox), _demo_alive)
+            app.register_lifespan_task(demo)
     app.api_transformer = Starlette(routes=routes)
 
 
@@ -54,3 +66,37 @@ async def _relay_stats(_request: Request) -> JSONResponse:
     from storesync.ui.relay import relay
 
     return JSONResponse(relay.stats())
+
+
+@contextlib.asynccontextmanager
+async def _demo_alive(sandbox: Any) -> AsyncIterator[None]:
+    """Once the server answers, connect the demo organization's stores (first start only)."""
+    task = asyncio.create_task(_bring_alive_when_up(sandbox), name="storesync-demo-alive")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _bring_alive_when_up(sandbox: Any) -> None:
+    import httpx
+
+    from storesync.demo import bring_demo_alive
+
+    settings = get_settings()
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(240):
+            try:
+                if (await client.get(f"{settings.public_url}/ping")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    try:
+        connected = await bring_demo_alive(sandbox, email=settings.demo_email, settings=settings)
+    except Exception:
+        log.exception("demo: could not connect the sandbox stores")
+        return
+    if connected:
+        log.warning("demo: connected %d sandbox stores; importing their products", len(connected))

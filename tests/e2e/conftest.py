@@ -66,6 +66,10 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "STORESYNC_VAR_DIR": str(var_dir),
         "STORESYNC_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        # The journey connects the sandbox's shops itself and counts its orders exactly: the
+        # demo organization keeps its hands off them and no generated orders arrive.
+        "STORESYNC_DEMO_ALIVE": "0",
+        "STORESYNC_SANDBOX_ORDERS_PER_MINUTE": "0",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "storesync.cli", "run"],
