@@ -9,6 +9,7 @@ import reflex as rx
 from storesync.ui import mounts
 from storesync.ui.pages.dashboard import COMING_SOON, dashboard_page, section_page
 from storesync.ui.pages.inventory import inventory_page
+from storesync.ui.pages.listings import listings_page
 from storesync.ui.pages.orders import orders_page
 from storesync.ui.pages.settings import settings_page
 from storesync.ui.pages.signin import signin_page, signup_page
@@ -17,6 +18,7 @@ from storesync.ui.pages.sync import sync_page
 from storesync.ui.state.auth import SIGN_IN_ROUTE, SIGN_UP_ROUTE, AuthState
 from storesync.ui.state.dashboard import DashboardState
 from storesync.ui.state.inventory import InventoryState
+from storesync.ui.state.listings import ListingsState
 from storesync.ui.state.orders import OrdersState
 from storesync.ui.state.settings import SettingsState
 from storesync.ui.state.stores import StoresState
@@ -44,6 +46,7 @@ for _page, _route, _title, _load in (
     (inventory_page, "/inventory", "Inventory", InventoryState.load),
     (settings_page, "/settings", "Settings", SettingsState.load),
     (sync_page, "/sync", "Sync", SyncState.load),
+    (listings_page, "/listings", "Listings", ListingsState.load),
 ):
     app.add_page(_page, route=_route, title=f"{_title} · StoreSync", on_load=_load)
 for _section in COMING_SOON:

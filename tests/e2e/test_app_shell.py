@@ -12,7 +12,16 @@ from tests.e2e.conftest import http_get
 pytestmark = pytest.mark.browser
 
 DEMO = ("demo@storesync.local", "demo-storesync")
-SECTIONS = ["Dashboard", "Products", "Inventory", "Orders", "Stores", "Sync", "Settings"]
+SECTIONS = [
+    "Dashboard",
+    "Products",
+    "Listings",
+    "Inventory",
+    "Orders",
+    "Stores",
+    "Sync",
+    "Settings",
+]
 WIDTHS = (375, 1280)
 
 

@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 PASSWORD = "journey-pass-1"
-PAGES = ("/", "/orders", "/stores", "/inventory", "/sync", "/settings")
+PAGES = ("/", "/orders", "/stores", "/listings", "/inventory", "/sync", "/settings")
 STATE = "reflex___state____state.storesync___ui___state___auth____auth_state."
 PAGE_STATE = STATE + "storesync___ui___state___page____page_state."
 
@@ -109,6 +109,24 @@ def _settled_tiktok_stock(base: str, shop_id: str, sku: str, quiet: float = 1.5)
     return value
 
 
+def _review_a_listing(page: Any, base: str, sku: str) -> None:
+    """Unlink one of the SKU's listings, find it in the unmatched queue, link it back by SKU."""
+    _open(page, base, "/listings", "Listings")
+    for status in ("matched", "unmatched"):
+        page.click("#listing-status")
+        page.get_by_role("option", name=status, exact=True).click()
+        page.fill("#listing-search", sku)
+        page.press("#listing-search", "Enter")
+        row = page.locator(f".listing-row[data-sku='{sku}']").first
+        row.wait_for()
+        if status == "matched":
+            row.locator(".unlink-listing").click()
+            _wait_text(page, "[data-sonner-toast]", "unlinked")
+    row.locator("input[name='sku']").fill(sku)
+    row.locator("input[name='sku']").press("Enter")
+    _wait_text(page, "[data-sonner-toast]", f"linked to {sku}")
+
+
 def _channel_stock(base: str, platform: str, shop_id: str, sku: str) -> int:
     rows = httpx.get(
         f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
@@ -165,6 +183,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
         page.click(f".import-products[data-platform='{platform}']")
         _wait_text(page, f".store-card[data-platform='{platform}'] .store-import", "succeeded")
     sku, shops = _shared_sku(base)
+    _review_a_listing(page, base, sku)
     before = _settled_tiktok_stock(base, shops["tiktok"], sku)
 
     # Watchers: the inbox and the dashboard of this organization (a second browser too), and

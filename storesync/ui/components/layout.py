@@ -20,6 +20,7 @@ class Section:
 SECTIONS = (
     Section("Dashboard", "/", "layout-dashboard"),
     Section("Products", "/products", "package"),
+    Section("Listings", "/listings", "link"),
     Section("Inventory", "/inventory", "warehouse"),
     Section("Orders", "/orders", "shopping-cart"),
     Section("Stores", "/stores", "store"),

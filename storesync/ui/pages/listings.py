@@ -1,0 +1,177 @@
+"""Listings: the review queue (suggested and unmatched listings) and every listing's link."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from storesync.tenancy.permissions import Permission
+from storesync.ui.components.layout import app_frame
+from storesync.ui.state.auth import may
+from storesync.ui.state.listings import STATUSES, ListingsState
+
+
+def _actions(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.cond(
+        may(Permission.MANAGE_CATALOG),
+        rx.flex(
+            rx.cond(
+                row["suggested_sku"] != "",
+                rx.button(
+                    "Accept ",
+                    row["suggested_sku"],
+                    size="1",
+                    on_click=ListingsState.accept(row["id"]),
+                    class_name="accept-suggestion",
+                ),
+            ),
+            rx.cond(
+                (row["status"] == "unmatched") | (row["status"] == "suggested"),
+                rx.form(
+                    rx.hstack(
+                        rx.input(type="hidden", name="listing_id", value=row["id"]),
+                        rx.input(name="sku", placeholder="master SKU", size="1", width="9rem"),
+                        rx.button("Link", size="1", type="submit", variant="soft"),
+                        spacing="1",
+                    ),
+                    on_submit=ListingsState.link_by_sku,
+                    reset_on_submit=True,
+                    class_name="link-form",
+                ),
+            ),
+            rx.cond(
+                (row["status"] == "matched") | (row["status"] == "ignored"),
+                rx.button(
+                    rx.cond(row["status"] == "ignored", "Restore", "Unlink"),
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=ListingsState.unlink(row["id"]),
+                    class_name="unlink-listing",
+                ),
+                rx.button(
+                    "Ignore",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=ListingsState.ignore(row["id"]),
+                    class_name="ignore-listing",
+                ),
+            ),
+            gap="2",
+            wrap="wrap",
+            align="center",
+        ),
+    )
+
+
+def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.box(
+        rx.flex(
+            rx.vstack(
+                rx.hstack(
+                    rx.badge(row["platform"], variant="outline"),
+                    rx.text(row["sku"], weight="bold", size="2"),
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                rx.text(row["title"], " ", row["model"], size="1", color_scheme="gray"),
+                rx.cond(
+                    row["suggested_sku"] != "",
+                    rx.text(
+                        "Suggested: ",
+                        row["suggested_sku"],
+                        " (",
+                        row["confidence"],
+                        ", ",
+                        row["method"],
+                        ")",
+                        size="1",
+                        class_name="suggestion",
+                    ),
+                ),
+                rx.cond(
+                    row["linked_sku"] != "",
+                    rx.text("Linked to ", row["linked_sku"], size="1", color_scheme="green"),
+                ),
+                rx.cond(
+                    row["pushed"] != "",
+                    rx.text("Stock sent: ", row["pushed"], size="1", color_scheme="gray"),
+                ),
+                spacing="1",
+                min_width="0",
+                flex="1 1 16rem",
+            ),
+            _actions(row),
+            gap="3",
+            wrap="wrap",
+            align="center",
+            justify="between",
+        ),
+        padding="0.75rem",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        class_name="listing-row",
+        custom_attrs={"data-sku": row["sku"]},
+    )
+
+
+def listings_page() -> rx.Component:
+    return app_frame(
+        "Listings",
+        "/listings",
+        rx.flex(
+            rx.select(
+                list(STATUSES),
+                value=ListingsState.status,
+                on_change=ListingsState.set_status_filter,
+                id="listing-status",
+            ),
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="search",
+                        placeholder="Title, SKU, item id…",
+                        id="listing-search",
+                        width="100%",
+                    ),
+                    rx.button(rx.icon("search", size=16), type="submit"),
+                    width="100%",
+                ),
+                on_submit=ListingsState.search_listings,
+                reset_on_submit=False,
+                flex="1",
+                min_width="12rem",
+            ),
+            gap="2",
+            wrap="wrap",
+            margin_bottom="1rem",
+        ),
+        rx.card(
+            rx.cond(
+                ListingsState.rows.length() > 0,
+                rx.foreach(ListingsState.rows, _row),
+                rx.text("Nothing here.", color_scheme="gray", id="listings-empty"),
+            ),
+            padding="0",
+            width="100%",
+            id="listings",
+        ),
+        rx.hstack(
+            rx.button(
+                "Previous",
+                on_click=ListingsState.previous_page,
+                disabled=ListingsState.page_number <= 1,
+                variant="soft",
+            ),
+            rx.text("Page ", ListingsState.page_number, size="2"),
+            rx.button(
+                "Next",
+                on_click=ListingsState.next_page,
+                disabled=~ListingsState.next_cursor.bool(),
+                variant="soft",
+            ),
+            justify="center",
+            align="center",
+            spacing="3",
+            margin_top="1rem",
+        ),
+    )

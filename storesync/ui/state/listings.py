@@ -1,0 +1,182 @@
+"""Listings: the review queue of channel listings not yet linked to a master variant, with the
+suggested matches; accept, link by SKU, unlink, ignore."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from storesync.catalog import service as catalog
+from storesync.channels import service as stores
+from storesync.core.errors import AppError, NotFound, ValidationFailed
+from storesync.sync import listings
+from storesync.sync.listing_schemas import ListingDTO
+from storesync.tenancy.context import RequestContext
+from storesync.ui.format import when
+from storesync.ui.state.page import PageState
+
+PAGE_SIZE = 25
+STATUSES = ("suggested", "unmatched", "matched", "ignored")
+
+
+def _row(listing: ListingDTO, platforms: dict[str, str]) -> dict[str, str]:
+    confidence = listing.match_confidence
+    return {
+        "id": str(listing.id),
+        "title": listing.title,
+        "model": listing.model_name,
+        "sku": listing.platform_sku or "(no SKU)",
+        "platform": platforms.get(str(listing.store_id), ""),
+        "status": listing.match_status,
+        "suggested_sku": listing.suggested_sku or "",
+        "confidence": f"{int(confidence * 100)} %" if confidence is not None else "",
+        "method": listing.match_method,
+        "linked_sku": listing.variant_sku or "",
+        "pushed": (
+            f"{listing.last_pushed_quantity} at {when(listing.last_pushed_at)}"
+            if listing.last_pushed_at
+            else ""
+        ),
+    }
+
+
+class ListingsState(PageState):
+    rows: list[dict[str, str]] = []
+    status: str = "suggested"
+    search: str = ""
+    cursors: list[str] = []
+    next_cursor: str = ""
+
+    @rx.event
+    def load(self):
+        return self._page_load()
+
+    @rx.var
+    def page_number(self) -> int:
+        return len(self.cursors) + 1
+
+    def _load(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            platforms = {str(s.id): s.platform for s in stores.list_stores(session, ctx=ctx)}
+            page = listings.list_listings(
+                session,
+                ctx=ctx,
+                match_status=self.status or None,
+                search=self.search or None,
+                limit=PAGE_SIZE,
+                cursor=self.cursors[-1] if self.cursors else None,
+            )
+        self.rows = [_row(listing, platforms) for listing in page.items]
+        self.next_cursor = page.next_cursor or ""
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        if any(
+            e["type"] == "sync_job.progress" and e["data"].get("status") == "succeeded"
+            for e in events
+        ):
+            self._load(ctx)
+
+    def _reload(self):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        return self._guarded(lambda: self._load(ctx))
+
+    @rx.event
+    def set_status_filter(self, value: str):
+        self.status = value if value in STATUSES else ""
+        self.cursors = []
+        return self._reload()
+
+    @rx.event
+    def search_listings(self, form_data: dict[str, str]):
+        self.search = form_data.get("search", "").strip()[:100]
+        self.cursors = []
+        return self._reload()
+
+    @rx.event
+    def next_page(self):
+        if self.next_cursor:
+            self.cursors = [*self.cursors, self.next_cursor]
+        return self._reload()
+
+    @rx.event
+    def previous_page(self):
+        self.cursors = self.cursors[:-1]
+        return self._reload()
+
+    def _act(self, action: Any, done: str):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            with self._session(ctx) as session:
+                action(session, ctx)
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("that listing is not available", id="toast-error")
+        return rx.toast.success(done, id="toast-success")
+
+    @rx.event
+    def accept(self, listing_id: str):
+        """Link the listing to its suggested variant. Needs MANAGE_CATALOG."""
+
+        def link(session: Any, ctx: RequestContext) -> None:
+            listing = listings.get_listing(session, ctx=ctx, listing_id=uuid.UUID(listing_id))
+            if listing.suggested_variant_id is None:
+                raise NotFound("suggestion", listing_id)
+            listings.link_listing(
+                session,
+                ctx=ctx,
+                listing_id=listing.id,
+                variant_id=listing.suggested_variant_id,
+            )
+
+        return self._act(link, "linked to the suggested variant")
+
+    @rx.event
+    def link_by_sku(self, form_data: dict[str, str]):
+        """Link a listing to the master variant with exactly this SKU. Needs MANAGE_CATALOG."""
+        sku = form_data.get("sku", "").strip()
+        listing_id = form_data.get("listing_id", "")
+
+        def link(session: Any, ctx: RequestContext) -> None:
+            variant_id = _variant_with_sku(session, ctx, sku)
+            listings.link_listing(
+                session, ctx=ctx, listing_id=uuid.UUID(listing_id), variant_id=variant_id
+            )
+
+        return self._act(link, f"linked to {sku}")
+
+    @rx.event
+    def unlink(self, listing_id: str):
+        return self._act(
+            lambda session, ctx: listings.unlink_listing(
+                session, ctx=ctx, listing_id=uuid.UUID(listing_id)
+            ),
+            "unlinked",
+        )
+
+    @rx.event
+    def ignore(self, listing_id: str):
+        return self._act(
+            lambda session, ctx: listings.ignore_listing(
+                session, ctx=ctx, listing_id=uuid.UUID(listing_id)
+            ),
+            "ignored",
+        )
+
+
+def _variant_with_sku(session: Any, ctx: RequestContext, sku: str) -> uuid.UUID:
+    if not sku:
+        raise ValidationFailed("sku", "enter the master SKU to link to")
+    page = catalog.list_products(session, ctx=ctx, search=sku, limit=50)
+    for product in page.items:
+        for variant in product.variants:
+            if variant.sku.lower() == sku.lower():
+                return variant.id
+    raise ValidationFailed("sku", f"no master variant has SKU {sku[:60]}")
