@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 PASSWORD = "journey-pass-1"
-PAGES = ("/", "/orders", "/stores", "/listings", "/inventory", "/sync", "/settings")
+PAGES = ("/", "/products", "/orders", "/stores", "/listings", "/inventory", "/sync", "/settings")
 STATE = "reflex___state____state.storesync___ui___state___auth____auth_state."
 PAGE_STATE = STATE + "storesync___ui___state___page____page_state."
 
@@ -141,23 +141,27 @@ def _wait_for_channel_stock(base: str, platform: str, shop_id: str, sku: str, wa
     assert _channel_stock(base, platform, shop_id, sku) == want
 
 
-def _sell_everywhere_at_once(base: str, shops: dict[str, str], sku: str) -> None:
+def _sell_everywhere_at_once(base: str, shops: dict[str, str], sku: str) -> list[str]:
     """The last unit sells on Shopee and, before StoreSync's push reaches it (TikTok's API is
     slowed down for the moment), on TikTok too."""
     faults = f"{_control(base)}/faults"
     httpx.post(faults, json={"platform": "tiktok", "latency_ms": 2000}).raise_for_status()
+    placed = []
     try:
         for platform in ("shopee", "tiktok"):
-            httpx.post(
+            answer = httpx.post(
                 f"{_control(base)}/orders",
                 json={
                     "platform": platform,
                     "shop_id": shops[platform],
                     "lines": [{"sku": sku, "quantity": 1}],
                 },
-            ).raise_for_status()
+            )
+            answer.raise_for_status()
+            placed.append(str(answer.json()["id"]))
     finally:
         httpx.post(faults, json={"platform": "tiktok", "latency_ms": 0}).raise_for_status()
+    return placed
 
 
 def _craft(page: Any, name: str, payload: dict[str, Any], path: str) -> str:
@@ -254,7 +258,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     _wait_text(page, f"{row} .stock-available", "\n1")
     for platform in ("shopee", "tiktok"):
         _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
-    _sell_everywhere_at_once(base, shops, sku)
+    pair = _sell_everywhere_at_once(base, shops, sku)
     _wait_text(page, "#live-alert", "Oversold", timeout=10_000)
     _wait_text(page, ".unread-count", "1")
     page.click("#side-bell")
@@ -262,6 +266,21 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.click("#side-mark-read")
     page.wait_for_selector(".unread-count", state="detached")
     page.keyboard.press("Escape")
+
+    # Both orders of the pair are cancelled in one bulk change: the unit is free again and
+    # both channels show it.
+    _open(page, base, "/orders", "Orders")
+    for order_id in pair:
+        _wait_text(page, ".order-row", order_id)
+        page.locator(".order-row", has_text=order_id).locator(".order-select").click()
+    _wait_text(page, "#bulk-count", "2")
+    page.click("#bulk-cancelled")
+    _wait_text(page, "[data-sonner-toast]", "2 orders changed")
+    for order_id in pair:
+        _wait_text(page, ".order-row", "cancelled")
+        assert "cancelled" in page.locator(".order-row", has_text=order_id).inner_text()
+    for platform in ("shopee", "tiktok"):
+        _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
 
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"

@@ -70,6 +70,18 @@ def _filters() -> rx.Component:
 def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.box(
         rx.flex(
+            rx.cond(
+                may(Permission.PROCESS_ORDERS),
+                rx.box(
+                    rx.checkbox(
+                        checked=OrdersState.selected.contains(row["id"]),
+                        on_change=lambda ticked: OrdersState.toggle_selected(row["id"], ticked),
+                        class_name="order-select",
+                    ),
+                    on_click=rx.stop_propagation,
+                    padding_top="0.15rem",
+                ),
+            ),
             rx.vstack(
                 rx.hstack(
                     rx.text(row["number"], weight="bold", size="2", class_name="order-number"),
@@ -80,6 +92,7 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.text(row["customer"], size="1", color_scheme="gray"),
                 spacing="1",
                 min_width="0",
+                flex="1",
             ),
             rx.vstack(
                 rx.text(row["total"], size="2", weight="medium"),
@@ -201,11 +214,46 @@ def _detail() -> rx.Component:
     )
 
 
+def _bulk_bar() -> rx.Component:
+    return rx.cond(
+        OrdersState.selected.length() > 0,
+        rx.flex(
+            rx.text(OrdersState.selected.length(), " selected", size="2", id="bulk-count"),
+            rx.button(
+                "Mark shipped",
+                size="1",
+                on_click=OrdersState.bulk_status("shipped"),
+                id="bulk-shipped",
+            ),
+            rx.button(
+                "Cancel orders",
+                size="1",
+                color_scheme="red",
+                variant="soft",
+                on_click=OrdersState.bulk_status("cancelled"),
+                id="bulk-cancelled",
+            ),
+            rx.button(
+                "Clear",
+                size="1",
+                variant="ghost",
+                on_click=OrdersState.clear_selection,
+            ),
+            gap="2",
+            wrap="wrap",
+            align="center",
+            margin_bottom="0.5rem",
+            id="bulk-bar",
+        ),
+    )
+
+
 def orders_page() -> rx.Component:
     return app_frame(
         "Orders",
         "/orders",
         _filters(),
+        _bulk_bar(),
         rx.cond(
             OrdersState.waiting_new > 0,
             rx.button(

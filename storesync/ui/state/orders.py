@@ -56,6 +56,7 @@ class OrdersState(PageState):
     detail: dict[str, str] = {}
     detail_items: list[dict[str, str]] = []
     detail_events: list[dict[str, str]] = []
+    selected: list[str] = []  # order ids ticked for a bulk change
 
     @rx.event
     def load(self):
@@ -196,3 +197,44 @@ class OrdersState(PageState):
         except ValueError:
             return rx.toast.error("open an order first")
         return rx.toast.success("order marked shipped", id="toast-success")
+
+    @rx.event
+    def toggle_selected(self, order_id: str, ticked: bool):
+        rest = [i for i in self.selected if i != order_id]
+        self.selected = [*rest, order_id] if ticked else rest
+
+    @rx.event
+    def clear_selection(self):
+        self.selected = []
+
+    @rx.event
+    def bulk_status(self, to_status: str):
+        """Move the ticked orders to `to_status`; each succeeds or fails on its own. Needs
+        PROCESS_ORDERS."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            ids = [uuid.UUID(i) for i in self.selected]
+            with self._session(ctx) as session:
+                results = orders.bulk_change_status(
+                    session,
+                    ctx=ctx,
+                    order_ids=ids,
+                    to_status=to_status,
+                    reason="bulk change in StoreSync",
+                )
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("tick the orders to change first", id="toast-error")
+        self.selected = []
+        self._load(ctx)
+        failed = [r for r in results if not r.ok]
+        done = len(results) - len(failed)
+        if failed:
+            first = failed[0].error_message or failed[0].error_code or "refused"
+            return rx.toast.warning(
+                f"{done} changed, {len(failed)} refused: {first}", id="toast-bulk"
+            )
+        return rx.toast.success(f"{done} orders changed", id="toast-bulk")
