@@ -11,6 +11,7 @@ from storesync.ui.pages.dashboard import COMING_SOON, dashboard_page, section_pa
 from storesync.ui.pages.inventory import inventory_page
 from storesync.ui.pages.listings import listings_page
 from storesync.ui.pages.orders import orders_page
+from storesync.ui.pages.products import products_page
 from storesync.ui.pages.settings import settings_page
 from storesync.ui.pages.signin import signin_page, signup_page
 from storesync.ui.pages.stores import stores_page
@@ -20,6 +21,7 @@ from storesync.ui.state.dashboard import DashboardState
 from storesync.ui.state.inventory import InventoryState
 from storesync.ui.state.listings import ListingsState
 from storesync.ui.state.orders import OrdersState
+from storesync.ui.state.products import ProductsState
 from storesync.ui.state.settings import SettingsState
 from storesync.ui.state.stores import StoresState
 from storesync.ui.state.sync import SyncState
@@ -42,6 +44,7 @@ app.add_page(
 for _page, _route, _title, _load in (
     (dashboard_page, "/", "Dashboard", DashboardState.load),
     (orders_page, "/orders", "Orders", OrdersState.load),
+    (products_page, "/products", "Products", ProductsState.load),
     (stores_page, "/stores", "Stores", StoresState.load),
     (inventory_page, "/inventory", "Inventory", InventoryState.load),
     (settings_page, "/settings", "Settings", SettingsState.load),

@@ -135,5 +135,5 @@ def section_page(section: Section) -> rx.Component:
     )
 
 
-BUILT = {"/", "/orders", "/stores", "/inventory", "/settings", "/sync", "/listings"}
+BUILT = {"/", "/products", "/orders", "/stores", "/inventory", "/settings", "/sync", "/listings"}
 COMING_SOON = tuple(s for s in SECTIONS if s.route not in BUILT)

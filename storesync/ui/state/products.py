@@ -1,0 +1,450 @@
+"""Products: the catalog list (search, status filter, keyset pages), the product and variant
+editor, bulk status changes, CSV export, and CSV import with a validating dry run."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import reflex as rx
+
+from storesync.catalog import exporter, importer
+from storesync.catalog import service as catalog
+from storesync.catalog.schemas import (
+    PRODUCT_STATUSES,
+    ImportReport,
+    ProductDTO,
+    ProductUpdate,
+    VariantInput,
+    VariantUpdate,
+)
+from storesync.core.errors import AppError, ValidationFailed
+from storesync.db import session_scope
+from storesync.tenancy.context import RequestContext
+from storesync.ui.format import money
+from storesync.ui.state.page import PageState
+
+PAGE_SIZE = 25
+UPLOAD_ID = "catalog-upload"
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+SIGN_IN = "/signin"
+
+
+class ProductsState(PageState):
+    rows: list[dict[str, str]] = []
+    variants: dict[str, list[dict[str, str]]] = {}  # product id -> its variants on this page
+    search: str = ""
+    status: str = ""
+    cursors: list[str] = []
+    next_cursor: str = ""
+    selected: list[str] = []  # product ids, kept across pages
+    # The editor: mode "create" | "product" | "variant"; `editing` holds the product (or
+    # variant) being edited; `field_errors` the service's message per field it named.
+    mode: str = ""
+    editing: dict[str, str] = {}
+    field_errors: dict[str, str] = {}
+    # The import: progress 0..100, the outcome, and the per-row errors of a refused file.
+    importing: bool = False
+    import_phase: str = ""
+    progress: int = 0
+    import_summary: str = ""
+    import_errors: list[dict[str, str]] = []
+    _upload_text: str = ""
+
+    @rx.event
+    def load(self):
+        return self._page_load()
+
+    @rx.var
+    def page_number(self) -> int:
+        return len(self.cursors) + 1
+
+    @rx.var
+    def page_selected(self) -> bool:
+        return bool(self.rows) and all(r["id"] in self.selected for r in self.rows)
+
+    @rx.var
+    def editing_variants(self) -> list[dict[str, str]]:
+        return self.variants.get(self.editing.get("id", ""), [])
+
+    def _load(self, ctx: RequestContext) -> None:
+        with self._session(ctx) as session:
+            page = catalog.list_products(
+                session,
+                ctx=ctx,
+                search=self.search or None,
+                status=self.status or None,
+                limit=PAGE_SIZE,
+                cursor=self.cursors[-1] if self.cursors else None,
+            )
+        self.rows = [_product_row(p) for p in page.items]
+        self.variants = {str(p.id): [_variant_row(v) for v in p.variants] for p in page.items}
+        self.next_cursor = page.next_cursor or ""
+
+    def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
+        # A finished store import may have brought products; nothing else changes the catalog
+        # behind this page's back.
+        if any(
+            e["type"] == "sync_job.progress" and e["data"].get("status") == "succeeded"
+            for e in events
+        ):
+            self._load(ctx)
+
+    def _reload(self):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN)
+        return self._guarded(lambda: self._load(ctx))
+
+    # List: search, filter, pages, selection -------------------------------------------------
+
+    @rx.event
+    def search_products(self, form_data: dict[str, str]):
+        self.search = form_data.get("search", "").strip()[:100]
+        self.cursors = []
+        return self._reload()
+
+    @rx.event
+    def set_status_filter(self, value: str):
+        self.status = value if value in PRODUCT_STATUSES else ""
+        self.cursors = []
+        return self._reload()
+
+    @rx.event
+    def next_page(self):
+        if self.next_cursor:
+            self.cursors = [*self.cursors, self.next_cursor]
+        return self._reload()
+
+    @rx.event
+    def previous_page(self):
+        self.cursors = self.cursors[:-1]
+        return self._reload()
+
+    @rx.event
+    def toggle_selected(self, product_id: str, checked: bool):
+        rest = [p for p in self.selected if p != product_id]
+        self.selected = [*rest, product_id] if checked else rest
+
+    @rx.event
+    def select_page(self, checked: bool):
+        on_page = {r["id"] for r in self.rows}
+        rest = [p for p in self.selected if p not in on_page]
+        self.selected = rest + sorted(on_page) if checked else rest
+
+    @rx.event
+    def clear_selection(self):
+        self.selected = []
+
+    @rx.event
+    def bulk_set_status(self, form_data: dict[str, str]):
+        """Set the status of every selected product in ONE transaction: a refusal (role,
+        bad status, a product deleted meanwhile) changes none of them."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN)
+        status = form_data.get("bulk_status", "")
+        if not self.selected:
+            return rx.toast.error("choose products first", id="toast-error")
+        try:
+            ids = [uuid.UUID(p) for p in self.selected]
+            changes = ProductUpdate(status=status)
+            with self._session(ctx) as session:
+                for product_id in ids:
+                    catalog.update_product(session, ctx=ctx, product_id=product_id, changes=changes)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("a selected product is not available", id="toast-error")
+        self.selected = []
+        self._load(ctx)
+        return rx.toast.success(f"{len(ids)} products set to {status}", id="toast-success")
+
+    # Editor -------------------------------------------------------------------------------
+
+    @rx.event
+    def start_create(self):
+        self.mode, self.editing, self.field_errors = "create", {}, {}
+
+    @rx.event
+    def start_edit(self, product_id: str):
+        self.editing = next((r for r in self.rows if r["id"] == product_id), {})
+        self.mode = "product" if self.editing else ""
+        self.field_errors = {}
+
+    @rx.event
+    def start_edit_variant(self, variant_id: str):
+        product_id = self.editing.get("id", "")
+        variant = next((v for v in self.variants.get(product_id, []) if v["id"] == variant_id), {})
+        if variant:
+            self.editing = {**self.editing, "variant_id": variant_id, **_prefixed(variant)}
+            self.mode, self.field_errors = "variant", {}
+
+    @rx.event
+    def back_to_product(self):
+        self.mode, self.field_errors = "product", {}
+
+    @rx.event
+    def editor_open_change(self, is_open: bool):
+        if not is_open:
+            self.mode, self.editing, self.field_errors = "", {}, {}
+
+    @rx.event
+    def close_editor(self):
+        self.mode, self.editing, self.field_errors = "", {}, {}
+
+    @rx.event
+    def create_product(self, form_data: dict[str, str]):
+        """A product with its first variant; a bad value shows next to its field and nothing
+        is saved."""
+        return self._save(
+            form_data,
+            lambda session, ctx: catalog.create_product(
+                session,
+                ctx=ctx,
+                handle=form_data.get("handle", ""),
+                title=form_data.get("title", ""),
+                status=form_data.get("status", "active"),
+                variants=[
+                    VariantInput(
+                        sku=form_data.get("sku", ""), price=_price(form_data.get("price", ""))
+                    )
+                ],
+            ),
+            "product created",
+        )
+
+    @rx.event
+    def update_product(self, form_data: dict[str, str]):
+        product_id = self.editing.get("id", "")
+        return self._save(
+            form_data,
+            lambda session, ctx: catalog.update_product(
+                session,
+                ctx=ctx,
+                product_id=uuid.UUID(product_id),
+                changes=ProductUpdate(
+                    title=form_data.get("title", ""), status=form_data.get("status", "")
+                ),
+            ),
+            "product saved",
+        )
+
+    @rx.event
+    def update_variant(self, form_data: dict[str, str]):
+        variant_id = self.editing.get("variant_id", "")
+        return self._save(
+            form_data,
+            lambda session, ctx: catalog.update_variant(
+                session,
+                ctx=ctx,
+                variant_id=uuid.UUID(variant_id),
+                changes=VariantUpdate(
+                    sku=form_data.get("sku", ""), price=_price(form_data.get("price", ""))
+                ),
+            ),
+            "variant saved",
+        )
+
+    def _save(self, form_data: dict[str, str], write: Callable[[Any, Any], Any], done: str):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN)
+        self.field_errors = {}
+        try:
+            with self._session(ctx) as session:
+                write(session, ctx)
+        except AppError as error:
+            field = str(error.details.get("field", ""))
+            if field in form_data:
+                self.field_errors = {field: error.message}
+                return None
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("choose a product to edit", id="toast-error")
+        self.mode, self.editing = "", {}
+        self._load(ctx)
+        return rx.toast.success(done, id="toast-success")
+
+    # Export -------------------------------------------------------------------------------
+
+    @rx.event
+    def export_csv(self):
+        """The whole catalog in the importer's format, built in memory and sent over the
+        websocket: fine for thousands of variants; a very large catalog wants a streamed
+        HTTP download instead."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN)
+        out = io.StringIO()
+        try:
+            with self._session(ctx) as session:
+                exporter.export_catalog(session, ctx=ctx, out=out)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        return rx.download(data=out.getvalue(), filename="catalog.csv")
+
+    # Import -------------------------------------------------------------------------------
+
+    @rx.event
+    async def upload_catalog(self, files: list[rx.UploadFile]):
+        """Keep the uploaded CSV (backend only) and start the import in the background."""
+        if self.importing:
+            return None
+        if not files:
+            return rx.toast.error("choose a CSV file first", id="toast-error")
+        data = await files[0].read()
+        if len(data) > MAX_IMPORT_BYTES:
+            return rx.toast.error("the file is larger than 20 MB", id="toast-error")
+        try:
+            self._upload_text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return rx.toast.error("the file is not UTF-8 text", id="toast-error")
+        self.importing, self.progress, self.import_phase = True, 0, "Checking the file"
+        self.import_summary, self.import_errors = "", []
+        return [rx.clear_selected_files(UPLOAD_ID), ProductsState.run_import]
+
+    @rx.event(background=True)
+    async def run_import(self):
+        """A validating dry run first: a file with any bad row writes nothing and its row
+        errors are listed and offered as a CSV report. Otherwise the real import."""
+        async with self:
+            ctx, text, self._upload_text = self._ctx(), self._upload_text, ""
+            if ctx is None or not text:
+                self.importing = False
+                return
+        total = max(text.count("\n"), 1)
+        try:
+            checked = await self._run_with_progress(ctx, text, total, dry_run=True, span=(0, 45))
+            if checked.errors:
+                async with self:
+                    self._finish_refused(checked)
+                return
+            async with self:
+                self.import_phase = "Importing"
+            report = await self._run_with_progress(ctx, text, total, dry_run=False, span=(45, 95))
+        except AppError as error:
+            async with self:
+                self.importing, self.import_phase, self.progress = False, "", 0
+            yield rx.toast.error(error.message, id="toast-error")
+            return
+        summary = _summary(report)
+        async with self:
+            self.importing, self.import_phase, self.progress = False, "", 100
+            self.import_summary = summary
+            self.cursors = []
+            self._load(ctx)
+        yield rx.toast.success(summary, id="toast-success")
+
+    async def _run_with_progress(
+        self, ctx: RequestContext, text: str, total: int, *, dry_run: bool, span: tuple[int, int]
+    ) -> ImportReport:
+        """Run the blocking import in a thread and move the bar as it reads lines."""
+        lines = _LineCounter(text)
+        work = asyncio.ensure_future(asyncio.to_thread(_import, ctx, lines, dry_run))
+        start, width = span
+        while not work.done():
+            await asyncio.wait({work}, timeout=0.2)
+            async with self:
+                self.progress = start + width * min(lines.read, total) // total
+        return work.result()
+
+    def _finish_refused(self, report: ImportReport) -> None:
+        self.importing, self.import_phase, self.progress = False, "", 0
+        self.import_errors = [
+            {"row": str(e.row), "field": e.column, "message": e.reason} for e in report.errors
+        ]
+        self.import_summary = (
+            f"Nothing was imported: {report.rows_invalid or len(report.errors)} "
+            f"of {report.rows_total} rows have problems"
+        )
+
+    @rx.event
+    def download_error_report(self):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["row", "field", "message"])
+        writer.writerows([e["row"], e["field"], e["message"]] for e in self.import_errors)
+        return rx.download(data=out.getvalue(), filename="import-errors.csv")
+
+
+class _LineCounter:
+    """The CSV text as lines, counting how many the importer has read (read from another
+    thread to move the progress bar; an int assignment is atomic)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.read = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in io.StringIO(self.text, newline=""):
+            self.read += 1
+            yield line
+
+
+def _import(ctx: RequestContext, source: _LineCounter, dry_run: bool) -> ImportReport:
+    with session_scope(ctx) as session:
+        return importer.import_catalog(
+            session, ctx=ctx, source=source, fmt="csv", dry_run=dry_run, skip_invalid=False
+        )
+
+
+def _summary(report: ImportReport) -> str:
+    return (
+        f"Imported {report.rows_applied} rows: {report.products_created} products created, "
+        f"{report.products_updated} updated; {report.variants_created} variants created, "
+        f"{report.variants_updated} updated"
+    )
+
+
+def _price(text: str) -> Decimal | None:
+    if not text.strip():
+        return None
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise ValidationFailed("price", "must be a number, e.g. 25000 or 12.50") from None
+
+
+def _prefixed(variant: dict[str, str]) -> dict[str, str]:
+    return {"variant_sku": variant["sku"], "variant_price": variant["price_input"]}
+
+
+def _price_range(product: ProductDTO) -> str:
+    priced = [(v.price, v.currency) for v in product.variants if v.price is not None]
+    if not priced:
+        return "no price"
+    low, high = min(priced), max(priced)
+    if low[0] == high[0]:
+        return money(*low)
+    return f"{money(*low)} to {money(*high)}"
+
+
+def _product_row(product: ProductDTO) -> dict[str, str]:
+    skus = [v.sku for v in product.variants]
+    shown = ", ".join(skus[:3]) + (f" +{len(skus) - 3}" if len(skus) > 3 else "")
+    return {
+        "id": str(product.id),
+        "handle": product.handle,
+        "title": product.title,
+        "status": product.status,
+        "variants_label": f"{len(skus)} variant" + ("" if len(skus) == 1 else "s"),
+        "skus": shown,
+        "price": _price_range(product),
+    }
+
+
+def _variant_row(variant: Any) -> dict[str, str]:
+    price = "" if variant.price is None else format(variant.price.normalize(), "f")
+    return {
+        "id": str(variant.id),
+        "sku": variant.sku,
+        "price": money(variant.price, variant.currency) if variant.price is not None else "",
+        "price_input": price,
+        "active": "yes" if variant.is_active else "",
+    }
