@@ -160,7 +160,9 @@ def _check_import_and_pages(page: Any, tag: str) -> list[str]:
     page.evaluate(WATCH_PROGRESS)
     _upload(page, "sixty.csv", HEADER + "\n".join(lines) + "\n")
     _wait_text(page, "#import-summary", "Imported 60 rows: 60 products created")
-    assert page.evaluate("window.__progress.length") > 0, "no progress bar while importing"
+    shown = page.evaluate("window.__progress")
+    assert shown, "no progress bar while importing"
+    assert all(0 <= value <= 100 for value in shown), shown
 
     _search(page, f"item-{tag}")
     _wait_rows(page, handles[:25])

@@ -344,14 +344,15 @@ class ProductsState(PageState):
     async def _run_with_progress(
         self, ctx: RequestContext, text: str, total: int, *, dry_run: bool, span: tuple[int, int]
     ) -> ImportReport:
-        """Run the blocking import in a thread and move the bar as it reads lines."""
+        """Run the blocking import in a thread; the bar moves from span[0] to span[1] as the
+        importer reads the file's lines."""
         lines = _LineCounter(text)
         work = asyncio.ensure_future(asyncio.to_thread(_import, ctx, lines, dry_run))
-        start, width = span
+        start, end = span
         while not work.done():
             await asyncio.wait({work}, timeout=0.2)
             async with self:
-                self.progress = start + width * min(lines.read, total) // total
+                self.progress = start + (end - start) * min(lines.read, total) // total
         return work.result()
 
     def _finish_refused(self, report: ImportReport) -> None:
