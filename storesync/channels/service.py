@@ -54,7 +54,7 @@ def credential_box(settings: Settings | None = None) -> CredentialBox:
     return CredentialBox((settings or get_settings()).fernet_key_list)
 
 
-def store_key(store: Store) -> str:
+def store_key(store: Store | StoreDTO) -> str:
     """The circuit breaker key of a store."""
     return f"store:{store.id}"
 
@@ -305,6 +305,11 @@ async def refresh_credentials(
 
     with session_scope(ctx, engine=session.get_bind()) as fresh:  # type: ignore[arg-type]
         return StoreDTO.model_validate(_store(fresh, ctx, store_id))
+
+
+def circuit_state(store: StoreDTO | Store) -> str:
+    """The store's circuit breaker as this process sees it: closed, open or half_open."""
+    return str(breaker_for(store_key(store)).state.value)
 
 
 async def check_health(

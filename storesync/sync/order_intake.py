@@ -244,6 +244,7 @@ def _follow(
     current, target = OrderStatus(row.status), new.status
     refreshed = _refresh_platform_fields(session, row, new.platform_status, tracking)
     outcome = IngestOutcome.UPDATED if refreshed else IngestOutcome.UNCHANGED
+    moved = False  # a status change announces itself (orders.transitions)
     if current != target and not can_transition(current, target):
         log.info(
             "order %s: ignoring %s → %s reported by the channel (%s): stale or out of order",
@@ -264,12 +265,12 @@ def _follow(
                     reason=f"{row.platform} reports {new.platform_status or target.value}",
                     source=SOURCE,
                 )
-            outcome = IngestOutcome.UPDATED
+            outcome, moved = IngestOutcome.UPDATED, True
         except IllegalTransition:  # moved by a concurrent intake since we read it
             session.refresh(row)
             log.info("order %s moved meanwhile; %s ignored", row.platform_order_id, target.value)
             outcome = IngestOutcome.STALE
-    if outcome is IngestOutcome.UPDATED:
+    if outcome is IngestOutcome.UPDATED and not moved:
         _announce(session, ctx, "order.updated", row)
     return row, outcome
 

@@ -282,6 +282,21 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     for platform in ("shopee", "tiktok"):
         _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
 
+    # TikTok is offered half of the stock: its 1 unit becomes 0 there, Shopee keeps 1. A bad
+    # share is refused and changes nothing.
+    _open(page, base, "/stores", "Stores")
+    tiktok_card = page.locator(".store-card[data-platform='tiktok']")
+    tiktok_card.locator(".allocation-share input").fill("150")
+    tiktok_card.locator(".allocation-save").click()
+    _wait_text(page, "[data-sonner-toast]", "share_percent: must be above 0 and at most 100")
+    tiktok_card.locator(".allocation-share input").fill("50")
+    tiktok_card.locator(".allocation-save").click()
+    _wait_text(page, ".store-card[data-platform='tiktok'] .store-allocation", "50 % minus 0")
+    _wait_for_channel_stock(base, "tiktok", shops["tiktok"], sku, 0)
+    assert _channel_stock(base, "shopee", shops["shopee"], sku) == 1
+    tiktok_card.locator(".check-health").click()
+    _wait_text(page, "[data-sonner-toast]", "healthy")
+
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"
     _open(page, base, "/settings", "Settings")

@@ -9,17 +9,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storesync.catalog.models import Product, ProductVariant
+from storesync.channels import allocation
 from storesync.channels.models import ChannelListing
+from storesync.core.errors import PermissionDenied, ValidationFailed
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.inventory.models import ChannelAllocation
 from storesync.settings import Settings
 from storesync.sync import dispatch, outbox
 from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Role
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
@@ -265,6 +269,72 @@ def test_allocation_share_and_buffer(
 
     assert {p: m.stock for p, m in w.models.items()} == {"shopee": 11, "tiktok": 3}  # type: ignore[attr-defined]
     assert outbox.channel_quantity(3, Decimal(50), 2) == 0
+
+
+def test_changing_a_stores_allocation_pushes_its_new_quantity_and_only_its(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 11)
+    _push_all(w)
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 11, "tiktok": 11}  # type: ignore[attr-defined]
+
+    with session_scope(w.ctx, engine=w.engine) as session:
+        saved = allocation.set_allocation(
+            session, ctx=w.ctx, store_id=w.stores["tiktok"], share_percent="50 %", buffer="2"
+        )
+    queued = _outbox(w)
+    _push_all(w)
+
+    assert (saved.share_percent, saved.buffer) == (Decimal(50), 2)
+    # TikTok's listing is queued at its new quantity; Shopee's row stays done at 11 (unchanged).
+    assert queued == [("pending", 3), ("done", 11)]
+    assert {p: m.stock for p, m in w.models.items()} == {"shopee": 11, "tiktok": 3}  # type: ignore[attr-defined]
+    with session_scope(w.ctx, engine=w.engine) as session:
+        read = allocation.get_allocation(session, ctx=w.ctx, store_id=w.stores["tiktok"])
+    assert (read.share_percent, read.buffer) == (Decimal(50), 2)
+
+
+@pytest.mark.parametrize(
+    ("share", "buffer", "field"),
+    [
+        ("0", "0", "share_percent"),
+        ("101", "0", "share_percent"),
+        ("abc", "0", "share_percent"),
+        ("50", "-1", "buffer"),
+        ("50", "2.5", "buffer"),
+    ],
+)
+def test_a_bad_allocation_names_its_field_and_changes_nothing(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox, share: str, buffer: str, field: str
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+
+    with (
+        pytest.raises(ValidationFailed) as refused,
+        session_scope(w.ctx, engine=w.engine) as session,
+    ):
+        allocation.set_allocation(
+            session, ctx=w.ctx, store_id=w.stores["tiktok"], share_percent=share, buffer=buffer
+        )
+
+    assert refused.value.details["field"] == field
+    with session_scope(w.ctx, engine=w.engine) as session:
+        kept = allocation.get_allocation(session, ctx=w.ctx, store_id=w.stores["tiktok"])
+    assert (kept.share_percent, kept.buffer) == (Decimal(100), 0)
+    assert _outbox(w) == []
+
+
+def test_a_viewer_cannot_change_an_allocation(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    w = build(sqlite_engine, running_sandbox)
+    viewer = RequestContext(user_id=None, organization_id=w.ctx.organization_id, role=Role.VIEWER)
+
+    with pytest.raises(PermissionDenied), session_scope(viewer, engine=w.engine) as session:
+        allocation.set_allocation(
+            session, ctx=viewer, store_id=w.stores["tiktok"], share_percent="10", buffer="0"
+        )
 
 
 def test_a_failing_channel_defers_its_pushes_and_nothing_is_lost(

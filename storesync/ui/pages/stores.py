@@ -18,6 +18,39 @@ def _fact(name: str, value: rx.Var[str] | str, key: str) -> rx.Component:
     )
 
 
+def _allocation_form(store: rx.Var[dict[str, str]]) -> rx.Component:
+    """The share of available stock this store is offered, and the units held back."""
+    return rx.form(
+        rx.flex(
+            rx.input(type="hidden", name="store_id", value=store["id"]),
+            rx.text("Share %", size="1", as_="label"),
+            rx.input(
+                name="share_percent",
+                default_value=store["share"],
+                width="4.5rem",
+                size="1",
+                class_name="allocation-share",
+            ),
+            rx.text("Buffer", size="1", as_="label"),
+            rx.input(
+                name="buffer",
+                default_value=store["buffer"],
+                width="4rem",
+                size="1",
+                class_name="allocation-buffer",
+            ),
+            rx.button(
+                "Save", size="1", type="submit", variant="soft", class_name="allocation-save"
+            ),
+            gap="2",
+            align="center",
+            wrap="wrap",
+        ),
+        on_submit=StoresState.save_allocation,
+        reset_on_submit=False,
+    )
+
+
 def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -40,6 +73,8 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
             _fact("Token expires", store["token_expires"], "token"),
             _fact("Listings", store["listings"], "listings"),
             _fact("Orders (24 h)", store["orders_24h"], "orders"),
+            _fact("Circuit", store["circuit"], "circuit"),
+            _fact("Allocation", store["share"] + " % minus " + store["buffer"], "allocation"),
             rx.cond(store["import"], _fact("Import", store["import"], "import")),
             rx.flex(
                 rx.cond(
@@ -52,6 +87,12 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
                         class_name="import-products",
                         custom_attrs={"data-platform": store["platform"]},
                     ),
+                ),
+                rx.button(
+                    "Check health",
+                    on_click=StoresState.check_health(store["id"]),
+                    variant="soft",
+                    class_name="check-health",
                 ),
                 rx.cond(
                     may(Permission.MANAGE_STORES),
@@ -66,6 +107,7 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
                 gap="2",
                 wrap="wrap",
             ),
+            rx.cond(may(Permission.MANAGE_STORES), _allocation_form(store)),
             spacing="2",
         ),
         width="100%",

@@ -8,6 +8,7 @@ from typing import Any
 
 import reflex as rx
 
+from storesync.channels import allocation
 from storesync.channels import service as stores
 from storesync.channels.routes import callback_url
 from storesync.channels.schemas import StoreDTO
@@ -45,7 +46,11 @@ class StoresState(PageState):
     def _row(self, session: Any, ctx: RequestContext, store: StoreDTO) -> dict[str, str]:
         metrics = stores.store_metrics(session, ctx=ctx, store_id=store.id)
         products = jobs.latest_job(session, ctx=ctx, store_id=store.id, kind="products")
+        share = allocation.get_allocation(session, ctx=ctx, store_id=store.id)
         return {
+            "share": f"{share.share_percent.normalize():f}",
+            "buffer": str(share.buffer),
+            "circuit": stores.circuit_state(store),
             "id": str(store.id),
             "platform": store.platform,
             "name": store.name,
@@ -133,3 +138,37 @@ class StoresState(PageState):
         except ValueError:
             return rx.toast.error("that store is not available")
         return rx.toast.success(done, id="toast-success")
+
+    @rx.event
+    def save_allocation(self, form_data: dict[str, str]):
+        """Set the store's share of available stock and its safety buffer; listings whose
+        quantity changes are pushed again. Needs MANAGE_STORES."""
+        return self._act(
+            form_data.get("store_id", ""),
+            lambda session, ctx, sid: allocation.set_allocation(
+                session,
+                ctx=ctx,
+                store_id=sid,
+                share_percent=form_data.get("share_percent", ""),
+                buffer=form_data.get("buffer", ""),
+            ),
+            "allocation saved",
+        )
+
+    @rx.event
+    async def check_health(self, store_id: str):
+        """Ask the marketplace now: token valid, reachable, latency."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            with self._session(ctx) as session:
+                health = await stores.check_health(session, ctx=ctx, store_id=uuid.UUID(store_id))
+        except (AppError, ValueError):
+            return rx.toast.error("that store is not available", id="toast-error")
+        if health.ok:
+            latency = f"{health.latency_ms:.0f} ms" if health.latency_ms is not None else "ok"
+            return rx.toast.success(
+                f"healthy: {latency}, circuit {health.circuit}", id="toast-health"
+            )
+        return rx.toast.error(f"unhealthy: {health.detail}", id="toast-health")
