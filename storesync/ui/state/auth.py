@@ -33,7 +33,7 @@ class AuthState(rx.State):
     def signed_in(self) -> bool:
         return bool(self.user_email)
 
-    def current_context(self) -> RequestContext | None:
+    def _current_context(self) -> RequestContext | None:
         """Re-validate the cookie and membership for every privileged action."""
         settings = get_settings()
         claims = read_token(settings.secret_key, self.session_token)
@@ -115,7 +115,7 @@ class AuthState(rx.State):
     @rx.event
     def require_session(self):
         """on_load guard of protected pages: back to sign-in without a valid session."""
-        ctx = self.current_context()
+        ctx = self._current_context()
         if ctx is None:
             self.session_token = ""
             self._show("", "", "")
@@ -131,7 +131,7 @@ class AuthState(rx.State):
 
     @rx.event
     def redirect_if_signed_in(self):
-        if self.current_context() is not None:
+        if self._current_context() is not None:
             return rx.redirect(HOME_ROUTE)
         return None
 

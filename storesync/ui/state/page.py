@@ -77,7 +77,7 @@ class PageState(AuthState):
     # on this base state's instance, not the page's.
     def _page_load(self) -> Any:
         """on_load: check the session, load the page, and follow the organization's events."""
-        ctx = self.current_context()
+        ctx = self._current_context()
         if ctx is None:
             return rx.redirect(SIGN_IN_ROUTE)
         self._load_identity(ctx.user_id, ctx)
@@ -96,7 +96,7 @@ class PageState(AuthState):
 
     async def _on_live(self, events: list[dict[str, Any]]) -> None:
         """Called by the relay with this organization's latest events."""
-        ctx = self.current_context()
+        ctx = self._current_context()
         if ctx is None:  # signed out meanwhile: stop following
             relay.forget(self.router.session.client_token)
             return
@@ -117,7 +117,7 @@ class PageState(AuthState):
         self._load(ctx)
 
     def _ctx(self) -> RequestContext | None:
-        return self.current_context()
+        return self._current_context()
 
     def _guarded(self, action: Callable[[], T]) -> Any:
         """Run `action`; an AppError becomes an error toast (its message names the field)."""
