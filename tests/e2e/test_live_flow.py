@@ -300,6 +300,13 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"
     _open(page, base, "/settings", "Settings")
+    page.fill("#org-timezone", "Mars/Base")
+    page.click("#org-save")
+    _wait_text(page, "[data-sonner-toast]", "timezone: 'Mars/Base' is not a time zone name")
+    page.fill("#org-name-input", f"Journey {tag} Ltd")
+    page.fill("#org-timezone", "Asia/Makassar")
+    page.click("#org-save")
+    _wait_text(page, "#org-name", f"Journey {tag} Ltd")
     page.fill("#invite-email", viewer)
     page.fill("#invite-password", PASSWORD)
     page.click("#invite-role")

@@ -43,7 +43,7 @@ def _member(member: rx.Var[dict[str, str]]) -> rx.Component:
             ),
             rx.badge(member["role"], class_name="member-role"),
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
         align="center",
         padding="0.6rem 0",
@@ -76,7 +76,7 @@ def _invite() -> rx.Component:
                 ["viewer", "staff", "admin"], name="role", default_value="staff", id="invite-role"
             ),
             rx.button("Add member", type="submit", id="invite-submit"),
-            gap="2",
+            spacing="2",
             wrap="wrap",
             width="100%",
         ),
@@ -87,6 +87,38 @@ def _invite() -> rx.Component:
     )
 
 
+def _organization_form() -> rx.Component:
+    return rx.form(
+        rx.flex(
+            rx.input(
+                name="name",
+                default_value=SettingsState.organization["name"],
+                placeholder="Business name",
+                id="org-name-input",
+                flex="2",
+                min_width="12rem",
+            ),
+            rx.input(
+                name="timezone",
+                default_value=SettingsState.organization["timezone"],
+                placeholder="Asia/Jakarta",
+                id="org-timezone",
+                flex="1",
+                min_width="9rem",
+            ),
+            rx.button("Save", type="submit", id="org-save"),
+            spacing="2",
+            wrap="wrap",
+            width="100%",
+        ),
+        on_submit=SettingsState.save_organization,
+        reset_on_submit=False,
+        width="100%",
+        margin_top="0.5rem",
+        key=SettingsState.organization["name"],
+    )
+
+
 def settings_page() -> rx.Component:
     return app_frame(
         "Settings",
@@ -94,6 +126,15 @@ def settings_page() -> rx.Component:
         rx.card(
             rx.heading("Organization", size="3"),
             rx.text(AuthState.organization_name, size="2", id="settings-org"),
+            rx.text(
+                "Currency ",
+                SettingsState.organization["currency"],
+                " · time zone ",
+                SettingsState.organization["timezone"],
+                size="1",
+                color_scheme="gray",
+            ),
+            rx.cond(may(Permission.MANAGE_SETTINGS), _organization_form()),
             width="100%",
             margin_bottom="1rem",
         ),

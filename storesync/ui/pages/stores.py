@@ -42,7 +42,7 @@ def _allocation_form(store: rx.Var[dict[str, str]]) -> rx.Component:
             rx.button(
                 "Save", size="1", type="submit", variant="soft", class_name="allocation-save"
             ),
-            gap="2",
+            spacing="2",
             align="center",
             wrap="wrap",
         ),
@@ -104,7 +104,7 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
                         class_name="disconnect-store",
                     ),
                 ),
-                gap="2",
+                spacing="2",
                 wrap="wrap",
             ),
             rx.cond(may(Permission.MANAGE_STORES), _allocation_form(store)),
@@ -139,7 +139,7 @@ def stores_page() -> rx.Component:
                     on_click=StoresState.connect("tiktok"),
                     id="connect-tiktok",
                 ),
-                gap="2",
+                spacing="2",
                 wrap="wrap",
                 margin_y="1rem",
             ),

@@ -32,10 +32,10 @@ def _starter(store: rx.Var[dict[str, str]]) -> rx.Component:
                 )
                 for kind in KINDS
             ],
-            gap="2",
+            spacing="2",
             wrap="wrap",
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
         align="center",
         class_name="sync-store",
@@ -60,7 +60,7 @@ def _job(job: rx.Var[dict[str, str]]) -> rx.Component:
             rx.text(job["created"], size="1", color_scheme="gray"),
             justify="between",
             wrap="wrap",
-            gap="2",
+            spacing="2",
         ),
         rx.cond(
             job["active"] == "yes",

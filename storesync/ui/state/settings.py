@@ -9,12 +9,14 @@ import reflex as rx
 
 from storesync.core.errors import AppError
 from storesync.tenancy import members
+from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.ui.state.page import PageState
 
 
 class SettingsState(PageState):
     members: list[dict[str, str]] = []
+    organization: dict[str, str] = {}
 
     @rx.event
     def load(self):
@@ -23,6 +25,12 @@ class SettingsState(PageState):
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
             people = members.list_members(session, ctx=ctx)
+            org = tenancy.get_organization(session, ctx=ctx)
+        self.organization = {
+            "name": org.name,
+            "timezone": org.timezone,
+            "currency": org.default_currency,
+        }
         self.members = [
             {
                 "user_id": str(m.user_id),
@@ -81,3 +89,20 @@ class SettingsState(PageState):
             ),
             "member removed",
         )
+
+    @rx.event
+    def save_organization(self, form_data: dict[str, str]):
+        """Rename the organization and set its time zone; needs MANAGE_SETTINGS."""
+        result = self._change(
+            lambda session, ctx: members.update_organization(
+                session,
+                ctx=ctx,
+                name=form_data.get("name", ""),
+                timezone=form_data.get("timezone", ""),
+            ),
+            "organization saved",
+        )
+        ctx = self._ctx()
+        if ctx is not None:
+            self._load_identity(ctx.user_id, ctx)  # the frame shows the new name
+        return result
