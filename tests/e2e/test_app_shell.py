@@ -47,6 +47,42 @@ def test_ping_answers_pong(running_app: str) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_sign_up_page_is_usable(
+    running_app: str, browser: Any, screenshots: Path, width: int
+) -> None:
+    page = _page(browser, width)
+    page.goto(f"{running_app}/signup")
+    page.wait_for_selector("#signup-submit")
+
+    page.screenshot(path=str(screenshots / f"signup-{width}.png"), full_page=True)
+    for selector in ("#organization", "#full_name", "#email", "#password", "#signup-submit"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+    assert _no_horizontal_scroll(page)
+    page.context.close()
+
+
+def test_a_short_password_at_sign_up_is_named_and_creates_nothing(
+    running_app: str, browser: Any
+) -> None:
+    page = _page(browser, 1280)
+    page.goto(f"{running_app}/signup")
+    page.wait_for_selector("#signup-submit")
+    page.fill("#organization", "Toko Pendek")
+    page.fill("#full_name", "Owner")
+    page.fill("#email", "short-password@journey.test")
+    page.fill("#password", "short")
+    page.click("#signup-submit")
+
+    page.wait_for_selector("#signup-error")
+    assert page.inner_text("#signup-error").startswith("password:")
+    assert page.url.rstrip("/").endswith("/signup")
+    _sign_in(page, running_app, "short-password@journey.test", "short")
+    page.wait_for_selector("#signin-error")  # no account was created
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_sign_in_page_is_usable(
     running_app: str, browser: Any, screenshots: Path, width: int
 ) -> None:
