@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.browsing import new_page, no_horizontal_scroll
 from tests.e2e.conftest import http_get
 
 pytestmark = pytest.mark.browser
@@ -25,15 +26,6 @@ SECTIONS = [
 WIDTHS = (375, 1280)
 
 
-def _page(browser: Any, width: int) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": 800})
-    return context.new_page()
-
-
-def _no_horizontal_scroll(page: Any) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
-
-
 def _sign_in(page: Any, base: str, email: str, password: str) -> None:
     page.goto(f"{base}/signin")
     page.wait_for_selector("#signin-submit")
@@ -50,7 +42,7 @@ def test_ping_answers_pong(running_app: str) -> None:
 def test_sign_up_page_is_usable(
     running_app: str, browser: Any, screenshots: Path, width: int
 ) -> None:
-    page = _page(browser, width)
+    page = new_page(browser, width)
     page.goto(f"{running_app}/signup")
     page.wait_for_selector("#signup-submit")
 
@@ -58,14 +50,14 @@ def test_sign_up_page_is_usable(
     for selector in ("#organization", "#full_name", "#email", "#password", "#signup-submit"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
-    assert _no_horizontal_scroll(page)
+    assert no_horizontal_scroll(page)
     page.context.close()
 
 
 def test_a_short_password_at_sign_up_is_named_and_creates_nothing(
     running_app: str, browser: Any
 ) -> None:
-    page = _page(browser, 1280)
+    page = new_page(browser, 1280)
     page.goto(f"{running_app}/signup")
     page.wait_for_selector("#signup-submit")
     page.fill("#organization", "Toko Pendek")
@@ -86,7 +78,7 @@ def test_a_short_password_at_sign_up_is_named_and_creates_nothing(
 def test_sign_in_page_is_usable(
     running_app: str, browser: Any, screenshots: Path, width: int
 ) -> None:
-    page = _page(browser, width)
+    page = new_page(browser, width)
     page.goto(f"{running_app}/signin")
     page.wait_for_selector("#signin-submit")
 
@@ -94,12 +86,12 @@ def test_sign_in_page_is_usable(
     for selector in ("#email", "#password", "#signin-submit"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
-    assert _no_horizontal_scroll(page)
+    assert no_horizontal_scroll(page)
     page.context.close()
 
 
 def test_wrong_password_shows_an_error_and_stays_signed_out(running_app: str, browser: Any) -> None:
-    page = _page(browser, 1280)
+    page = new_page(browser, 1280)
     _sign_in(page, running_app, DEMO[0], "wrong-password")
 
     page.wait_for_selector("#signin-error")
@@ -112,7 +104,7 @@ def test_wrong_password_shows_an_error_and_stays_signed_out(running_app: str, br
 
 
 def test_protected_pages_redirect_to_sign_in(running_app: str, browser: Any) -> None:
-    page = _page(browser, 1280)
+    page = new_page(browser, 1280)
     page.goto(f"{running_app}/orders")
     page.wait_for_url("**/signin")
     page.wait_for_selector("#signin-submit")
@@ -123,7 +115,7 @@ def test_protected_pages_redirect_to_sign_in(running_app: str, browser: Any) -> 
 def test_dashboard_layout_after_sign_in(
     running_app: str, browser: Any, screenshots: Path, width: int
 ) -> None:
-    page = _page(browser, width)
+    page = new_page(browser, width)
     _sign_in(page, running_app, *DEMO)
     page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
     page.wait_for_function("document.querySelector('#org-name')?.innerText === 'Demo Merchant'")
@@ -145,14 +137,14 @@ def test_dashboard_layout_after_sign_in(
         page.screenshot(path=str(screenshots / f"dashboard-menu-{width}.png"))
         links = [page.inner_text(f"#drawer-nav-{s.lower()}") for s in SECTIONS]
     assert [link.strip() for link in links] == SECTIONS
-    assert _no_horizontal_scroll(page)
+    assert no_horizontal_scroll(page)
     if width >= 1024:
         page.screenshot(path=str(screenshots / f"dashboard-{width}.png"), full_page=True)
     page.context.close()
 
 
 def test_session_survives_reload_and_sign_out_ends_it(running_app: str, browser: Any) -> None:
-    page = _page(browser, 1280)
+    page = new_page(browser, 1280)
     _sign_in(page, running_app, *DEMO)
     page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
 

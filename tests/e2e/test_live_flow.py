@@ -16,44 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.browsing import new_page, sign_in, sign_up, wait_text
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "journey-pass-1"
 PAGES = ("/", "/products", "/orders", "/stores", "/listings", "/inventory", "/sync", "/settings")
 STATE = "reflex___state____state.storesync___ui___state___auth____auth_state."
 PAGE_STATE = STATE + "storesync___ui___state___page____page_state."
-
-
-def _page(browser: Any, width: int = 1280) -> Any:
-    return browser.new_context(viewport={"width": width, "height": 900}).new_page()
-
-
-def _wait_text(page: Any, selector: str, text: str, timeout: float = 20_000) -> None:
-    page.wait_for_function(
-        "([s, t]) => [...document.querySelectorAll(s)].some(e => e.innerText.includes(t))",
-        arg=[selector, text],
-        timeout=timeout,
-    )
-
-
-def _sign_up(page: Any, base: str, organization: str, email: str) -> None:
-    page.goto(f"{base}/signup")
-    page.wait_for_selector("#signup-submit")
-    page.fill("#organization", organization)
-    page.fill("#full_name", "Owner")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#signup-submit")
-    _wait_text(page, "#org-name", organization)
-
-
-def _sign_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/signin")
-    page.wait_for_selector("#signin-submit")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#signin-submit")
-    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
 
 
 def _open(page: Any, base: str, path: str, title: str) -> None:
@@ -121,10 +91,10 @@ def _review_a_listing(page: Any, base: str, sku: str) -> None:
         row.wait_for()
         if status == "matched":
             row.locator(".unlink-listing").click()
-            _wait_text(page, "[data-sonner-toast]", "unlinked")
+            wait_text(page, "[data-sonner-toast]", "unlinked")
     row.locator("input[name='sku']").fill(sku)
     row.locator("input[name='sku']").press("Enter")
-    _wait_text(page, "[data-sonner-toast]", f"linked to {sku}")
+    wait_text(page, "[data-sonner-toast]", f"linked to {sku}")
 
 
 def _channel_stock(base: str, platform: str, shop_id: str, sku: str) -> int:
@@ -178,14 +148,14 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     owner = f"owner-{tag}@journey.test"
 
     # Sign up, connect both sandbox stores through OAuth, import their products.
-    page = _page(browser)
-    _sign_up(page, base, f"Journey {tag}", owner)
+    page = new_page(browser)
+    sign_up(page, base, f"Journey {tag}", owner, PASSWORD)
     _open(page, base, "/stores", "Stores")
     _connect(page, "shopee")
     _connect(page, "tiktok")
     for platform in ("shopee", "tiktok"):
         page.click(f".import-products[data-platform='{platform}']")
-        _wait_text(page, f".store-card[data-platform='{platform}'] .store-import", "succeeded")
+        wait_text(page, f".store-card[data-platform='{platform}'] .store-import", "succeeded")
     sku, shops = _shared_sku(base)
     _review_a_listing(page, base, sku)
     before = _settled_tiktok_stock(base, shops["tiktok"], sku)
@@ -196,11 +166,11 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.evaluate("window.__noReload = true")
     dashboard = page.context.new_page()
     _open(dashboard, base, "/", "Dashboard")
-    colleague = _page(browser)
-    _sign_in(colleague, base, owner)
+    colleague = new_page(browser)
+    sign_in(colleague, base, owner, PASSWORD)
     _open(colleague, base, "/orders", "Orders")
-    stranger = _page(browser)
-    _sign_up(stranger, base, f"Other {tag}", f"other-{tag}@journey.test")
+    stranger = new_page(browser)
+    sign_up(stranger, base, f"Other {tag}", f"other-{tag}@journey.test", PASSWORD)
     _open(stranger, base, "/orders", "Orders")
     stranger.evaluate("window.__noReload = true")
 
@@ -213,10 +183,10 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
         },
     ).json()
     placed = time.monotonic()
-    _wait_text(page, ".order-row", order["id"], timeout=10_000)
+    wait_text(page, ".order-row", order["id"], timeout=10_000)
     seen_after = time.monotonic() - placed
-    _wait_text(colleague, ".order-row", order["id"], timeout=10_000)
-    _wait_text(dashboard, "#activity-feed", order["id"], timeout=10_000)
+    wait_text(colleague, ".order-row", order["id"], timeout=10_000)
+    wait_text(dashboard, "#activity-feed", order["id"], timeout=10_000)
     dashboard.wait_for_function("document.querySelector('#kpi-orders_today')?.innerText === '1'")
     print(f"order {order['id']} shown in the inbox {seen_after * 1000:.0f} ms after it was placed")
     assert page.evaluate("window.__noReload === true")  # live, not reloaded
@@ -232,8 +202,8 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.wait_for_selector("#fulfil")
     page.fill("#tracking-number", f"TRK{tag}")
     page.click("#fulfil")
-    _wait_text(page, "#detail-status", "shipped")
-    _wait_text(colleague, ".order-row", "shipped")
+    wait_text(page, "#detail-status", "shipped")
+    wait_text(colleague, ".order-row", "shipped")
     page.click("#detail-close")
     time.sleep(1)
     assert _tiktok_stock(base, shops["tiktok"], sku) == before - 1
@@ -255,14 +225,14 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.fill("#delta", str(1 - available))
     page.fill("#reason", "stock count")
     page.click("#adjust-submit")
-    _wait_text(page, f"{row} .stock-available", "\n1")
+    wait_text(page, f"{row} .stock-available", "\n1")
     for platform in ("shopee", "tiktok"):
         _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
     pair = _sell_everywhere_at_once(base, shops, sku)
-    _wait_text(page, "#live-alert", "Oversold", timeout=10_000)
-    _wait_text(page, ".unread-count", "1")
+    wait_text(page, "#live-alert", "Oversold", timeout=10_000)
+    wait_text(page, ".unread-count", "1")
     page.click("#side-bell")
-    _wait_text(page, ".notification", "Oversold")
+    wait_text(page, ".notification", "Oversold")
     page.click("#side-mark-read")
     page.wait_for_selector(".unread-count", state="detached")
     page.keyboard.press("Escape")
@@ -271,13 +241,13 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     # both channels show it.
     _open(page, base, "/orders", "Orders")
     for order_id in pair:
-        _wait_text(page, ".order-row", order_id)
+        wait_text(page, ".order-row", order_id)
         page.locator(".order-row", has_text=order_id).locator(".order-select").click()
-    _wait_text(page, "#bulk-count", "2")
+    wait_text(page, "#bulk-count", "2")
     page.click("#bulk-cancelled")
-    _wait_text(page, "[data-sonner-toast]", "2 orders changed")
+    wait_text(page, "[data-sonner-toast]", "2 orders changed")
     for order_id in pair:
-        _wait_text(page, ".order-row", "cancelled")
+        wait_text(page, ".order-row", "cancelled")
         assert "cancelled" in page.locator(".order-row", has_text=order_id).inner_text()
     for platform in ("shopee", "tiktok"):
         _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
@@ -288,31 +258,31 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     tiktok_card = page.locator(".store-card[data-platform='tiktok']")
     tiktok_card.locator(".allocation-share input").fill("150")
     tiktok_card.locator(".allocation-save").click()
-    _wait_text(page, "[data-sonner-toast]", "share_percent: must be above 0 and at most 100")
+    wait_text(page, "[data-sonner-toast]", "share_percent: must be above 0 and at most 100")
     tiktok_card.locator(".allocation-share input").fill("50")
     tiktok_card.locator(".allocation-save").click()
-    _wait_text(page, ".store-card[data-platform='tiktok'] .store-allocation", "50 % minus 0")
+    wait_text(page, ".store-card[data-platform='tiktok'] .store-allocation", "50 % minus 0")
     _wait_for_channel_stock(base, "tiktok", shops["tiktok"], sku, 0)
     assert _channel_stock(base, "shopee", shops["shopee"], sku) == 1
     tiktok_card.locator(".check-health").click()
-    _wait_text(page, "[data-sonner-toast]", "healthy")
+    wait_text(page, "[data-sonner-toast]", "healthy")
 
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"
     _open(page, base, "/settings", "Settings")
     page.fill("#org-timezone", "Mars/Base")
     page.click("#org-save")
-    _wait_text(page, "[data-sonner-toast]", "timezone: 'Mars/Base' is not a time zone name")
+    wait_text(page, "[data-sonner-toast]", "timezone: 'Mars/Base' is not a time zone name")
     page.fill("#org-name-input", f"Journey {tag} Ltd")
     page.fill("#org-timezone", "Asia/Makassar")
     page.click("#org-save")
-    _wait_text(page, "#org-name", f"Journey {tag} Ltd")
+    wait_text(page, "#org-name", f"Journey {tag} Ltd")
     page.fill("#invite-email", viewer)
     page.fill("#invite-password", PASSWORD)
     page.click("#invite-role")
     page.get_by_role("option", name="viewer").click()
     page.click("#invite-submit")
-    _wait_text(page, ".member-email", viewer)
+    wait_text(page, ".member-email", viewer)
     _check_viewer_cannot_adjust(browser, base, viewer, sku)
 
     for width in (375, 1280):
@@ -323,14 +293,14 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
 
 
 def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) -> None:
-    page = _page(browser)
+    page = new_page(browser)
     sockets: list[Any] = []
 
     def relay(ws: Any) -> None:  # pass everything through; keep the server side to inject
         sockets.append(ws.connect_to_server())
 
     page.route_web_socket("**/_event/**", relay)
-    _sign_in(page, base, viewer)
+    sign_in(page, base, viewer, PASSWORD)
     _open(page, base, "/inventory", "Inventory")
     page.fill("#stock-search", sku)
     page.press("#stock-search", "Enter")
@@ -351,7 +321,7 @@ def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) 
             "/inventory/",
         )
     )
-    _wait_text(page, "[data-sonner-toast]", "may not adjust stock", timeout=10_000)
+    wait_text(page, "[data-sonner-toast]", "may not adjust stock", timeout=10_000)
     page.reload()
     page.fill("#stock-search", sku)
     page.press("#stock-search", "Enter")
@@ -361,8 +331,8 @@ def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) 
 
 
 def _screenshots(browser: Any, base: str, email: str, width: int, folder: Path) -> None:
-    page = _page(browser, width)
-    _sign_in(page, base, email)
+    page = new_page(browser, width)
+    sign_in(page, base, email, PASSWORD)
     for path in PAGES:
         title = {"/": "Dashboard"}.get(path, path.strip("/").title())
         _open(page, base, path, title)
@@ -405,8 +375,8 @@ def test_twenty_tabs_opened_and_closed_leave_the_relay_at_its_baseline(
     tasks serving it go away."""
     base = running_app
     tag = uuid.uuid4().hex[:8]
-    first = _page(browser)
-    _sign_up(first, base, f"Tabs {tag}", f"tabs-{tag}@journey.test")
+    first = new_page(browser)
+    sign_up(first, base, f"Tabs {tag}", f"tabs-{tag}@journey.test", PASSWORD)
     context = first.context
     first.close()
     baseline = _steady_relay(base)  # closed tabs of earlier tests are dropped first

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.browsing import new_page, sign_in, sign_up, wait_text
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "products-pass-1"
@@ -26,38 +28,6 @@ WATCH_PROGRESS = """() => {
         childList: true, subtree: true, attributes: true, attributeFilter: ['data-progress'],
     });
 }"""
-
-
-def _page(browser: Any, width: int = 1280) -> Any:
-    return browser.new_context(viewport={"width": width, "height": 900}).new_page()
-
-
-def _wait_text(page: Any, selector: str, text: str, timeout: float = 20_000) -> None:
-    page.wait_for_function(
-        "([s, t]) => [...document.querySelectorAll(s)].some(e => e.innerText.includes(t))",
-        arg=[selector, text],
-        timeout=timeout,
-    )
-
-
-def _sign_up(page: Any, base: str, organization: str, email: str) -> None:
-    page.goto(f"{base}/signup")
-    page.wait_for_selector("#signup-submit")
-    page.fill("#organization", organization)
-    page.fill("#full_name", "Owner")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#signup-submit")
-    _wait_text(page, "#org-name", organization)
-
-
-def _sign_in(page: Any, base: str, email: str) -> None:
-    page.goto(f"{base}/signin")
-    page.wait_for_selector("#signin-submit")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#signin-submit")
-    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
 
 
 def _open_products(page: Any, base: str) -> None:
@@ -94,7 +64,7 @@ def _upload(page: Any, name: str, text: str) -> None:
         "#catalog-upload input[type=file]",
         files=[{"name": name, "mimeType": "text/csv", "buffer": text.encode()}],
     )
-    _wait_text(page, "#import-file", name)
+    wait_text(page, "#import-file", name)
     page.click("#import-submit")
 
 
@@ -112,21 +82,21 @@ def _check_editor(page: Any, tag: str, folder: Path) -> str:
     """Bad SKU, then bad price: each message under its field, nothing saved; then a good one."""
     handle = f"mug-{tag}"
     _create_attempt(page, "Blue mug", handle, "MUG BLUE", "25000")
-    _wait_text(page, "#error-sku", "must not contain spaces")
+    wait_text(page, "#error-sku", "must not contain spaces")
     assert page.locator("#error-price").count() == 0
     page.fill("#field-sku", f"MUG-{tag}")
     page.fill("#field-price", "-5")
     page.click("#product-save")
-    _wait_text(page, "#error-price", "must not be negative")
+    wait_text(page, "#error-price", "must not be negative")
     assert page.locator("#error-sku").count() == 0
     page.screenshot(path=str(folder / "products-editor-error-1280.png"))
     page.keyboard.press("Escape")
     page.wait_for_selector("#product-editor", state="detached")
     _search(page, handle)
-    _wait_text(page, "#product-list", "No products match.")
+    wait_text(page, "#product-list", "No products match.")
 
     _create_attempt(page, "Blue mug", handle, f"MUG-{tag}", "25000")
-    _wait_text(page, "[data-sonner-toast]", "product created")
+    wait_text(page, "[data-sonner-toast]", "product created")
     _wait_rows(page, [handle])
     row = page.locator(f".product-row[data-handle='{handle}']")
     assert "25,000" in row.inner_text()
@@ -137,17 +107,17 @@ def _check_editor(page: Any, tag: str, folder: Path) -> str:
     page.fill("#field-title", "Big blue mug")
     _choose(page, "#field-status", "draft")
     page.click("#product-save")
-    _wait_text(page, f".product-row[data-handle='{handle}'] .product-title", "Big blue mug")
+    wait_text(page, f".product-row[data-handle='{handle}'] .product-title", "Big blue mug")
     assert row.get_attribute("data-status") == "draft"
     row.locator(".edit-product").click()
     page.click(f".edit-variant[data-sku='MUG-{tag}']")
     page.wait_for_selector("#variant-form")
     page.fill("#field-price", "abc")
     page.click("#variant-save")
-    _wait_text(page, "#error-price", "must be a number")
+    wait_text(page, "#error-price", "must be a number")
     page.fill("#field-price", "30000")
     page.click("#variant-save")
-    _wait_text(page, f".product-row[data-handle='{handle}'] .product-price", "30,000")
+    wait_text(page, f".product-row[data-handle='{handle}'] .product-price", "30,000")
 
     _search(page, f"mug-{tag}".upper())  # SKU and handle match case-insensitively
     _wait_rows(page, [handle])
@@ -159,7 +129,7 @@ def _check_import_and_pages(page: Any, tag: str) -> list[str]:
     lines = [f"{h},Item {n},active,SKU-{tag}-{n:03d},{1000 + n}" for n, h in enumerate(handles, 1)]
     page.evaluate(WATCH_PROGRESS)
     _upload(page, "sixty.csv", HEADER + "\n".join(lines) + "\n")
-    _wait_text(page, "#import-summary", "Imported 60 rows: 60 products created")
+    wait_text(page, "#import-summary", "Imported 60 rows: 60 products created")
     shown = page.evaluate("window.__progress")
     assert shown, "no progress bar while importing"
     assert all(0 <= value <= 100 for value in shown), shown
@@ -168,7 +138,7 @@ def _check_import_and_pages(page: Any, tag: str) -> list[str]:
     _wait_rows(page, handles[:25])
     page.click("#products-next")
     _wait_rows(page, handles[25:50])
-    _wait_text(page, "#products-page", "Page 2")
+    wait_text(page, "#products-page", "Page 2")
     page.click("#products-next")
     _wait_rows(page, handles[50:])
     assert page.locator("#products-next").is_disabled()
@@ -184,7 +154,7 @@ def _check_bad_file_imports_nothing(page: Any, tag: str, folder: Path) -> None:
         f"good-{tag}-3,Good three,active,GOOD-{tag}-3,300",
     ]
     _upload(page, "one-bad-row.csv", HEADER + "\n".join(rows) + "\n")
-    _wait_text(page, "#import-summary", "Nothing was imported")
+    wait_text(page, "#import-summary", "Nothing was imported")
     error = page.locator(".import-error[data-row='2'][data-field='price']")
     error.wait_for()
     assert "must not be negative" in error.inner_text()
@@ -195,7 +165,7 @@ def _check_bad_file_imports_nothing(page: Any, tag: str, folder: Path) -> None:
     assert report.splitlines()[0] == "row,field,message"
     assert "2,price,must not be negative" in report
     _search(page, f"good-{tag}")
-    _wait_text(page, "#product-list", "No products match.")
+    wait_text(page, "#product-list", "No products match.")
 
 
 def _check_export(page: Any, handles: list[str]) -> None:
@@ -212,10 +182,10 @@ def _check_bulk_status(page: Any, tag: str) -> None:
     nine = [f"item-{tag}-00{n}" for n in range(1, 10)]
     _wait_rows(page, nine)
     page.click("#select-page")
-    _wait_text(page, "#bulk-count", "9 selected")
+    wait_text(page, "#bulk-count", "9 selected")
     _choose(page, "#bulk-status", "archived")
     page.click("#bulk-apply")
-    _wait_text(page, "[data-sonner-toast]", "9 products set to archived")
+    wait_text(page, "[data-sonner-toast]", "9 products set to archived")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.product-row')]"
         ".every(r => r.dataset.status === 'archived')"
@@ -228,8 +198,8 @@ def _check_bulk_status(page: Any, tag: str) -> None:
 
 def _screenshots(browser: Any, base: str, email: str, folder: Path) -> None:
     for width in (375, 1280):
-        page = _page(browser, width)
-        _sign_in(page, base, email)
+        page = new_page(browser, width)
+        sign_in(page, base, email, PASSWORD)
         _open_products(page, base)
         page.wait_for_selector(".product-row")
         page.wait_for_timeout(400)  # fonts settle
@@ -246,8 +216,8 @@ def test_products_page_edits_imports_exports_and_bulk_changes(
     base = running_app
     tag = uuid.uuid4().hex[:8]
     email = f"owner-{tag}@products.test"
-    page = _page(browser)
-    _sign_up(page, base, f"Products {tag}", email)
+    page = new_page(browser)
+    sign_up(page, base, f"Products {tag}", email, PASSWORD)
     _open_products(page, base)
 
     mug = _check_editor(page, tag, screenshots)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.controls import pager, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.inventory import InventoryState
@@ -151,21 +152,8 @@ def inventory_page() -> rx.Component:
         "Inventory",
         "/inventory",
         rx.flex(
-            rx.form(
-                rx.hstack(
-                    rx.input(
-                        name="search",
-                        placeholder="SKU or product…",
-                        id="stock-search",
-                        width="100%",
-                    ),
-                    rx.button(rx.icon("search", size=16), type="submit"),
-                    width="100%",
-                ),
-                on_submit=InventoryState.search_stock,
-                reset_on_submit=False,
-                flex="1",
-                min_width="12rem",
+            search_form(
+                InventoryState.search_stock, input_id="stock-search", placeholder="SKU or product…"
             ),
             rx.hstack(
                 rx.switch(
@@ -191,25 +179,7 @@ def inventory_page() -> rx.Component:
             width="100%",
             id="stock-list",
         ),
-        rx.hstack(
-            rx.button(
-                "Previous",
-                on_click=InventoryState.previous_page,
-                disabled=InventoryState.page_number <= 1,
-                variant="soft",
-            ),
-            rx.text("Page ", InventoryState.page_number, size="2"),
-            rx.button(
-                "Next",
-                on_click=InventoryState.next_page,
-                disabled=~InventoryState.next_cursor.bool(),
-                variant="soft",
-            ),
-            justify="center",
-            align="center",
-            spacing="3",
-            margin_top="1rem",
-        ),
+        pager(InventoryState, "stock"),
         _adjust_dialog(),
         _history_dialog(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.controls import pager, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.listings import STATUSES, ListingsState
@@ -125,21 +126,10 @@ def listings_page() -> rx.Component:
                 on_change=ListingsState.set_status_filter,
                 id="listing-status",
             ),
-            rx.form(
-                rx.hstack(
-                    rx.input(
-                        name="search",
-                        placeholder="Title, SKU, item id…",
-                        id="listing-search",
-                        width="100%",
-                    ),
-                    rx.button(rx.icon("search", size=16), type="submit"),
-                    width="100%",
-                ),
-                on_submit=ListingsState.search_listings,
-                reset_on_submit=False,
-                flex="1",
-                min_width="12rem",
+            search_form(
+                ListingsState.search_listings,
+                input_id="listing-search",
+                placeholder="Title, SKU, item id…",
             ),
             spacing="2",
             wrap="wrap",
@@ -155,23 +145,5 @@ def listings_page() -> rx.Component:
             width="100%",
             id="listings",
         ),
-        rx.hstack(
-            rx.button(
-                "Previous",
-                on_click=ListingsState.previous_page,
-                disabled=ListingsState.page_number <= 1,
-                variant="soft",
-            ),
-            rx.text("Page ", ListingsState.page_number, size="2"),
-            rx.button(
-                "Next",
-                on_click=ListingsState.next_page,
-                disabled=~ListingsState.next_cursor.bool(),
-                variant="soft",
-            ),
-            justify="center",
-            align="center",
-            spacing="3",
-            margin_top="1rem",
-        ),
+        pager(ListingsState, "listings"),
     )

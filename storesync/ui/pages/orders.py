@@ -6,6 +6,7 @@ import reflex as rx
 
 from storesync.orders.status import OrderStatus
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.controls import pager, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.orders import OrdersState
@@ -43,22 +44,11 @@ def _filters() -> rx.Component:
             on_change=OrdersState.set_platform_filter,
             id="filter-platform",
         ),
-        rx.form(
-            rx.hstack(
-                rx.input(
-                    name="search",
-                    placeholder="Order no., customer…",
-                    default_value=OrdersState.search,
-                    id="filter-search",
-                    width="100%",
-                ),
-                rx.button(rx.icon("search", size=16), type="submit", id="search-submit"),
-                width="100%",
-            ),
-            on_submit=OrdersState.search_orders,
-            reset_on_submit=False,
-            flex="1",
-            min_width="12rem",
+        search_form(
+            OrdersState.search_orders,
+            input_id="filter-search",
+            placeholder="Order no., customer…",
+            value=OrdersState.search,
         ),
         spacing="2",
         wrap="wrap",
@@ -116,30 +106,6 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
         _hover={"background": rx.color("accent", 2)},
         class_name="order-row",
         custom_attrs={"data-order-id": row["id"]},
-    )
-
-
-def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.button(
-            "Newer",
-            on_click=OrdersState.previous_page,
-            disabled=OrdersState.page_number <= 1,
-            variant="soft",
-            id="page-previous",
-        ),
-        rx.text("Page ", OrdersState.page_number, size="2", id="page-number"),
-        rx.button(
-            "Older",
-            on_click=OrdersState.next_page,
-            disabled=~OrdersState.next_cursor.bool(),
-            variant="soft",
-            id="page-next",
-        ),
-        justify="center",
-        align="center",
-        spacing="3",
-        margin_top="1rem",
     )
 
 
@@ -275,6 +241,6 @@ def orders_page() -> rx.Component:
             width="100%",
             id="orders-list",
         ),
-        _pager(),
+        pager(OrdersState, "orders", back="Newer", on="Older"),
         _detail(),
     )

@@ -7,6 +7,7 @@ import reflex as rx
 
 from storesync.catalog.schemas import PRODUCT_STATUSES
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.controls import pager, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.products import UPLOAD_ID, ProductsState
@@ -91,22 +92,11 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
 
 def _toolbar() -> rx.Component:
     return rx.flex(
-        rx.form(
-            rx.hstack(
-                rx.input(
-                    name="search",
-                    placeholder="Title, handle or SKU…",
-                    default_value=ProductsState.search,
-                    id="product-search",
-                    width="100%",
-                ),
-                rx.button(rx.icon("search", size=16), type="submit", id="product-search-submit"),
-                width="100%",
-            ),
-            on_submit=ProductsState.search_products,
-            reset_on_submit=False,
-            flex="1",
-            min_width="12rem",
+        search_form(
+            ProductsState.search_products,
+            input_id="product-search",
+            placeholder="Title, handle or SKU…",
+            value=ProductsState.search,
         ),
         rx.select(
             ["all", *PRODUCT_STATUSES],
@@ -311,30 +301,6 @@ def _list() -> rx.Component:
     )
 
 
-def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.button(
-            "Previous",
-            on_click=ProductsState.previous_page,
-            disabled=ProductsState.page_number <= 1,
-            variant="soft",
-            id="products-previous",
-        ),
-        rx.text("Page ", ProductsState.page_number, size="2", id="products-page"),
-        rx.button(
-            "Next",
-            on_click=ProductsState.next_page,
-            disabled=~ProductsState.next_cursor.bool(),
-            variant="soft",
-            id="products-next",
-        ),
-        justify="center",
-        align="center",
-        spacing="3",
-        margin_top="1rem",
-    )
-
-
 def _field(label: str, name: str, default: rx.Var[str] | str = "", **props) -> rx.Component:
     """A labelled input; the service's message for this field shows under it."""
     return rx.vstack(
@@ -484,6 +450,6 @@ def products_page() -> rx.Component:
         rx.cond(CAN_EDIT, _import_card()),
         _bulk_bar(),
         _list(),
-        _pager(),
+        pager(ProductsState, "products"),
         _editor(),
     )

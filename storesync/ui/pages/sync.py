@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.controls import pager
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.sync import KINDS, SyncState
@@ -136,23 +137,5 @@ def sync_page() -> rx.Component:
             width="100%",
             id="jobs",
         ),
-        rx.hstack(
-            rx.button(
-                "Newer",
-                on_click=SyncState.previous_page,
-                disabled=SyncState.page_number <= 1,
-                variant="soft",
-            ),
-            rx.text("Page ", SyncState.page_number, size="2"),
-            rx.button(
-                "Older",
-                on_click=SyncState.next_page,
-                disabled=~SyncState.next_cursor.bool(),
-                variant="soft",
-            ),
-            justify="center",
-            align="center",
-            spacing="3",
-            margin_top="1rem",
-        ),
+        pager(SyncState, "jobs", back="Newer", on="Older"),
     )

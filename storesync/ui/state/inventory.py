@@ -13,16 +13,15 @@ from storesync.inventory import service as inventory
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, when
 from storesync.ui.state.page import PageState
+from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 25
 
 
-class InventoryState(PageState):
+class InventoryState(Paging, PageState):
     rows: list[dict[str, str]] = []
     search: str = ""
     low_only: bool = False
-    cursors: list[str] = []
-    next_cursor: str = ""
     adjusting: dict[str, str] = {}  # the row being adjusted
     history: list[dict[str, str]] = []
     history_of: str = ""
@@ -30,10 +29,6 @@ class InventoryState(PageState):
     @rx.event
     def load(self):
         return self._page_load()
-
-    @rx.var
-    def page_number(self) -> int:
-        return len(self.cursors) + 1
 
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
@@ -43,7 +38,7 @@ class InventoryState(PageState):
                 search=self.search or None,
                 low_only=self.low_only,
                 limit=PAGE_SIZE,
-                cursor=self.cursors[-1] if self.cursors else None,
+                cursor=self._cursor(),
             )
         self.rows = [
             {
@@ -60,40 +55,21 @@ class InventoryState(PageState):
             }
             for r in page.items
         ]
-        self.next_cursor = page.next_cursor or ""
+        self._paged(page.next_cursor)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         if any(str(e["type"]).startswith(("order.", "stock.")) for e in events):
             self._load(ctx)
 
-    def _reload(self):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        return self._guarded(lambda: self._load(ctx))
-
     @rx.event
     def search_stock(self, form_data: dict[str, str]):
         self.search = form_data.get("search", "").strip()[:100]
-        self.cursors = []
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def toggle_low(self, value: bool):
         self.low_only = bool(value)
-        self.cursors = []
-        return self._reload()
-
-    @rx.event
-    def next_page(self):
-        if self.next_cursor:
-            self.cursors = [*self.cursors, self.next_cursor]
-        return self._reload()
-
-    @rx.event
-    def previous_page(self):
-        self.cursors = self.cursors[:-1]
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def start_adjust(self, item_id: str):

@@ -4,18 +4,19 @@ suggested matches; accept, link by SKU, unlink, ignore."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
 from storesync.catalog import service as catalog
 from storesync.channels import service as stores
-from storesync.core.errors import AppError, NotFound, ValidationFailed
+from storesync.core.errors import NotFound, ValidationFailed
 from storesync.sync import listings
 from storesync.sync.listing_schemas import ListingDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import when
 from storesync.ui.state.page import PageState
+from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 25
 STATUSES = ("suggested", "unmatched", "matched", "ignored")
@@ -42,20 +43,15 @@ def _row(listing: ListingDTO, platforms: dict[str, str]) -> dict[str, str]:
     }
 
 
-class ListingsState(PageState):
+class ListingsState(Paging, PageState):
+    MISSING: ClassVar[str] = "that listing is not available"
     rows: list[dict[str, str]] = []
     status: str = "suggested"
     search: str = ""
-    cursors: list[str] = []
-    next_cursor: str = ""
 
     @rx.event
     def load(self):
         return self._page_load()
-
-    @rx.var
-    def page_number(self) -> int:
-        return len(self.cursors) + 1
 
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
@@ -66,10 +62,10 @@ class ListingsState(PageState):
                 match_status=self.status or None,
                 search=self.search or None,
                 limit=PAGE_SIZE,
-                cursor=self.cursors[-1] if self.cursors else None,
+                cursor=self._cursor(),
             )
         self.rows = [_row(listing, platforms) for listing in page.items]
-        self.next_cursor = page.next_cursor or ""
+        self._paged(page.next_cursor)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         if any(
@@ -78,48 +74,15 @@ class ListingsState(PageState):
         ):
             self._load(ctx)
 
-    def _reload(self):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        return self._guarded(lambda: self._load(ctx))
-
     @rx.event
     def set_status_filter(self, value: str):
         self.status = value if value in STATUSES else ""
-        self.cursors = []
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def search_listings(self, form_data: dict[str, str]):
         self.search = form_data.get("search", "").strip()[:100]
-        self.cursors = []
-        return self._reload()
-
-    @rx.event
-    def next_page(self):
-        if self.next_cursor:
-            self.cursors = [*self.cursors, self.next_cursor]
-        return self._reload()
-
-    @rx.event
-    def previous_page(self):
-        self.cursors = self.cursors[:-1]
-        return self._reload()
-
-    def _act(self, action: Any, done: str):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        try:
-            with self._session(ctx) as session:
-                action(session, ctx)
-            self._load(ctx)
-        except AppError as error:
-            return rx.toast.error(error.message, id="toast-error")
-        except ValueError:
-            return rx.toast.error("that listing is not available", id="toast-error")
-        return rx.toast.success(done, id="toast-success")
+        return self._restart()
 
     @rx.event
     def accept(self, listing_id: str):

@@ -13,6 +13,7 @@ from storesync.orders.schemas import OrderDetailDTO, OrderSummaryDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, money, when
 from storesync.ui.state.page import PageState
+from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 25
 
@@ -45,13 +46,11 @@ def _detail(order: OrderDetailDTO) -> dict[str, str]:
     }
 
 
-class OrdersState(PageState):
+class OrdersState(Paging, PageState):
     rows: list[dict[str, str]] = []
     status: str = ""
     platform: str = ""
     search: str = ""
-    cursors: list[str] = []  # cursors of the pages before this one ("" = the first page)
-    next_cursor: str = ""
     waiting_new: int = 0  # orders that arrived while a later page is shown
     detail: dict[str, str] = {}
     detail_items: list[dict[str, str]] = []
@@ -62,12 +61,8 @@ class OrdersState(PageState):
     def load(self):
         return self._page_load()
 
-    @rx.var
-    def page_number(self) -> int:
-        return len(self.cursors) + 1
-
     def _load(self, ctx: RequestContext) -> None:
-        cursor = self.cursors[-1] if self.cursors else None
+        cursor = self._cursor()
         with self._session(ctx) as session:
             page = orders.list_orders(
                 session,
@@ -79,7 +74,7 @@ class OrdersState(PageState):
                 cursor=cursor or None,
             )
         self.rows = [_row(order) for order in page.items]
-        self.next_cursor = page.next_cursor or ""
+        self._paged(page.next_cursor)
         if not self.cursors:
             self.waiting_new = 0
 
@@ -95,45 +90,24 @@ class OrdersState(PageState):
         if shown and any(e["data"].get("order_id") == shown for e in changed):
             self._open(ctx, uuid.UUID(shown))
 
-    def _reload(self):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        return self._guarded(lambda: self._load(ctx))
-
     @rx.event
     def search_orders(self, form_data: dict[str, str]):
         self.search = form_data.get("search", "").strip()[:100]
-        self.cursors = []
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def set_status_filter(self, value: str):
         self.status = "" if value == "all" else value
-        self.cursors = []
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def set_platform_filter(self, value: str):
         self.platform = "" if value == "all" else value
-        self.cursors = []
-        return self._reload()
-
-    @rx.event
-    def next_page(self):
-        if self.next_cursor:
-            self.cursors = [*self.cursors, self.next_cursor]
-        return self._reload()
-
-    @rx.event
-    def previous_page(self):
-        self.cursors = self.cursors[:-1]
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def first_page(self):
-        self.cursors = []
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def open_order(self, order_id: str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import reflex as rx
 
@@ -30,6 +30,7 @@ class PageState(AuthState):
     Holds what every signed-in page shows in its frame: the notification bell and the live
     alert (a notification that arrived while the page was open)."""
 
+    MISSING: ClassVar[str] = "that item is not available"  # an id from the browser is not one
     unread: int = 0
     notes: list[dict[str, str]] = []
     alert: dict[str, str] = {}
@@ -118,6 +119,30 @@ class PageState(AuthState):
 
     def _ctx(self) -> RequestContext | None:
         return self._current_context()
+
+    def _reload(self) -> Any:
+        """Read the page again (after a filter or page change)."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN_ROUTE)
+        return self._guarded(lambda: self._load(ctx))
+
+    def _act(self, action: Callable[[Any, RequestContext], object], done: str) -> Any:
+        """Run one service call in a transaction, reload the page, and say how it went: the
+        AppError's message, `MISSING` for an id the browser sent that is not a UUID, or
+        `done`."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN_ROUTE)
+        try:
+            with self._session(ctx) as session:
+                action(session, ctx)
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error(self.MISSING, id="toast-error")
+        return rx.toast.success(done, id="toast-success")
 
     def _guarded(self, action: Callable[[], T]) -> Any:
         """Run `action`; an AppError becomes an error toast (its message names the field)."""

@@ -28,6 +28,7 @@ from storesync.db import session_scope
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import money
 from storesync.ui.state.page import PageState
+from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 25
 UPLOAD_ID = "catalog-upload"
@@ -35,13 +36,11 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 SIGN_IN = "/signin"
 
 
-class ProductsState(PageState):
+class ProductsState(Paging, PageState):
     rows: list[dict[str, str]] = []
     variants: dict[str, list[dict[str, str]]] = {}  # product id -> its variants on this page
     search: str = ""
     status: str = ""
-    cursors: list[str] = []
-    next_cursor: str = ""
     selected: list[str] = []  # product ids, kept across pages
     # The editor: mode "create" | "product" | "variant"; `editing` holds the product (or
     # variant) being edited; `field_errors` the service's message per field it named.
@@ -61,10 +60,6 @@ class ProductsState(PageState):
         return self._page_load()
 
     @rx.var
-    def page_number(self) -> int:
-        return len(self.cursors) + 1
-
-    @rx.var
     def page_selected(self) -> bool:
         return bool(self.rows) and all(r["id"] in self.selected for r in self.rows)
 
@@ -80,11 +75,11 @@ class ProductsState(PageState):
                 search=self.search or None,
                 status=self.status or None,
                 limit=PAGE_SIZE,
-                cursor=self.cursors[-1] if self.cursors else None,
+                cursor=self._cursor(),
             )
         self.rows = [_product_row(p) for p in page.items]
         self.variants = {str(p.id): [_variant_row(v) for v in p.variants] for p in page.items}
-        self.next_cursor = page.next_cursor or ""
+        self._paged(page.next_cursor)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         # A finished store import may have brought products; nothing else changes the catalog
@@ -95,36 +90,17 @@ class ProductsState(PageState):
         ):
             self._load(ctx)
 
-    def _reload(self):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect(SIGN_IN)
-        return self._guarded(lambda: self._load(ctx))
-
     # List: search, filter, pages, selection -------------------------------------------------
 
     @rx.event
     def search_products(self, form_data: dict[str, str]):
         self.search = form_data.get("search", "").strip()[:100]
-        self.cursors = []
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def set_status_filter(self, value: str):
         self.status = value if value in PRODUCT_STATUSES else ""
-        self.cursors = []
-        return self._reload()
-
-    @rx.event
-    def next_page(self):
-        if self.next_cursor:
-            self.cursors = [*self.cursors, self.next_cursor]
-        return self._reload()
-
-    @rx.event
-    def previous_page(self):
-        self.cursors = self.cursors[:-1]
-        return self._reload()
+        return self._restart()
 
     @rx.event
     def toggle_selected(self, product_id: str, checked: bool):

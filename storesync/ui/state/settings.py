@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
-from storesync.core.errors import AppError
 from storesync.tenancy import members
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
@@ -15,6 +14,7 @@ from storesync.ui.state.page import PageState
 
 
 class SettingsState(PageState):
+    MISSING: ClassVar[str] = "that member is not available"
     members: list[dict[str, str]] = []
     organization: dict[str, str] = {}
 
@@ -45,23 +45,9 @@ class SettingsState(PageState):
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         return None  # members change only through this page
 
-    def _change(self, action: Any, done: str):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        try:
-            with self._session(ctx) as session:
-                action(session, ctx)
-            self._load(ctx)
-        except AppError as error:
-            return rx.toast.error(error.message, id="toast-error")
-        except ValueError:
-            return rx.toast.error("that member is not available", id="toast-error")
-        return rx.toast.success(done, id="toast-success")
-
     @rx.event
     def add_member(self, form_data: dict[str, str]):
-        return self._change(
+        return self._act(
             lambda session, ctx: members.add_member(
                 session,
                 ctx=ctx,
@@ -74,7 +60,7 @@ class SettingsState(PageState):
 
     @rx.event
     def change_role(self, user_id: str, role: str):
-        return self._change(
+        return self._act(
             lambda session, ctx: members.change_role(
                 session, ctx=ctx, user_id=uuid.UUID(user_id), role=role
             ),
@@ -83,7 +69,7 @@ class SettingsState(PageState):
 
     @rx.event
     def remove_member(self, user_id: str):
-        return self._change(
+        return self._act(
             lambda session, ctx: members.remove_member(
                 session, ctx=ctx, user_id=uuid.UUID(user_id)
             ),
@@ -93,7 +79,7 @@ class SettingsState(PageState):
     @rx.event
     def save_organization(self, form_data: dict[str, str]):
         """Rename the organization and set its time zone; needs MANAGE_SETTINGS."""
-        result = self._change(
+        result = self._act(
             lambda session, ctx: members.update_organization(
                 session,
                 ctx=ctx,

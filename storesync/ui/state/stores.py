@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -29,6 +29,7 @@ def _job_text(job: jobs.JobDTO | None) -> str:
 
 
 class StoresState(PageState):
+    MISSING: ClassVar[str] = "that store is not available"
     stores: list[dict[str, str]] = []
     notice: str = ""
 
@@ -105,7 +106,7 @@ class StoresState(PageState):
     def import_products(self, store_id: str):
         """Import the store's listings, matching by SKU and creating master products for the
         rest. Needs RUN_SYNC and MANAGE_CATALOG."""
-        return self._act(
+        return self._on_store(
             store_id,
             lambda session, ctx, sid: jobs.start_job(
                 session,
@@ -119,31 +120,20 @@ class StoresState(PageState):
 
     @rx.event
     def disconnect(self, store_id: str):
-        return self._act(
+        return self._on_store(
             store_id,
             lambda session, ctx, sid: stores.disconnect(session, ctx=ctx, store_id=sid),
             "store disconnected",
         )
 
-    def _act(self, store_id: str, action: Any, done: str):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        try:
-            with self._session(ctx) as session:
-                action(session, ctx, uuid.UUID(store_id))
-            self._load(ctx)
-        except AppError as error:
-            return rx.toast.error(error.message, id="toast-error")
-        except ValueError:
-            return rx.toast.error("that store is not available")
-        return rx.toast.success(done, id="toast-success")
+    def _on_store(self, store_id: str, action: Any, done: str) -> Any:
+        return self._act(lambda session, ctx: action(session, ctx, uuid.UUID(store_id)), done)
 
     @rx.event
     def save_allocation(self, form_data: dict[str, str]):
         """Set the store's share of available stock and its safety buffer; listings whose
         quantity changes are pushed again. Needs MANAGE_STORES."""
-        return self._act(
+        return self._on_store(
             form_data.get("store_id", ""),
             lambda session, ctx, sid: allocation.set_allocation(
                 session,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
 from storesync.channels import service as stores
-from storesync.core.errors import AppError
 from storesync.sync import jobs
 from storesync.sync.job_schemas import JobDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, when
 from storesync.ui.state.page import PageState
+from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 20
 KINDS = ("orders", "inventory", "products", "reconcile")
@@ -40,19 +40,14 @@ def _job_row(job: JobDTO, names: dict[str, str]) -> dict[str, str]:
     }
 
 
-class SyncState(PageState):
+class SyncState(Paging, PageState):
+    MISSING: ClassVar[str] = "that job or store is not available"
     jobs: list[dict[str, str]] = []
     stores: list[dict[str, str]] = []
-    cursors: list[str] = []
-    next_cursor: str = ""
 
     @rx.event
     def load(self):
         return self._page_load()
-
-    @rx.var
-    def page_number(self) -> int:
-        return len(self.cursors) + 1
 
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
@@ -61,30 +56,16 @@ class SyncState(PageState):
                 session,
                 ctx=ctx,
                 limit=PAGE_SIZE,
-                cursor=self.cursors[-1] if self.cursors else None,
+                cursor=self._cursor(),
             )
         names = {str(s.id): s.name for s in connected}
         self.stores = [{"id": str(s.id), "name": s.name, "platform": s.platform} for s in connected]
         self.jobs = [_job_row(job, names) for job in page.items]
-        self.next_cursor = page.next_cursor or ""
+        self._paged(page.next_cursor)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         if any(str(e["type"]).startswith("sync_job") for e in events):
             self._load(ctx)
-
-    def _act(self, action: Any, done: str):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        try:
-            with self._session(ctx) as session:
-                action(session, ctx)
-            self._load(ctx)
-        except AppError as error:
-            return rx.toast.error(error.message, id="toast-error")
-        except ValueError:
-            return rx.toast.error("that job or store is not available", id="toast-error")
-        return rx.toast.success(done, id="toast-success")
 
     @rx.event
     def start(self, store_id: str, kind: str):
@@ -111,20 +92,3 @@ class SyncState(PageState):
             lambda session, ctx: jobs.retry_job(session, ctx=ctx, job_id=uuid.UUID(job_id)),
             "retry queued",
         )
-
-    @rx.event
-    def next_page(self):
-        if self.next_cursor:
-            self.cursors = [*self.cursors, self.next_cursor]
-        return self._reload()
-
-    @rx.event
-    def previous_page(self):
-        self.cursors = self.cursors[:-1]
-        return self._reload()
-
-    def _reload(self):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect("/signin")
-        return self._guarded(lambda: self._load(ctx))

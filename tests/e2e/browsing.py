@@ -1,0 +1,44 @@
+"""What the browser tests do again and again: open a page, wait for text, sign up, sign in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def new_page(browser: Any, width: int = 1280) -> Any:
+    """A page in a browser context of its own (its own cookies: its own session)."""
+    return browser.new_context(viewport={"width": width, "height": 900}).new_page()
+
+
+def wait_text(page: Any, selector: str, text: str, timeout: float = 20_000) -> None:
+    """Until some element matching `selector` shows `text`."""
+    page.wait_for_function(
+        "([s, t]) => [...document.querySelectorAll(s)].some(e => e.innerText.includes(t))",
+        arg=[selector, text],
+        timeout=timeout,
+    )
+
+
+def sign_up(page: Any, base: str, organization: str, email: str, password: str) -> None:
+    page.goto(f"{base}/signup")
+    page.wait_for_selector("#signup-submit")
+    page.fill("#organization", organization)
+    page.fill("#full_name", "Owner")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#signup-submit")
+    wait_text(page, "#org-name", organization)
+
+
+def sign_in(page: Any, base: str, email: str, password: str) -> None:
+    """Sign in and wait for the dashboard."""
+    page.goto(f"{base}/signin")
+    page.wait_for_selector("#signin-submit")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#signin-submit")
+    page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
+
+
+def no_horizontal_scroll(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
