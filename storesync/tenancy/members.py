@@ -1,10 +1,9 @@
 """Members of an organization: list, add (with a role), change role, remove. An organization
-always keeps at least one owner. Also the organization's own settings (name, time zone)."""
+always keeps at least one owner."""
 
 from __future__ import annotations
 
 import uuid
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
@@ -12,9 +11,8 @@ from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFaile
 from storesync.core.schemas import DTO
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.models import Membership, Organization, User
+from storesync.tenancy.models import Membership, User
 from storesync.tenancy.permissions import Permission, Role
-from storesync.tenancy.schemas import OrganizationDTO
 
 GRANTABLE = (Role.ADMIN, Role.STAFF, Role.VIEWER)  # owners are made by promotion
 
@@ -151,27 +149,3 @@ def _dto(session: Session, member: Membership) -> MemberDTO:
     return MemberDTO(
         user_id=user.id, email=user.email, full_name=user.full_name, role=Role(member.role)
     )
-
-
-def update_organization(
-    session: Session, *, ctx: RequestContext, name: str, timezone: str
-) -> OrganizationDTO:
-    """Rename the organization and set its time zone (an IANA name such as Asia/Jakarta). The
-    currency stays: amounts already recorded are in it. Needs MANAGE_SETTINGS."""
-    ctx.require(Permission.MANAGE_SETTINGS)
-    clean = name.strip()
-    if not clean:
-        raise ValidationFailed("name", "must not be empty")
-    if len(clean) > 200:
-        raise ValidationFailed("name", "must be at most 200 characters")
-    zone = timezone.strip()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed("timezone", f"{zone[:60]!r} is not a time zone name") from None
-    org = session.get(Organization, ctx.organization_id)
-    if org is None:
-        raise NotFound("organization", ctx.organization_id)
-    org.name, org.timezone = clean, zone
-    session.flush()
-    return OrganizationDTO.model_validate(org)

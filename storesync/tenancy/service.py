@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -141,6 +142,30 @@ def get_organization(session: Session, *, ctx: RequestContext) -> OrganizationDT
     org = session.get(Organization, ctx.organization_id)
     if org is None:
         raise AuthenticationFailed("not_a_member", "organization not found")
+    return OrganizationDTO.model_validate(org)
+
+
+def update_organization(
+    session: Session, *, ctx: RequestContext, name: str, timezone: str
+) -> OrganizationDTO:
+    """Rename the organization and set its time zone (an IANA name such as Asia/Jakarta). The
+    currency stays: amounts already recorded are in it. Needs MANAGE_SETTINGS."""
+    ctx.require(Permission.MANAGE_SETTINGS)
+    clean = name.strip()
+    if not clean:
+        raise ValidationFailed("name", "must not be empty")
+    if len(clean) > 200:
+        raise ValidationFailed("name", "must be at most 200 characters")
+    zone = timezone.strip()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed("timezone", f"{zone[:60]!r} is not a time zone name") from None
+    org = session.get(Organization, ctx.organization_id)
+    if org is None:
+        raise NotFound("organization", ctx.organization_id)
+    org.name, org.timezone = clean, zone
+    session.flush()
     return OrganizationDTO.model_validate(org)
 
 

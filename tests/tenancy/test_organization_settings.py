@@ -8,7 +8,6 @@ from sqlalchemy.engine import Engine
 
 from storesync.core.errors import PermissionDenied, ValidationFailed
 from storesync.db import session_scope
-from storesync.tenancy import members
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
@@ -32,7 +31,7 @@ def test_an_admin_renames_the_organization_and_sets_its_time_zone(engine: Engine
     admin = team.as_role(Role.ADMIN)
 
     with session_scope(admin, engine=engine) as session:
-        saved = members.update_organization(
+        saved = tenancy.update_organization(
             session, ctx=admin, name="  Toko Baru  ", timezone="Asia/Makassar"
         )
 
@@ -59,7 +58,7 @@ def test_a_bad_setting_names_its_field_and_changes_nothing(
     before = _org(engine, team.ctx)
 
     with pytest.raises(ValidationFailed) as refused, session_scope(team.ctx, engine=engine) as s:
-        members.update_organization(s, ctx=team.ctx, name=name, timezone=timezone)
+        tenancy.update_organization(s, ctx=team.ctx, name=name, timezone=timezone)
 
     assert refused.value.details["field"] == field
     assert _org(engine, team.ctx) == before
@@ -71,6 +70,6 @@ def test_staff_cannot_change_the_organization(engine: Engine) -> None:
     before = _org(engine, team.ctx)
 
     with pytest.raises(PermissionDenied), session_scope(staff, engine=engine) as session:
-        members.update_organization(session, ctx=staff, name="Mine", timezone="UTC")
+        tenancy.update_organization(session, ctx=staff, name="Mine", timezone="UTC")
 
     assert _org(engine, team.ctx) == before

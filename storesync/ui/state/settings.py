@@ -80,7 +80,7 @@ class SettingsState(PageState):
     def save_organization(self, form_data: dict[str, str]):
         """Rename the organization and set its time zone; needs MANAGE_SETTINGS."""
         result = self._act(
-            lambda session, ctx: members.update_organization(
+            lambda session, ctx: tenancy.update_organization(
                 session,
                 ctx=ctx,
                 name=form_data.get("name", ""),
