@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import SessionTransaction, sessionmaker
 from sqlmodel import Session
 
+from storesync.core.errors import AppError, ErrorType
 from storesync.settings import get_settings
 from storesync.tenancy.context import RequestContext
 
@@ -29,11 +30,14 @@ ORG_GUC = "app.org_id"
 USER_GUC = "app.user_id"
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, busy_timeout_ms: int = 5000
+) -> Engine:
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout (how long a writer
+    waits for another's lock)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms))
         # pysqlite's own transaction handling breaks SAVEPOINTs (a savepoint taken before the
         # first write starts and commits its own transaction): let SQLAlchemy emit BEGIN itself.
         event.listen(engine, "begin", _sqlite_begin)
@@ -66,12 +70,12 @@ def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any)
         raise sa.exc.DisconnectionError("pooled connection is dead")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 
@@ -212,6 +216,34 @@ def session_scope(
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def writing(
+    ctx: RequestContext | None = None, *, engine: Engine | None = None
+) -> Iterator[TenantSession]:
+    """A change somebody waits for (the browser app, the OAuth callback): `session_scope` with
+    the write lock (on SQLite it waits up to the busy timeout for other writers instead of
+    failing halfway), and a database still busy after that is a clear, retryable error, not a
+    crash. Nothing of the change is written then."""
+    try:
+        with session_scope(ctx, engine=engine, write_lock=True) as session:
+            yield session
+    except sa.exc.OperationalError as error:
+        if "database is locked" not in str(error.orig):
+            raise
+        raise DatabaseBusy() from error
+
+
+class DatabaseBusy(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorType.CONFLICT,
+            "database_busy",
+            "StoreSync is busy saving other work (an import may be running); nothing was "
+            "changed, try again in a moment",
+            retryable=True,
+        )
 
 
 def set_tenant(

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from storesync.channels import service as stores
 from storesync.core.errors import AppError, ErrorType
-from storesync.db import session_scope
+from storesync.db import writing
 from storesync.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def oauth_callback(request: Request) -> RedirectResponse:
         if params.get("error"):
             raise _denied(params.get("error", "denied"))
         ctx = stores.context_from_state(params.get("state", ""), platform=platform)
-        with session_scope(ctx) as session:
+        with writing(ctx) as session:  # reads, then writes
             store = await stores.complete_connect(
                 session,
                 ctx=ctx,

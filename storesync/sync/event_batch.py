@@ -142,7 +142,8 @@ def _ingest_retrying(
     before = (report.processed, report.failed, report.orders, dict(report.errors))
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
-            with session_scope(ctx, engine=engine) as session:
+            # Reads the known orders, then writes: on SQLite it takes the write lock first.
+            with session_scope(ctx, engine=engine, write_lock=True) as session:
                 _ingest_all(session, ctx, first, wanted, fetched, report)
             return
         except OperationalError as error:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import reflex as rx
 
 from storesync.core.errors import AppError
-from storesync.db import session_scope
+from storesync.db import session_scope, writing
 from storesync.settings import get_settings
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
@@ -73,7 +73,7 @@ class AuthState(rx.State):
         """Create an organization and its owner, then sign the owner in."""
         self.error = ""
         try:
-            with session_scope() as session:
+            with writing() as session:
                 user = tenancy.create_user(
                     session,
                     email=form_data.get("email", ""),

@@ -89,7 +89,7 @@ class InventoryState(Paging, PageState):
         row = self.adjusting
         try:
             delta = _whole_number(form_data.get("delta", ""))
-            with self._session(ctx) as session:
+            with self._writing(ctx) as session:
                 level = inventory.adjust_stock(
                     session,
                     ctx=ctx,

@@ -156,7 +156,7 @@ class OrdersState(Paging, PageState):
             return rx.redirect("/signin")
         order_id = self.detail.get("id", "")
         try:
-            with self._session(ctx) as session:
+            with self._writing(ctx) as session:
                 orders.ship_order(
                     session,
                     ctx=ctx,
@@ -190,7 +190,7 @@ class OrdersState(Paging, PageState):
             return rx.redirect("/signin")
         try:
             ids = [uuid.UUID(i) for i in self.selected]
-            with self._session(ctx) as session:
+            with self._writing(ctx) as session:
                 results = orders.bulk_change_status(
                     session,
                     ctx=ctx,

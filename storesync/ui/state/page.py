@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import reflex as rx
 
 from storesync.core.errors import AppError
-from storesync.db import session_scope
+from storesync.db import session_scope, writing
 from storesync.notifications import service as notifications
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import when
@@ -59,7 +59,7 @@ class PageState(AuthState):
         ctx = self._ctx()
         if ctx is None:
             return rx.redirect(SIGN_IN_ROUTE)
-        with self._session(ctx) as session:
+        with self._writing(ctx) as session:
             notifications.mark_all_read(session, ctx=ctx)
         self.unread = 0
         self.notes = [{**n, "unread": ""} for n in self.notes]
@@ -135,7 +135,7 @@ class PageState(AuthState):
         if ctx is None:
             return rx.redirect(SIGN_IN_ROUTE)
         try:
-            with self._session(ctx) as session:
+            with self._writing(ctx) as session:
                 action(session, ctx)
             self._load(ctx)
         except AppError as error:
@@ -152,4 +152,12 @@ class PageState(AuthState):
             return rx.toast.error(error.message, id="toast-error")
 
     def _session(self, ctx: RequestContext):
+        """A transaction that reads (a page load)."""
         return session_scope(ctx)
+
+    def _writing(self, ctx: RequestContext):
+        """A transaction that changes something (`db.writing`). On SQLite (embedded) it begins
+        with the write lock: one that read first and wrote later failed at once ("database is
+        locked") whenever a worker committed in between, and the merchant's change was lost.
+        Still busy after the wait, it is an AppError: the handler's toast says so."""
+        return writing(ctx)

@@ -130,7 +130,7 @@ class ProductsState(Paging, PageState):
         try:
             ids = [uuid.UUID(p) for p in self.selected]
             changes = ProductUpdate(status=status)
-            with self._session(ctx) as session:
+            with self._writing(ctx) as session:
                 for product_id in ids:
                     catalog.update_product(session, ctx=ctx, product_id=product_id, changes=changes)
         except AppError as error:
@@ -233,7 +233,7 @@ class ProductsState(Paging, PageState):
             return rx.redirect(SIGN_IN)
         self.field_errors = {}
         try:
-            with self._session(ctx) as session:
+            with self._writing(ctx) as session:
                 write(session, ctx)
         except AppError as error:
             field = str(error.details.get("field", ""))
@@ -365,7 +365,7 @@ class _LineCounter:
 
 
 def _import(ctx: RequestContext, source: _LineCounter, dry_run: bool) -> ImportReport:
-    with session_scope(ctx) as session:
+    with session_scope(ctx, write_lock=not dry_run) as session:
         return importer.import_catalog(
             session, ctx=ctx, source=source, fmt="csv", dry_run=dry_run, skip_invalid=False
         )
