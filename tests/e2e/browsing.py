@@ -19,6 +19,21 @@ def wait_text(page: Any, selector: str, text: str, timeout: float = 20_000) -> N
     )
 
 
+def search(page: Any, box: str, text: str, rows: str) -> None:
+    """Search for `text` and wait for its results: rows matching `rows` are shown and every one
+    of them carries `text` as its data-sku. Before that, a row of the earlier list may still be
+    on screen, and a click meant for it lands on whatever replaces it."""
+    page.fill(box, text)
+    page.press(box, "Enter")
+    page.wait_for_function(
+        """([rows, sku]) => {
+            const shown = [...document.querySelectorAll(rows)];
+            return shown.length > 0 && shown.every(e => e.dataset.sku === sku);
+        }""",
+        arg=[rows, text],
+    )
+
+
 def sign_up(page: Any, base: str, organization: str, email: str, password: str) -> None:
     page.goto(f"{base}/signup")
     page.wait_for_selector("#signup-submit")

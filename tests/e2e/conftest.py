@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,9 @@ from tests.conftest import unavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+APP_LOG = PROJECT_ROOT / "artifacts" / "e2e-app.log"
+LOG_TAIL = 80  # lines of the app's output attached to a failed browser test
+PAGE_TEXT = 1_500  # characters of each open page's text attached to it
 CHROMIUM = os.environ.get("STORESYNC_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -52,6 +57,52 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, log: list[str]) 
     return False
 
 
+def _drain(process: subprocess.Popen[str], log: list[str]) -> None:
+    """Copy the app's output to APP_LOG until it exits. A pipe nobody reads fills at 64 KiB, and
+    then every thread of the app that logs blocks on it."""
+    assert process.stdout is not None
+    with APP_LOG.open("a") as out:
+        out.writelines(log)
+        out.flush()
+        for line in process.stdout:
+            out.write(line)
+            out.flush()
+
+
+def app_log_tail(lines: int = LOG_TAIL) -> str:
+    if not APP_LOG.exists():
+        return ""
+    return "".join(APP_LOG.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    if "running_app" in getattr(item, "fixturenames", ()):
+        title = f"storesync run: last {LOG_TAIL} lines of {APP_LOG}"
+        report.sections.append((title, app_log_tail()))
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if browser is not None:
+        report.sections.append(("open pages when it failed", _open_pages(browser)))
+
+
+def _open_pages(browser: Any) -> str:
+    """Each open page's address and the start of its text (toasts included): what the browser
+    showed when a test failed, in CI's output."""
+    shown = []
+    for context in browser.contexts:
+        for page in context.pages:
+            try:
+                text = page.inner_text("body", timeout=2_000)[:PAGE_TEXT]
+            except Exception as error:  # a page that is closing still gets a line
+                text = f"(unreadable: {error})"
+            shown.append(f"--- {page.url}\n{text}")
+    return "\n".join(shown) or "(none)"
+
+
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`storesync run` on a free port with its own var/ folder; yields the base URL.
@@ -81,9 +132,12 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         start_new_session=True,
     )
     log: list[str] = []
+    APP_LOG.parent.mkdir(parents=True, exist_ok=True)
+    APP_LOG.write_text("")
     try:
         if not _wait_for_line(process, "StoreSync is running at", log):
             pytest.fail("storesync run did not come up:\n" + "".join(log[-40:]), pytrace=False)
+        threading.Thread(target=_drain, args=(process, log), daemon=True).start()
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -117,3 +171,13 @@ def screenshots() -> Path:
 def http_get(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read().decode()
+
+
+@pytest.fixture(autouse=True)
+def _close_browser_contexts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a browser test left open (it failed half-way) is closed before the next test, so
+    no test counts another's tabs."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in list(request.getfixturevalue("browser").contexts):
+            context.close()

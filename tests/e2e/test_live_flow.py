@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.browsing import new_page, sign_in, sign_up, wait_text
+from storesync.ui.relay import HOUSEKEEPING_SECONDS
+from tests.e2e.browsing import new_page, search, sign_in, sign_up, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -85,10 +86,8 @@ def _review_a_listing(page: Any, base: str, sku: str) -> None:
     for status in ("matched", "unmatched"):
         page.click("#listing-status")
         page.get_by_role("option", name=status, exact=True).click()
-        page.fill("#listing-search", sku)
-        page.press("#listing-search", "Enter")
+        search(page, "#listing-search", sku, f".listing-row[data-status='{status}']")
         row = page.locator(f".listing-row[data-sku='{sku}']").first
-        row.wait_for()
         if status == "matched":
             row.locator(".unlink-listing").click()
             wait_text(page, "[data-sonner-toast]", "unlinked")
@@ -216,16 +215,19 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     # The last unit sells on both channels at once: one sale is an oversell, and the open page
     # hears of it (alert and bell) without a reload. The stock is set through the UI first.
     _open(page, base, "/inventory", "Inventory")
-    page.fill("#stock-search", sku)
-    page.press("#stock-search", "Enter")
+    search(page, "#stock-search", sku, ".stock-row")
     row = f".stock-row[data-sku='{sku}']"
-    page.wait_for_selector(row)
     available = int(page.inner_text(f"{row} .stock-available").split()[-1])
     page.click(f"{row} .adjust-stock")
+    wait_text(page, "#adjust-dialog", f"Adjust {sku}")
     page.fill("#delta", str(1 - available))
     page.fill("#reason", "stock count")
     page.click("#adjust-submit")
-    wait_text(page, f"{row} .stock-available", "\n1")
+    wait_text(page, "[data-sonner-toast]", "on hand is now 1")
+    page.wait_for_function(  # the row's figure is 1 (not "112", which contains "1")
+        "s => document.querySelector(s)?.innerText.trim().split(/\\s+/).pop() === '1'",
+        arg=f"{row} .stock-available",
+    )
     for platform in ("shopee", "tiktok"):
         _wait_for_channel_stock(base, platform, shops[platform], sku, 1)
     pair = _sell_everywhere_at_once(base, shops, sku)
@@ -302,10 +304,8 @@ def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) 
     page.route_web_socket("**/_event/**", relay)
     sign_in(page, base, viewer, PASSWORD)
     _open(page, base, "/inventory", "Inventory")
-    page.fill("#stock-search", sku)
-    page.press("#stock-search", "Enter")
+    search(page, "#stock-search", sku, ".stock-row")
     row = f".stock-row[data-sku='{sku}']"
-    page.wait_for_selector(row)
     assert page.locator(f"{row} .adjust-stock").count() == 0  # no button for a viewer
     on_hand = page.inner_text(f"{row} .stock-available")
     item_id = page.get_attribute(row, "data-item-id")
@@ -323,9 +323,7 @@ def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) 
     )
     wait_text(page, "[data-sonner-toast]", "may not adjust stock", timeout=10_000)
     page.reload()
-    page.fill("#stock-search", sku)
-    page.press("#stock-search", "Enter")
-    page.wait_for_selector(row)
+    search(page, "#stock-search", sku, ".stock-row")
     assert page.inner_text(f"{row} .stock-available") == on_hand  # nothing changed
     page.context.close()
 
@@ -357,8 +355,9 @@ def _relay_until(base: str, done: Any, timeout: float = 30) -> dict[str, int]:
     return now
 
 
-def _steady_relay(base: str, quiet: float = 3.0) -> dict[str, int]:
-    """The relay's counts once they have not moved for `quiet` seconds."""
+def _steady_relay(base: str, quiet: float = 2 * HOUSEKEEPING_SECONDS + 1) -> dict[str, int]:
+    """The relay's counts once they have not moved for `quiet` seconds: longer than a closed
+    tab can stay registered (its registration's grace, then the next housekeeping round)."""
     now, since, deadline = _relay(base), time.monotonic(), time.time() + 30
     while time.time() < deadline and time.monotonic() - since < quiet:
         time.sleep(0.25)
@@ -375,10 +374,9 @@ def test_twenty_tabs_opened_and_closed_leave_the_relay_at_its_baseline(
     tasks serving it go away."""
     base = running_app
     tag = uuid.uuid4().hex[:8]
-    first = new_page(browser)
+    first = new_page(browser)  # stays open: part of the baseline, never dropped
     sign_up(first, base, f"Tabs {tag}", f"tabs-{tag}@journey.test", PASSWORD)
     context = first.context
-    first.close()
     baseline = _steady_relay(base)  # closed tabs of earlier tests are dropped first
     assert baseline["subscriptions"] == 1
 

@@ -111,7 +111,7 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
         padding="0.75rem",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="listing-row",
-        custom_attrs={"data-sku": row["sku"]},
+        custom_attrs={"data-sku": row["sku"], "data-status": row["status"]},
     )
 
 
