@@ -37,6 +37,7 @@ class TopProductDTO(DTO):
 
 class DashboardDTO(DTO):
     currency: str
+    timezone: str  # the organization's: "today" and the chart's days are its days
     channels: list[ChannelFiguresDTO]
     orders_today: int
     revenue_today: Decimal

@@ -1,10 +1,12 @@
 """Dashboard figures: orders and revenue per channel, low stock, oversells, store health, orders
-per day and top products. Days are UTC days."""
+per day and top products. Days are the organization's days: they start at midnight in its time
+zone (Asia/Jakarta by default), not at midnight UTC."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -37,16 +39,26 @@ def dashboard_summary(
     """The dashboard's KPIs and charts for the organization. Needs READ."""
     ctx.require(Permission.READ)
     moment = now or utcnow()
-    today = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     org = ctx.organization_id
-    currency = session.execute(
-        sa.select(table_of(Organization).c.default_currency).where(
-            table_of(Organization).c.id == org
+    organizations = table_of(Organization)
+    currency, zone_name = session.execute(
+        sa.select(organizations.c.default_currency, organizations.c.timezone).where(
+            organizations.c.id == org
         )
-    ).scalar_one()
-    channels = _channels(session, org, today, today - timedelta(days=6))
+    ).one()
+    zone = _zone(zone_name)
+    local_today = moment.astimezone(zone).date()
+
+    def midnight(days_ago: int) -> datetime:
+        """The instant (UTC) the organization's day `days_ago` before today began."""
+        day = local_today - timedelta(days=days_ago)
+        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+    today = midnight(0)
+    channels = _channels(session, org, today, midnight(6))
     return DashboardDTO(
         currency=currency,
+        timezone=str(zone),
         channels=channels,
         orders_today=sum(c.orders_today for c in channels),
         revenue_today=sum((c.revenue_today for c in channels), Decimal(0)),
@@ -55,9 +67,17 @@ def dashboard_summary(
         low_stock=_low_stock(session, org),
         oversells_7d=_oversells(session, org, moment - timedelta(days=7)),
         stores=_stores(session, org),
-        orders_by_day=_by_day(session, org, today - timedelta(days=CHART_DAYS - 1)),
-        top_products=_top_products(session, org, today - timedelta(days=CHART_DAYS - 1)),
+        orders_by_day=_by_day(session, org, midnight(CHART_DAYS - 1), zone, moment),
+        top_products=_top_products(session, org, midnight(CHART_DAYS - 1)),
     )
+
+
+def _zone(name: str) -> tzinfo:
+    """The organization's time zone; UTC if its name is not one (settings validate it)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _channels(
@@ -125,14 +145,24 @@ def _stores(session: Session, org: object) -> list[StoreHealthLineDTO]:
     return [StoreHealthLineDTO(name=n, platform=p, status=s, sync_status=y) for n, p, s, y in rows]
 
 
-def _by_day(session: Session, org: object, since: datetime) -> list[DayCountDTO]:
+def _by_day(
+    session: Session, org: object, since: datetime, zone: tzinfo, moment: datetime
+) -> list[DayCountDTO]:
+    """Orders per platform and organization day since `since`."""
     orders = table_of(Order)
     stamp: sa.ColumnElement[object] = orders.c.ordered_at
     if session.get_bind().dialect.name == "postgresql":
-        # date() of a timestamptz takes the session's TimeZone (Asia/Jakarta on a server set up
-        # in Indonesia): take the UTC wall-clock time first. SQLite stores UTC already.
-        stamp = sa.func.timezone("UTC", stamp)
-    day = sa.func.date(stamp)  # a date on PostgreSQL, 'YYYY-MM-DD' on SQLite
+        # The wall-clock time in the organization's zone, whatever the session's TimeZone
+        # (date() of a timestamptz would take the session's).
+        day = sa.func.date(sa.func.timezone(str(zone), stamp))
+    else:
+        # SQLite stores UTC wall-clock times: shift by the zone's offset now (one offset for
+        # the 30 days; in a zone with daylight saving, orders within an hour of midnight on
+        # the far side of a change may land on the neighbouring day).
+        offset = moment.astimezone(zone).utcoffset() or timedelta(0)
+        minutes = int(offset.total_seconds() // 60)
+        day = sa.func.date(stamp, f"{minutes:+d} minutes")  # 'YYYY-MM-DD'
+
     rows = session.execute(
         sa.select(day, orders.c.platform, sa.func.count())
         .where(orders.c.organization_id == org, orders.c.ordered_at >= since)

@@ -1,6 +1,7 @@
 """The dashboard's figures (analytics.dashboard_summary) on a fixed clock: orders and revenue per
-channel today and over the last 7 UTC days, low stock, oversells, store health, orders per UTC day
-and top products; another organization's rows never count."""
+channel today and over the last 7 days, low stock, oversells, store health, orders per day and top
+products; another organization's rows never count. Days are the organization's: most tests keep
+it on UTC; one moves it to Asia/Jakarta (the default for new organizations)."""
 
 from __future__ import annotations
 
@@ -131,8 +132,9 @@ class Org:
             )
 
 
-def build_org(engine: Engine, stores: dict[str, tuple[str, str, str]]) -> Org:
-    """An organization (owner context) with stores {key: (platform, name, status)}."""
+def build_org(engine: Engine, stores: dict[str, tuple[str, str, str]], *, zone: str = "UTC") -> Org:
+    """An organization (owner context) in time zone `zone` with stores {key: (platform, name,
+    status)}."""
     with session_scope(engine=engine) as session:
         user = tenancy.create_user(
             session, email=f"dash-{token()}@example.com", password="correct horse"
@@ -141,6 +143,7 @@ def build_org(engine: Engine, stores: dict[str, tuple[str, str, str]]) -> Org:
     ctx = RequestContext(user.id, org.id, Role.OWNER)
     ids: dict[str, uuid.UUID] = {}
     with session_scope(ctx, engine=engine) as session:
+        tenancy.update_organization(session, ctx=ctx, name="Toko Dasbor", timezone=zone)
         for key, (platform, name, status) in stores.items():
             row = Store(
                 organization_id=org.id,
@@ -170,7 +173,8 @@ def build_mine(engine: Engine) -> Org:
     mine.order("shopee", TODAY + timedelta(hours=1), "to_ship", 100, SKU_A=2, SKU_F=1, SKU_G=1)
     mine.order("shopee", NOW - timedelta(minutes=1), "cancelled", 1000, SKU_A=50)
     mine.order("tiktok", TODAY, "to_ship", 300, SKU_B=3)
-    # Yesterday: in the 7 days, not today. 20:00 UTC is already the 10th in Jakarta.
+    # Yesterday: in the 7 days, not today (20:00 UTC is already the 10th in Jakarta, but this
+    # organization keeps UTC days).
     mine.order("shopee", TODAY - timedelta(seconds=1), "shipped", 200, SKU_B=1)
     mine.order("shopee", TODAY - day + timedelta(hours=20), "to_ship", 10, SKU_B=1)
     # The first of the 7 days (6 days before today) counts; the second before it does not.
@@ -311,6 +315,7 @@ def test_an_empty_organization_has_zero_figures_not_errors(engine: Engine) -> No
 
     assert summary == DashboardDTO(
         currency="IDR",
+        timezone="UTC",
         channels=[],
         orders_today=0,
         revenue_today=Decimal(0),
@@ -325,9 +330,10 @@ def test_an_empty_organization_has_zero_figures_not_errors(engine: Engine) -> No
 
 
 @pytest.mark.postgres
-def test_days_are_utc_days_whatever_the_database_session_time_zone(app_engine: Engine) -> None:
+def test_the_days_do_not_follow_the_database_session_time_zone(app_engine: Engine) -> None:
     # A server initialised in Indonesia has TimeZone = 'Asia/Jakarta' (UTC+7): there the orders
-    # at 20:00 and 23:59:59 UTC on the 9th fall on the 10th, and the 3rd's on the 4th.
+    # at 20:00 and 23:59:59 UTC on the 9th would fall on the 10th, and the 3rd's on the 4th;
+    # this organization's days are UTC days.
     mine = build_mine(app_engine)
 
     with session_scope(mine.ctx, engine=app_engine) as session:
@@ -336,3 +342,41 @@ def test_days_are_utc_days_whatever_the_database_session_time_zone(app_engine: E
 
     assert summary.orders_by_day == EXPECTED_BY_DAY
     assert summary.channels == EXPECTED_CHANNELS
+
+
+def test_days_start_at_midnight_in_the_organizations_time_zone(engine: Engine) -> None:
+    """Jakarta is UTC+7: at NOW (22:00 there) its today began at 17:00 UTC on the 9th, its
+    7 days at 17:00 UTC on the 3rd, and the chart counts orders on Jakarta's dates."""
+    jakarta = build_org(
+        engine, {"shopee": ("shopee", "Toko Shopee", "connected")}, zone="Asia/Jakarta"
+    )
+    local_midnight = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)  # the 10th begins in Jakarta
+    second = timedelta(seconds=1)
+    jakarta.order("shopee", local_midnight, "to_ship", 100, SKU_A=1)  # today
+    jakarta.order("shopee", local_midnight + timedelta(hours=3), "to_ship", 20, SKU_A=1)  # today
+    jakarta.order("shopee", local_midnight - second, "to_ship", 3, SKU_A=1)  # the 9th there
+    week_start = local_midnight - timedelta(days=6)  # the 4th begins in Jakarta
+    jakarta.order("shopee", week_start, "to_ship", 4000, SKU_A=1)  # the first of the 7 days
+    jakarta.order("shopee", week_start - second, "to_ship", 50000, SKU_A=1)  # the 3rd there
+
+    summary = jakarta.summary()
+
+    assert summary.timezone == "Asia/Jakarta"
+    assert summary.channels == [
+        ChannelFiguresDTO(
+            platform="shopee",
+            orders_today=2,  # not the one a second before Jakarta's midnight (UTC's 9th too)
+            orders_7d=4,
+            revenue_today=Decimal(120),
+            revenue_7d=Decimal(4123),
+        )
+    ]
+    assert summary.orders_by_day == [
+        DayCountDTO(day=date(2026, 3, 3), platform="shopee", orders=1),
+        DayCountDTO(day=date(2026, 3, 4), platform="shopee", orders=1),
+        DayCountDTO(day=date(2026, 3, 9), platform="shopee", orders=1),
+        DayCountDTO(day=date(2026, 3, 10), platform="shopee", orders=2),
+    ]
+    # Two hours later it is the 11th in Jakarta (still the 10th in UTC): a new, empty today.
+    later = jakarta.summary(now=NOW + timedelta(hours=2))
+    assert (later.orders_today, later.revenue_today, later.orders_7d) == (0, Decimal(0), 3)

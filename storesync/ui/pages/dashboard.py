@@ -70,6 +70,14 @@ def dashboard_page() -> rx.Component:
     return app_frame(
         "Dashboard",
         "/",
+        rx.text(
+            "Days start at midnight ",
+            DashboardState.timezone,
+            " (Settings)",
+            size="1",
+            color_scheme="gray",
+            id="dashboard-timezone",
+        ),
         rx.grid(
             *[_kpi(label, key, icon) for label, key, icon in _KPIS],
             columns=rx.breakpoints(initial="1", sm="2", lg="4"),

@@ -40,6 +40,7 @@ class DashboardState(PageState):
     chart: list[dict[str, Any]] = []
     top_products: list[dict[str, str]] = []
     feed: list[dict[str, str]] = []
+    timezone: str = ""  # the organization's: its days start at its midnight
 
     @rx.event
     def load(self):
@@ -49,6 +50,7 @@ class DashboardState(PageState):
         with self._session(ctx) as session:
             summary = analytics.dashboard_summary(session, ctx=ctx)
         currency = summary.currency
+        self.timezone = summary.timezone
         active = sum(1 for s in summary.stores if s.status == "connected")
         self.kpis = {
             "orders_today": str(summary.orders_today),
