@@ -177,7 +177,10 @@ def run_tick(
     for org_id in organization_ids:
         ctx = RequestContext.system(org_id)
         try:
-            with session_scope(ctx, engine=engine) as session:
+            # Reads the stores, then locks each with a write: on SQLite (embedded) a commit by
+            # another connection in between failed the tick with "database is locked" unless it
+            # holds the write lock from the start.
+            with session_scope(ctx, engine=engine, write_lock=True) as session:
                 created.extend((job_id, org_id) for job_id in schedule_due(session, ctx=ctx))
         except Exception:  # one organization's trouble must not stop the others' schedules
             log.exception("schedule tick failed for organization %s", org_id)

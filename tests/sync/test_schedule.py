@@ -229,3 +229,44 @@ def test_a_store_schedule_is_validated_and_needs_store_management(
     assert schedule.store_schedule({"schedule": {"orders_minutes": "often"}}).orders_every == (
         timedelta(minutes=5)
     )
+
+
+def test_on_sqlite_a_commit_between_the_ticks_read_and_its_write_waits_for_the_tick(
+    sqlite_engine: Engine, clock: Callable[[datetime], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedded mode: a worker commits after the tick read the stores and before it locks one.
+    The tick holds SQLite's write lock from its start, so that commit waits for the tick
+    instead of failing it ("database is locked", no job created)."""
+    ctx = make_org(sqlite_engine)
+    stores = add_stores(sqlite_engine, ctx, {"only": {}})
+    real_lock = jobs.lock_store
+    other: list[object] = []
+    started: list[threading.Thread] = []
+
+    def somebody_commits() -> None:
+        try:
+            with session_scope(ctx, engine=sqlite_engine) as session:
+                session.execute(
+                    sa.update(STORES).where(STORES.c.id == stores["only"]).values(name="renamed")
+                )
+            other.append("committed")
+        except Exception as error:
+            other.append(error)
+
+    def lock_after_a_commit(*args: Any, **kwargs: Any) -> Any:
+        if not started:  # the tick's first lock (starting the job locks the store again)
+            writer = threading.Thread(target=somebody_commits)
+            started.append(writer)
+            writer.start()
+            writer.join(timeout=0.5)  # finished at once if nobody held the write lock
+        return real_lock(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "lock_store", lock_after_a_commit)
+    created = tick(sqlite_engine, ctx)
+
+    assert named(sqlite_engine, ctx, stores, created) == [("only", "orders")]
+    started[0].join(timeout=10)
+    assert other == ["committed"]  # it waited for the tick, then went in
+    with session_scope(ctx, engine=sqlite_engine) as session:
+        name = session.execute(sa.select(STORES.c.name).where(STORES.c.id == stores["only"]))
+        assert name.scalar_one() == "renamed"
