@@ -60,7 +60,9 @@ async def sync_inventory(
     away. `progress` hears phase "push" with the store's pending rows as total, before the
     first round and after every sub-batch of each round (it may raise `JobCancelled`: the run
     stops before its next claim; what was pushed stays pushed)."""
-    with session_scope(ctx, engine=engine) as session:
+    # Reads the listings and stock, then queues: on SQLite the write lock comes first (a commit
+    # in between would fail the job with "database is locked").
+    with session_scope(ctx, engine=engine, write_lock=True) as session:
         if variant_ids is None:
             queue_full_push(session, ctx=ctx, store_id=store_id)
         else:

@@ -85,7 +85,7 @@ async def reconcile_store(
         listed = _require_connected(session, ctx, store_id)
         adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
     seen, calls = await _read_channel(adapter, progress, listed)
-    with session_scope(ctx, engine=engine) as session:
+    with session_scope(ctx, engine=engine, write_lock=True) as session:  # reads, then writes
         found = _compare(session, ctx, store_id, seen, started, job_id)
     drifted = len(found.drift_ids)
     if drifted:
