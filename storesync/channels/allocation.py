@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storesync.channels.models import ChannelListing
@@ -60,25 +61,23 @@ def set_allocation(
     share = _share(share_percent)
     units = _buffer(buffer)
     _require_store(session, ctx, store_id)
-    updated = session.execute(
-        sa.update(ALLOCATIONS)
-        .where(
-            ALLOCATIONS.c.organization_id == ctx.organization_id,
-            ALLOCATIONS.c.store_id == store_id,
+    # One statement (an upsert on the store's unique row): two first settings of a store at
+    # once both land, the later one winning, instead of one failing on the unique key.
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ALLOCATIONS)
+    session.execute(
+        insert.values(
+            id=new_id(),
+            organization_id=ctx.organization_id,
+            created_at=utcnow(),
+            store_id=store_id,
+            share_percent=share,
+            buffer=units,
+        ).on_conflict_do_update(
+            index_elements=[ALLOCATIONS.c.store_id],
+            set_={"share_percent": insert.excluded.share_percent, "buffer": insert.excluded.buffer},
         )
-        .values(share_percent=share, buffer=units)
     )
-    if not updated.rowcount:  # type: ignore[attr-defined]
-        session.execute(
-            sa.insert(ALLOCATIONS).values(
-                id=new_id(),
-                organization_id=ctx.organization_id,
-                created_at=utcnow(),
-                store_id=store_id,
-                share_percent=share,
-                buffer=units,
-            )
-        )
     variants = session.execute(
         sa.select(LISTINGS.c.variant_id)
         .where(
