@@ -6,6 +6,8 @@ import functools
 
 import reflex as rx
 
+from storesync.core.logs import configure_logging
+from storesync.settings import get_settings
 from storesync.ui import mounts
 from storesync.ui.pages.dashboard import COMING_SOON, dashboard_page, section_page
 from storesync.ui.pages.inventory import inventory_page
@@ -25,6 +27,8 @@ from storesync.ui.state.products import ProductsState
 from storesync.ui.state.settings import SettingsState
 from storesync.ui.state.stores import StoresState
 from storesync.ui.state.sync import SyncState
+
+configure_logging(get_settings().log_level)  # this module is loaded by the backend process
 
 app = rx.App(
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
