@@ -158,3 +158,25 @@ def test_a_loop_ending_in_one_thread_leaves_a_new_loop_in_another_thread_alone()
     assert client.exists(f"{prefix}:lock:org-1") == 0  # and let go
     assert flights.join("org-1", "c") is True  # so the next message starts a loop
     assert flights.next("org-1") is None
+
+
+@pytest.mark.redis
+def test_a_dead_intake_leader_holds_its_organization_back_for_the_lease_only() -> None:
+    """Production's intake flight (through Redis): a worker killed while leading leaves a lock
+    that lapses within `INTAKE_LEASE_MS` (5 s, was 30 s); meanwhile new orders wait."""
+    from types import SimpleNamespace
+
+    from workers.actors import INTAKE_LEASE_MS
+    from workers.flights import flights_for
+
+    client = _redis()
+    prefix = f"test:flights:{os.getpid()}:{time.monotonic_ns()}"
+    broker = SimpleNamespace(client=client)
+    dead = flights_for(broker, prefix, ttl_ms=INTAKE_LEASE_MS)
+    alive = flights_for(broker, prefix, ttl_ms=INTAKE_LEASE_MS)
+
+    assert dead.join("org-1", "a") is True  # then the process dies
+    assert alive.join("org-1", "b") is False
+    left = client.pttl(f"{prefix}:lock:org-1")
+    assert 0 < left <= INTAKE_LEASE_MS <= 5_000
+    client.delete(f"{prefix}:lock:org-1", f"{prefix}:items:org-1")

@@ -70,7 +70,11 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
 # Batches of one organization then never wait on each other's stock-row locks, and a burst of
 # sales becomes a few large batches (at 50 sales/s: about 15 instead of 18 ms of worker CPU per
 # sale against one loop per process).
-_intake = flights_for(broker, "storesync:flight:intake")
+# The leader's lease: a worker killed while leading holds its organization's new orders back this
+# long (it was 30 s). Each batch renews it; a batch slower than this (a platform timing out) lets
+# a second loop start, which is safe (events are claimed atomically), only less thrifty.
+INTAKE_LEASE_MS = 5_000
+_intake = flights_for(broker, "storesync:flight:intake", ttl_ms=INTAKE_LEASE_MS)
 
 
 @dramatiq.actor(queue_name="default", max_retries=5, min_backoff=1000, time_limit=120_000)

@@ -127,10 +127,10 @@ class RedisFlights:
             log.warning("could not release flight %s:%s", self._prefix, key, exc_info=True)
 
 
-def flights_for(broker: Any, prefix: str) -> Flights | RedisFlights:
+def flights_for(broker: Any, prefix: str, *, ttl_ms: int = 30_000) -> Flights | RedisFlights:
     """Shared through Redis when the broker is Redis (several worker processes), else in-process
-    (embedded mode: one process)."""
+    (embedded mode: one process). `ttl_ms`: how long a dead leader's lock lasts."""
     client = getattr(broker, "client", None)
     if client is None:
         return Flights()
-    return RedisFlights(client, prefix)
+    return RedisFlights(client, prefix, ttl_ms=ttl_ms)
