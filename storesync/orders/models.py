@@ -29,6 +29,9 @@ class Order(TenantTable, table=True):
         sa.UniqueConstraint("store_id", "platform_order_id"),
         sa.Index(None, "organization_id", "status", "ordered_at"),
         sa.Index(None, "organization_id", "ordered_at"),
+        # A pasted order number is found through these (orders.queries.list_orders).
+        sa.Index(None, "organization_id", "platform_order_id"),
+        sa.Index(None, "organization_id", "order_number"),
         sa.CheckConstraint(
             "status IN ('unpaid', 'to_ship', 'shipped', 'delivered', 'completed', "
             "'cancelled', 'returned')",

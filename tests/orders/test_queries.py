@@ -112,6 +112,52 @@ def test_filters_and_search(shop: Shop) -> None:
     )
 
 
+def test_a_whole_order_number_finds_just_that_order_and_a_part_finds_every_match(
+    shop: Shop,
+) -> None:
+    def make(number: str, at: int, **kw: object) -> OrderDTO:
+        return shop.create(
+            shop.new_order(
+                shop.line_unmapped(),
+                platform_order_id=number,
+                ordered_at=BASE_TIME + minutes(at),
+                **kw,  # type: ignore[arg-type]
+            )
+        )
+
+    pasted = make("2611264CDA9533", 0)
+    longer = make("2611264CDA95330", 10)  # contains the pasted number
+    numbered = make("PO-X1", 20, order_number="INV-2611264CDA9533")
+    other = make("2611269999", 30, customer_name="Siti 2611264")
+
+    def ids(**filters: object) -> list[uuid.UUID]:
+        return [o.id for o in _list(shop, **filters)]
+
+    # Pasted whole, in any case: that order only (found by equality, through an index).
+    assert ids(search="2611264CDA9533") == [pasted.id]
+    assert ids(search=" 2611264cda9533 ") == [pasted.id]
+    assert ids(search="INV-2611264CDA9533") == [numbered.id]
+    # Not a whole order number: every order containing it, as before.
+    assert ids(search="2611264CDA") == [numbered.id, longer.id, pasted.id]
+    assert ids(search="2611264") == [other.id, numbered.id, longer.id, pasted.id]
+    assert ids(search="CDA9533") == [numbered.id, longer.id, pasted.id]
+    # Other filters still apply; when they leave the whole number out, the search goes on as
+    # a "contains" search under the same filters.
+    assert ids(search="2611264CDA9533", status="cancelled") == []
+    assert ids(search="2611264CDA9533", ordered_from=BASE_TIME + minutes(5)) == [
+        numbered.id,
+        longer.id,
+    ]
+
+
+def test_another_organizations_order_with_the_same_number_is_not_found(engine: Engine) -> None:
+    mine, theirs = build_shop(engine), build_shop(engine)
+    theirs.create(theirs.new_order(platform_order_id="2611260000AA"))
+
+    assert _list(mine, search="2611260000AA") == []
+    assert [o.platform_order_id for o in _list(theirs, search="2611260000aa")] == ["2611260000AA"]
+
+
 def test_bad_list_arguments_are_validation_errors(shop: Shop) -> None:
     for filters, field in [
         ({"cursor": "not-a-cursor"}, "cursor"),
