@@ -285,7 +285,7 @@ def _report(app: sa.Engine, tenant: Tenant, repeat: int) -> None:
         f"\nlist_orders as the app role under RLS, limit 50, {repeat} runs after {WARMUPS}"
         f" warm-ups; target < {TARGET_MS:.0f} ms"
     )
-    print(f"  {'case':32s} {'rows':>5s} {'p50 ms':>8s} {'max ms':>8s}  target")
+    print(f"  {'case':44s} {'rows':>5s} {'p50 ms':>8s} {'max ms':>8s}  target")
     results: list[tuple[Case, float, float]] = []
     for case in _cases(app, tenant):
         samples, found = _time_case(app, tenant.ctx, case, repeat)
@@ -293,7 +293,7 @@ def _report(app: sa.Engine, tenant: Tenant, repeat: int) -> None:
         verdict = "ok" if p50 < TARGET_MS and worst < TARGET_MS else "MISSED"
         if p50 < TARGET_MS <= worst:
             verdict = "p50 ok, max over"
-        print(f"  {case.label:32s} {found:5d} {p50:8.1f} {worst:8.1f}  {verdict}")
+        print(f"  {case.label:44s} {found:5d} {p50:8.1f} {worst:8.1f}  {verdict}")
         results.append((case, p50, worst))
     slowest, _, worst = max(results, key=lambda result: result[2])
     if worst >= TARGET_MS:
