@@ -59,8 +59,11 @@ class PageState(AuthState):
         ctx = self._ctx()
         if ctx is None:
             return rx.redirect(SIGN_IN_ROUTE)
-        with self._writing(ctx) as session:
-            notifications.mark_all_read(session, ctx=ctx)
+        try:
+            with self._writing(ctx) as session:
+                notifications.mark_all_read(session, ctx=ctx)
+        except AppError as error:  # the database stayed busy: nothing was marked
+            return rx.toast.error(error.message, id="toast-error")
         self.unread = 0
         self.notes = [{**n, "unread": ""} for n in self.notes]
         return None
