@@ -332,12 +332,26 @@ def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
 # -- the kinds -----------------------------------------------------------------------------------
 
 
+async def _renew_tokens_if_due(
+    ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None, engine: Engine
+) -> None:
+    """Renew the store's tokens now when they expire within 30 minutes, so the job does not
+    rotate them midway. On SQLite a job may hold the write lock (an import does, from its
+    start): the rotated tokens, sealed in a transaction of their own, then waited for that lock
+    and failed, and the single-use refresh token was spent with nothing saved."""
+    from storesync.channels import service as stores
+
+    with session_scope(ctx, engine=engine) as session:
+        await stores.refresh_credentials(session, ctx=ctx, store_id=store_id, settings=settings)
+
+
 async def _execute(
     job: JobDTO, ctx: RequestContext, sink: ProgressSink, settings: Settings | None, engine: Engine
 ) -> dict[str, Any]:
     assert job.store_id is not None
     store_id, params = job.store_id, job.params
     kind = JobKind(job.kind)
+    await _renew_tokens_if_due(ctx, store_id, settings, engine)
     if kind is JobKind.PRODUCTS:
         from storesync.sync import listings
 

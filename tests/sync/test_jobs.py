@@ -738,3 +738,25 @@ def test_the_sweep_fails_jobs_whose_worker_died_and_hands_stale_queued_jobs_over
     assert failed.finished_at == t0 + timedelta(minutes=10, seconds=1)
     assert world.run(lost.id) is None  # its old message, delivered late, does nothing
     assert world.job(waiting.id).status == "queued"
+
+
+def test_on_sqlite_an_import_whose_tokens_are_about_to_expire_succeeds_and_keeps_them(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox, clock: Callable[[datetime], None]
+) -> None:
+    """Embedded mode: an import holds SQLite's write lock from its start. Tokens rotated during
+    it were sealed in a transaction of their own, which waited for that lock and failed: the
+    import failed and the single-use refresh token was spent with nothing saved (the store then
+    needed authorizing again). Tokens close to expiry are renewed before a job begins."""
+    world = make_world(sqlite_engine, running_sandbox, ["shopee"])
+    before = world.store("shopee")
+    # 30 s before Shopee's 4-hour access token runs out: inside the client's renewal margin.
+    clock(before.token_expires_at - timedelta(seconds=30))
+
+    finished = world.run(world.start("shopee", "products").id)
+
+    assert finished is not None and finished.status == "succeeded", finished
+    after = world.store("shopee")
+    assert after.status == "connected"
+    assert after.token_expires_at > before.token_expires_at  # renewed, and the renewal kept
+    again = world.run(world.start("shopee", "products").id)  # the kept tokens work
+    assert again is not None and again.status == "succeeded"
