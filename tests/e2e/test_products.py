@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 PASSWORD = "products-pass-1"
 HEADER = "handle,title,status,sku,price\n"
 # Records every value the import's progress bar shows (it may be up for a moment only).
+IMPORT_ROWS = 4000
 WATCH_PROGRESS = """() => {
     window.__progress = [];
     const seen = () => {
@@ -125,12 +126,24 @@ def _check_editor(page: Any, tag: str, folder: Path) -> str:
 
 
 def _check_import_and_pages(page: Any, tag: str) -> list[str]:
+    """60 items to page through, in a file big enough (IMPORT_ROWS rows) that its import lasts
+    several progress updates: with 60 rows alone it could end before the bar was drawn."""
     handles = [f"item-{tag}-{n:03d}" for n in range(1, 61)]
     lines = [f"{h},Item {n},active,SKU-{tag}-{n:03d},{1000 + n}" for n, h in enumerate(handles, 1)]
+    lines += [
+        f"bulk-{tag}-{n:04d},Bulk {n},active,BULK-{tag}-{n:04d},500"
+        for n in range(IMPORT_ROWS - len(handles))
+    ]
     page.evaluate(WATCH_PROGRESS)
-    _upload(page, "sixty.csv", HEADER + "\n".join(lines) + "\n")
-    wait_text(page, "#import-summary", "Imported 60 rows: 60 products created")
+    _upload(page, "items.csv", HEADER + "\n".join(lines) + "\n")
+    wait_text(
+        page,
+        "#import-summary",
+        f"Imported {IMPORT_ROWS} rows: {IMPORT_ROWS} products created",
+        timeout=60_000,
+    )
     shown = page.evaluate("window.__progress")
+    print(f"progress bar values seen while importing {IMPORT_ROWS} rows: {sorted(set(shown))}")
     assert shown, "no progress bar while importing"
     assert all(0 <= value <= 100 for value in shown), shown
 
