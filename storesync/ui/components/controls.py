@@ -1,4 +1,5 @@
-"""Controls every list page uses: a search box and a pager over a `Paging` state."""
+"""Controls every list page uses: a search box, a pager over a `Paging` state, rows and their
+small action buttons."""
 
 from __future__ import annotations
 
@@ -53,4 +54,31 @@ def pager(state: Any, prefix: str, *, back: str = "Previous", on: str = "Next") 
         align="center",
         spacing="3",
         margin_top="1rem",
+    )
+
+
+ROW_BORDER = f"1px solid {rx.color('gray', 4)}"
+
+
+def row_button(label: Any, on_click: Any, class_name: str, **props: Any) -> rx.Component:
+    """A list row's small action button (soft unless `props` say otherwise)."""
+    return rx.button(
+        label, size="1", on_click=on_click, class_name=class_name, **{"variant": "soft", **props}
+    )
+
+
+def list_row(*children: Any, class_name: str, data: dict[str, Any], **props: Any) -> rx.Component:
+    """One row of a list page: its parts side by side, wrapping on a phone; `data` becomes
+    data-* attributes (what the browser tests find rows by)."""
+    return rx.flex(
+        *children,
+        spacing="3",
+        wrap="wrap",
+        align="center",
+        justify="between",
+        padding="0.75rem",
+        border_bottom=ROW_BORDER,
+        class_name=class_name,
+        custom_attrs={f"data-{name}": value for name, value in data.items()},
+        **props,
     )

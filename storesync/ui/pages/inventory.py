@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
-from storesync.ui.components.controls import pager, search_form
+from storesync.ui.components.controls import list_row, pager, row_button, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.inventory import InventoryState
@@ -22,7 +22,7 @@ def _figure(name: str, value: rx.Var[str]) -> rx.Component:
 
 
 def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
-    return rx.flex(
+    return list_row(
         rx.vstack(
             rx.hstack(
                 rx.text(row["sku"], weight="bold", size="2", class_name="stock-sku"),
@@ -50,23 +50,11 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
                     class_name="adjust-stock",
                 ),
             ),
-            rx.button(
-                "History",
-                size="1",
-                variant="soft",
-                on_click=InventoryState.show_history(row["item_id"]),
-                class_name="stock-history",
-            ),
+            row_button("History", InventoryState.show_history(row["item_id"]), "stock-history"),
             spacing="2",
         ),
-        spacing="3",
-        wrap="wrap",
-        align="center",
-        justify="between",
-        padding="0.75rem",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="stock-row",
-        custom_attrs={"data-sku": row["sku"], "data-item-id": row["item_id"]},
+        data={"sku": row["sku"], "item-id": row["item_id"]},
     )
 
 

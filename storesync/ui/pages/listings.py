@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
-from storesync.ui.components.controls import pager, search_form
+from storesync.ui.components.controls import list_row, pager, row_button, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.listings import STATUSES, ListingsState
@@ -41,21 +41,14 @@ def _actions(row: rx.Var[dict[str, str]]) -> rx.Component:
             ),
             rx.cond(
                 (row["status"] == "matched") | (row["status"] == "ignored"),
-                rx.button(
+                row_button(
                     rx.cond(row["status"] == "ignored", "Restore", "Unlink"),
-                    size="1",
-                    variant="soft",
+                    ListingsState.unlink(row["id"]),
+                    "unlink-listing",
                     color_scheme="gray",
-                    on_click=ListingsState.unlink(row["id"]),
-                    class_name="unlink-listing",
                 ),
-                rx.button(
-                    "Ignore",
-                    size="1",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=ListingsState.ignore(row["id"]),
-                    class_name="ignore-listing",
+                row_button(
+                    "Ignore", ListingsState.ignore(row["id"]), "ignore-listing", color_scheme="gray"
                 ),
             ),
             spacing="2",
@@ -66,52 +59,44 @@ def _actions(row: rx.Var[dict[str, str]]) -> rx.Component:
 
 
 def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
-    return rx.box(
-        rx.flex(
-            rx.vstack(
-                rx.hstack(
-                    rx.badge(row["platform"], variant="outline"),
-                    rx.text(row["sku"], weight="bold", size="2"),
-                    spacing="2",
-                    wrap="wrap",
-                ),
-                rx.text(row["title"], " ", row["model"], size="1", color_scheme="gray"),
-                rx.cond(
-                    row["suggested_sku"] != "",
-                    rx.text(
-                        "Suggested: ",
-                        row["suggested_sku"],
-                        " (",
-                        row["confidence"],
-                        ", ",
-                        row["method"],
-                        ")",
-                        size="1",
-                        class_name="suggestion",
-                    ),
-                ),
-                rx.cond(
-                    row["linked_sku"] != "",
-                    rx.text("Linked to ", row["linked_sku"], size="1", color_scheme="green"),
-                ),
-                rx.cond(
-                    row["pushed"] != "",
-                    rx.text("Stock sent: ", row["pushed"], size="1", color_scheme="gray"),
-                ),
-                spacing="1",
-                min_width="0",
-                flex="1 1 16rem",
+    return list_row(
+        rx.vstack(
+            rx.hstack(
+                rx.badge(row["platform"], variant="outline"),
+                rx.text(row["sku"], weight="bold", size="2"),
+                spacing="2",
+                wrap="wrap",
             ),
-            _actions(row),
-            spacing="3",
-            wrap="wrap",
-            align="center",
-            justify="between",
+            rx.text(row["title"], " ", row["model"], size="1", color_scheme="gray"),
+            rx.cond(
+                row["suggested_sku"] != "",
+                rx.text(
+                    "Suggested: ",
+                    row["suggested_sku"],
+                    " (",
+                    row["confidence"],
+                    ", ",
+                    row["method"],
+                    ")",
+                    size="1",
+                    class_name="suggestion",
+                ),
+            ),
+            rx.cond(
+                row["linked_sku"] != "",
+                rx.text("Linked to ", row["linked_sku"], size="1", color_scheme="green"),
+            ),
+            rx.cond(
+                row["pushed"] != "",
+                rx.text("Stock sent: ", row["pushed"], size="1", color_scheme="gray"),
+            ),
+            spacing="1",
+            min_width="0",
+            flex="1 1 16rem",
         ),
-        padding="0.75rem",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        _actions(row),
         class_name="listing-row",
-        custom_attrs={"data-sku": row["sku"], "data-status": row["status"]},
+        data={"sku": row["sku"], "status": row["status"]},
     )
 
 

@@ -7,7 +7,7 @@ import reflex as rx
 
 from storesync.catalog.schemas import PRODUCT_STATUSES
 from storesync.tenancy.permissions import Permission
-from storesync.ui.components.controls import pager, search_form
+from storesync.ui.components.controls import list_row, pager, row_button, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.products import UPLOAD_ID, ProductsState
@@ -26,7 +26,7 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
 
 
 def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
-    return rx.flex(
+    return list_row(
         rx.hstack(
             rx.cond(
                 CAN_EDIT,
@@ -66,27 +66,15 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
             _status_badge(row["status"]),
             rx.cond(
                 CAN_EDIT,
-                rx.button(
-                    "Edit",
-                    size="1",
-                    variant="soft",
-                    on_click=ProductsState.start_edit(row["id"]),
-                    class_name="edit-product",
-                ),
+                row_button("Edit", ProductsState.start_edit(row["id"]), "edit-product"),
             ),
             spacing="2",
             align="center",
             justify="end",
             min_width="8rem",
         ),
-        spacing="3",
-        wrap="wrap",
-        align="center",
-        justify="between",
-        padding="0.75rem",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="product-row",
-        custom_attrs={"data-handle": row["handle"], "data-status": row["status"]},
+        data={"handle": row["handle"], "status": row["status"]},
     )
 
 

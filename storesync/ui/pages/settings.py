@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission, Role
+from storesync.ui.components.controls import row_button
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import AuthState, may
 from storesync.ui.state.settings import SettingsState
@@ -31,13 +32,11 @@ def _member(member: rx.Var[dict[str, str]]) -> rx.Component:
                     size="1",
                     class_name="member-role-select",
                 ),
-                rx.button(
+                row_button(
                     "Remove",
-                    size="1",
-                    variant="soft",
+                    SettingsState.remove_member(member["user_id"]),
+                    "member-remove",
                     color_scheme="red",
-                    on_click=SettingsState.remove_member(member["user_id"]),
-                    class_name="member-remove",
                 ),
                 spacing="2",
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
-from storesync.ui.components.controls import pager
+from storesync.ui.components.controls import pager, row_button
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.sync import KINDS, SyncState
@@ -92,13 +92,7 @@ def _job(job: rx.Var[dict[str, str]]) -> rx.Component:
             ),
             rx.cond(
                 (job["retryable"] == "yes") & may(Permission.RUN_SYNC),
-                rx.button(
-                    "Retry",
-                    size="1",
-                    variant="soft",
-                    on_click=SyncState.retry(job["id"]),
-                    class_name="job-retry",
-                ),
+                row_button("Retry", SyncState.retry(job["id"]), "job-retry"),
             ),
             margin_top="0.4rem",
         ),

@@ -15,7 +15,7 @@ from storesync.sync import listings
 from storesync.sync.listing_schemas import ListingDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import when
-from storesync.ui.state.page import PageState
+from storesync.ui.state.page import PageState, a_job_succeeded
 from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 25
@@ -68,10 +68,7 @@ class ListingsState(Paging, PageState):
         self._paged(page.next_cursor)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
-        if any(
-            e["type"] == "sync_job.progress" and e["data"].get("status") == "succeeded"
-            for e in events
-        ):
+        if a_job_succeeded(events):
             self._load(ctx)
 
     @rx.event

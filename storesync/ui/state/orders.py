@@ -18,7 +18,7 @@ from storesync.ui.state.paging import Paging
 PAGE_SIZE = 25
 
 
-def _row(order: OrderSummaryDTO) -> dict[str, str]:
+def _row(order: OrderSummaryDTO | OrderDetailDTO) -> dict[str, str]:
     return {
         "id": str(order.id),
         "number": order.order_number or order.platform_order_id,
@@ -33,14 +33,7 @@ def _row(order: OrderSummaryDTO) -> dict[str, str]:
 
 def _detail(order: OrderDetailDTO) -> dict[str, str]:
     return {
-        "id": str(order.id),
-        "number": order.order_number or order.platform_order_id,
-        "platform": order.platform,
-        "customer": order.customer_name,
-        "status": str(order.status),
-        "status_label": label(str(order.status)),
-        "total": money(order.total, order.currency),
-        "ordered_at": when(order.ordered_at),
+        **_row(order),
         "tracking": order.tracking_number,
         "oversold": "yes" if order.has_oversold_items else "",
     }

@@ -24,6 +24,14 @@ from storesync.ui.state.auth import SIGN_IN_ROUTE, AuthState
 T = TypeVar("T")
 
 
+def a_job_succeeded(events: list[dict[str, Any]]) -> bool:
+    """Whether a sync job finished well among these live events (an import may have brought
+    listings or products)."""
+    return any(
+        e["type"] == "sync_job.progress" and e["data"].get("status") == "succeeded" for e in events
+    )
+
+
 class PageState(AuthState):
     """Subclass per page: define `load` (see below), override `_load` and `_on_events`.
 

@@ -27,7 +27,7 @@ from storesync.core.errors import AppError, ValidationFailed
 from storesync.db import session_scope
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import money
-from storesync.ui.state.page import PageState
+from storesync.ui.state.page import PageState, a_job_succeeded
 from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 25
@@ -84,10 +84,7 @@ class ProductsState(Paging, PageState):
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         # A finished store import may have brought products; nothing else changes the catalog
         # behind this page's back.
-        if any(
-            e["type"] == "sync_job.progress" and e["data"].get("status") == "succeeded"
-            for e in events
-        ):
+        if a_job_succeeded(events):
             self._load(ctx)
 
     # List: search, filter, pages, selection -------------------------------------------------
