@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel.sql.sqltypes import AutoString
 
-from storesync.core.types import UTCDateTime
+from storesync.core.models import UTCDateTime
 from storesync.db import make_engine
 from storesync.models import metadata
 from storesync.settings import get_settings

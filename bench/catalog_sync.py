@@ -37,13 +37,14 @@ os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-be
 def _sandbox(products: int, *, in_process: bool) -> Iterator[str]:
     """The seeded sandbox's base URL: a thread of this process, or a `storesync sandbox`
     process of its own (default)."""
+    from storesync.core.clock import utcnow
     from storesync.sandbox.app import Sandbox
     from storesync.sandbox.seed import SeedConfig
     from storesync.sandbox.server import free_port, serve_in_thread
 
     if in_process:
         with serve_in_thread(
-            Sandbox(seed=SeedConfig(seed=9, products_per_shop=products)).asgi()
+            Sandbox(seed=SeedConfig(seed=9, products_per_shop=products), clock=utcnow).asgi()
         ) as base:
             yield base
         return
@@ -113,7 +114,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, url: str) -> None:
     from storesync.db import make_engine, session_scope
-    from storesync.sync.listings import import_listings
+    from storesync.sync.listings.service import import_listings
     from tests.channels.conftest import connect_store, make_org, sandbox_settings
 
     engine = make_engine(url)
@@ -169,4 +170,7 @@ def run(args: argparse.Namespace, url: str) -> None:
 
 
 if __name__ == "__main__":
+    from workers import wiring
+
+    wiring.prepare()  # what every process does before its first session
     main()

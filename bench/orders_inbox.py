@@ -332,4 +332,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from workers import wiring
+
+    wiring.prepare()  # what every process does before its first session
     main()

@@ -63,11 +63,12 @@ def _run_layout(
 
     from storesync import db
     from storesync import settings as settings_module
+    from storesync.core.clock import utcnow
     from storesync.sandbox.app import Sandbox
     from storesync.sandbox.seed import SeedConfig
     from storesync.sandbox.server import free_port, serve_in_thread
 
-    sandbox = Sandbox(seed=SeedConfig(seed=3, products_per_shop=150))
+    sandbox = Sandbox(seed=SeedConfig(seed=3, products_per_shop=150), clock=utcnow)
     children: list[subprocess.Popen[bytes]] = []
     with serve_in_thread(sandbox.asgi()) as base:
         os.environ.update(
@@ -178,9 +179,10 @@ def serve_intake(port: int) -> None:
     from starlette.routing import Route
 
     import storesync.models  # noqa: F401  (every table, for the foreign keys)
-    from storesync.sync import runtime, webhooks
+    from storesync.sync.intake import routes as webhooks
+    from workers import wiring
 
-    runtime.wire_hooks()
+    wiring.wire()
     routes = [*webhooks.routes, Route("/ping", lambda _r: PlainTextResponse("pong"))]
     uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning")
 
@@ -190,12 +192,12 @@ def _embedded(mode, sandbox, base, engine, rates, seconds):  # type: ignore[no-u
     from starlette.applications import Starlette
 
     from storesync.sandbox.server import serve_in_thread
-    from storesync.sync import runtime, webhooks
-    from workers import actors
+    from storesync.sync.intake import routes as webhooks
+    from workers import actors, wiring
 
     worker = dramatiq.Worker(actors.broker, worker_threads=8, worker_timeout=20)
     worker.start()
-    runtime.wire_hooks()
+    wiring.wire()
     webhooks.engine_provider = lambda: engine
     try:
         with serve_in_thread(Starlette(routes=webhooks.routes)) as intake:
@@ -221,10 +223,10 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
     from storesync.catalog.models import Product, ProductVariant
     from storesync.channels.models import ChannelListing
     from storesync.inventory import service as inventory
-    from storesync.sync import runtime
     from tests.channels.conftest import connect_store, make_org
+    from workers import wiring
 
-    runtime.wire_hooks()  # this process's stock changes announce pushes too
+    wiring.wire()  # this process's stock changes announce pushes too
     for platform in ("shopee", "tiktok"):
         httpx.post(
             f"{base}/sandbox/webhooks",
@@ -408,4 +410,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from workers import wiring
+
+    wiring.prepare()  # what every process does before its first session
     main()

@@ -90,4 +90,7 @@ def _compare(app_url: str, super_url: str, products: int, repeat: int) -> None:
 
 
 if __name__ == "__main__":
+    from workers import wiring
+
+    wiring.prepare()  # what every process does before its first session
     main()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: lint (ruff), types (mypy), then pytest on SQLite, PostgreSQL, Redis and a
+# The whole test suite: lint (ruff), types (mypy), import contracts (import-linter), then pytest on SQLite, PostgreSQL, Redis and a
 # real headless Chromium. Under CI=true a test whose service is unreachable fails, never skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +16,7 @@ echo "==> ruff"
 .venv/bin/ruff format --check .
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> import contracts (lint-imports)"
+.venv/bin/lint-imports --no-cache
 echo "==> pytest"
 exec .venv/bin/pytest "$@"

@@ -15,12 +15,12 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from storesync.catalog.cli import catalog_app
-from storesync.channels.cli import keys_app
 from storesync.core.errors import AppError
 from storesync.db import UnsafeDatabaseRole
 from storesync.inventory.cli import inventory_app
 from storesync.sandbox.cli import sandbox_command
 from storesync.settings import PROJECT_ROOT, RunMode, Settings, SettingsError, get_settings
+from storesync.stores.cli import keys_app
 
 app = typer.Typer(
     help="StoreSync: one catalog, one stock count, every marketplace in step.",
@@ -164,7 +164,7 @@ def worker(
             "in embedded mode the worker runs inside `storesync run`"
         )
     dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
-    args = [dramatiq, "workers.actors", "--processes", str(processes), "--threads", str(threads)]
+    args = [dramatiq, "workers.main", "--processes", str(processes), "--threads", str(threads)]
     # An idle Redis consumer polls with backoff up to this many ms (Dramatiq's default, 1 s, would
     # add up to a second per hop to a sale's propagation: webhook → order → push).
     env = {
@@ -202,6 +202,9 @@ def main() -> None:
     """Entry point: bad settings and unreachable databases end in one clear line (exit 2)."""
     try:
         get_settings()
+        from workers import wiring
+
+        wiring.wire()
         app(standalone_mode=True)
     except SettingsError as error:
         typer.echo(f"storesync: invalid setting: {error}", err=True)

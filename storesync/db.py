@@ -3,18 +3,21 @@
 Every transaction opened by a scoped session sets `app.org_id` and `app.user_id` with
 `set_config(..., true)` (transaction-local), so a pooled connection never carries one
 organization's context into another's transaction.
+
+Infrastructure: imports no domain package. The session listeners domain modules need (the
+stock outbox, after-commit events) are installed by the composition root (`workers.wiring`)
+before the first session; a session opened before that is refused, not silently unwired.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -24,10 +27,19 @@ from sqlmodel import Session
 
 from storesync.core.errors import AppError, ErrorType
 from storesync.settings import get_settings
-from storesync.tenancy.context import RequestContext
 
 ORG_GUC = "app.org_id"
 USER_GUC = "app.user_id"
+
+
+class Tenant(Protocol):
+    """Who a transaction acts for (`storesync.tenancy.context.RequestContext` is one)."""
+
+    @property
+    def organization_id(self) -> uuid.UUID: ...
+
+    @property
+    def user_id(self) -> uuid.UUID | None: ...
 
 
 def make_engine(
@@ -141,16 +153,23 @@ def _apply_tenant_context(
 _factory_cache: dict[int, sessionmaker[TenantSession]] = {}
 _factory_lock = threading.Lock()
 
-# Modules that register session-class listeners (`@event.listens_for(Session, ...)`). They are
-# loaded before the first session of the process: registering a listener appends to the deque
-# that another thread's commit iterates, so a module imported lazily in one worker thread while
-# another commits failed that commit with "deque mutated during iteration".
-SESSION_HOOK_MODULES = (
-    "storesync.core.events",
-    "storesync.inventory.service",
-    "storesync.sync.jobs",
-    "storesync.sync.outbox",
-)
+# Session listeners are installed once, at start-up, before the first session of the process:
+# registering a listener appends to the deque that another thread's commit iterates (a listener
+# added lazily in one worker thread while another committed failed that commit with "deque
+# mutated during iteration").
+_listeners_ready = False
+
+
+def listeners_installed() -> None:
+    """Called by the composition root once the session listeners are in place."""
+    global _listeners_ready
+    _listeners_ready = True
+
+
+class NotWired(RuntimeError):
+    """A session was opened before start-up installed the session listeners."""
+
+
 SESSION_EVENTS = (
     "after_transaction_create",
     "after_begin",
@@ -165,11 +184,14 @@ def _factory(engine: Engine) -> sessionmaker[TenantSession]:
     factory = _factory_cache.get(id(engine))
     if factory is not None:
         return factory
+    if not _listeners_ready:
+        raise NotWired(
+            "a database session was opened before start-up wiring: call workers.wiring.wire() "
+            "first (without it, stock changes would never reach the channels)"
+        )
     with _factory_lock:
         factory = _factory_cache.get(id(engine))
         if factory is None:
-            for module in SESSION_HOOK_MODULES:
-                importlib.import_module(module)
             factory = sessionmaker(bind=engine, class_=TenantSession, expire_on_commit=False)
             _warm_listeners(factory)
             _factory_cache[id(engine)] = factory
@@ -187,7 +209,7 @@ def _warm_listeners(factory: sessionmaker[TenantSession]) -> None:
 
 @contextmanager
 def session_scope(
-    ctx: RequestContext | None = None,
+    ctx: Tenant | None = None,
     *,
     organization_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
@@ -219,9 +241,7 @@ def session_scope(
 
 
 @contextmanager
-def writing(
-    ctx: RequestContext | None = None, *, engine: Engine | None = None
-) -> Iterator[TenantSession]:
+def writing(ctx: Tenant | None = None, *, engine: Engine | None = None) -> Iterator[TenantSession]:
     """A change somebody waits for (the browser app, the OAuth callback): `session_scope` with
     the write lock (on SQLite it waits up to the busy timeout for other writers instead of
     failing halfway), and a database still busy after that is a clear, retryable error, not a
@@ -292,7 +312,3 @@ def assert_rls_enforced(engine: Engine) -> None:
             + ("is a superuser" if superuser else "bypasses RLS" if bypass else "owns the tables")
             + ": connect as the app role (STORESYNC_DB_APP_ROLE) and migrate as the owner"
         )
-
-
-# The stock outbox hooks into every session's commit (imported last: it needs the models).
-from storesync.sync import outbox as _outbox  # noqa: E402,F401

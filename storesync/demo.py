@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from storesync.channels import service as stores
 from storesync.core.errors import AppError
 from storesync.db import session_scope
 from storesync.settings import Settings
-from storesync.sync import jobs
+from storesync.stores import service as stores
+from storesync.sync.jobs import service as jobs
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import User

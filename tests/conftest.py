@@ -28,6 +28,11 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from storesync import migrate  # noqa: E402
 from storesync.db import make_engine  # noqa: E402
+from workers import wiring  # noqa: E402
+
+# What every process does at start-up before its first session (listeners, job kinds). The
+# after-commit hooks stay unconnected: a test connects the ones it needs.
+wiring.prepare()
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(

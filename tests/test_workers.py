@@ -17,9 +17,7 @@ REDIS_URL = os.environ.get("STORESYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 
 
 def test_actors_import_no_reflex_and_use_the_stub_broker_without_redis() -> None:
-    code = (
-        "import sys, workers.actors as a; print('reflex' in sys.modules, type(a.broker).__name__)"
-    )
+    code = "import sys, workers.main as a; print('reflex' in sys.modules, type(a.broker).__name__)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )

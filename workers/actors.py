@@ -1,5 +1,5 @@
 """Actors: load by id, call one service, idempotent. Options live on the decorator; arguments are
-plain ids. Enqueued after commit (storesync.sync.runtime wires the hooks).
+plain ids. Enqueued after commit (workers.runtime wires the hooks).
 
 Queues: "default" carries the sale-to-stock flow (webhooks, pushes) and the sweeps, "sync" the
 long jobs. Every queue costs each worker process two Redis consumers (the queue and its delay
@@ -40,7 +40,7 @@ _pushing = Flights()
 @dramatiq.actor(queue_name="default", max_retries=3, min_backoff=500, time_limit=300_000)
 def push_store_stock(organization_id: str, store_id: str) -> None:
     """Push a store's pending stock changes (coalesced, batched, rate-limited)."""
-    from storesync.sync.dispatch import push_store
+    from storesync.sync.push.dispatch import push_store
 
     if not _pushing.join(store_id, "again"):
         return
@@ -80,8 +80,8 @@ _intake = flights_for(broker, "storesync:flight:intake", ttl_ms=INTAKE_LEASE_MS)
 @dramatiq.actor(queue_name="default", max_retries=5, min_backoff=1000, time_limit=120_000)
 def process_webhook(event_id: str, organization_id: str) -> None:
     """Turn a stored marketplace push, and the other pushes of its store still waiting, into
-    order changes (storesync.sync.event_batch)."""
-    from storesync.sync.event_batch import process_store_events
+    order changes (storesync.sync.intake.batch)."""
+    from storesync.sync.intake.batch import process_store_events
 
     if not _intake.join(organization_id, event_id):
         return
@@ -115,7 +115,9 @@ def process_webhook(event_id: str, organization_id: str) -> None:
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)
 def sweep_outbox() -> None:
     """Re-enqueue outbox rows no worker finished, and stores with due rows."""
-    from storesync.sync.dispatch import sweep, sweep_webhooks
+    from storesync.sync.health.staleness import alert_stale
+    from storesync.sync.intake.batch import sweep_webhooks
+    from storesync.sync.push.dispatch import sweep
 
     for organization_id, store_id in sweep():
         push_store_stock.send(str(organization_id), str(store_id))
@@ -123,17 +125,6 @@ def sweep_outbox() -> None:
         process_webhook.send(str(event_id), str(organization_id))
     tick_schedule.send()  # sync jobs: lost workers, due polls and reconciliations, back-fills
     try:
-        from storesync.sync.staleness import alert_stale  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - lands with the staleness alerts
-        return
-    try:
         alert_stale()
     except Exception:  # alerts must not stop the sweep
         log.exception("stale stock alerts failed")
-
-
-# A worker process announces its own after-commit work too: an order it ingests queues the other
-# channels' pushes at once (without this, only the periodic sweep would find them).
-from storesync.sync.runtime import wire_hooks  # noqa: E402
-
-wire_hooks()

@@ -1,5 +1,5 @@
 """The Dramatiq broker: Redis when STORESYNC_REDIS_URL is set, else the in-process StubBroker
-(embedded mode runs a worker thread inside the app; see storesync.sync.runtime)."""
+(embedded mode runs a worker thread inside the app; see workers.runtime)."""
 
 from __future__ import annotations
 

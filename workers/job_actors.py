@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def run_sync_job(job_id: str, organization_id: str) -> None:
     """Run a queued sync job to its end; a repeated delivery of a job already taken does
     nothing. Failures are recorded on the job (retry it), so Dramatiq never retries."""
-    from storesync.sync.jobs import run_job
+    from storesync.sync.jobs.runner import run_job
 
     run_job(uuid.UUID(job_id), uuid.UUID(organization_id))
 
@@ -28,11 +28,13 @@ def run_sync_job(job_id: str, organization_id: str) -> None:
 def tick_schedule() -> None:
     """Fail jobs whose worker died, hand over again queued jobs nobody took, and create the due
     scheduled jobs and back-fills, handing each to a worker."""
-    from storesync.sync import job_runner, jobs, schedule
+    from storesync.sync.health import schedule
+    from storesync.sync.jobs import runner
+    from storesync.sync.jobs import service as jobs
 
-    handed = job_runner.sweep_jobs()
+    handed = runner.sweep_jobs()
     created = schedule.run_tick()
-    if jobs.on_job_queued is None:  # this process has no after-commit hook: hand them over here
+    if not jobs.job_queued.connected:  # no after-commit hand-over in this process: do it here
         handed += created
     for job_id, organization_id in handed:
         run_sync_job.send(str(job_id), str(organization_id))

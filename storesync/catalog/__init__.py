@@ -1,1 +1,3 @@
-"""Master catalog: products and their variants."""
+"""Master catalog: products and their variants (one at a time, or many in bulk statements),
+CSV import and export.
+May import inventory (a new variant's stock rows), tenancy, db and core."""

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
+from storesync.catalog.bulk import PRODUCTS, VARIANTS
 from storesync.catalog.import_cells import COLUMNS, OPTION_SLOTS, PRODUCT_COLUMNS, STOCK_PREFIX
-from storesync.catalog.import_plan import PRODUCTS, VARIANTS
 from storesync.inventory import service as inventory
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission

@@ -1,61 +1,77 @@
 """The set-based half of the importer: load the stored catalog in a few queries, decide what to
 create/update/leave alone, and write it in chunked bulk statements.
 
-Kept apart from `importer` (which reads and validates rows) so each stays small.
+Kept apart from `importer` (which reads and validates rows into a `Parsed`) so each stays small;
+`importer` builds on this module, never the other way round.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from storesync.catalog.bulk import (
+    PRODUCT_DEFAULTS,
+    PRODUCTS,
+    VARIANT_DEFAULTS,
+    VARIANTS,
+    org_currency,
+    product_row,
+    variant_row,
+)
 from storesync.catalog.errors import ImportConflict
-from storesync.catalog.models import Product, ProductVariant
-from storesync.core.bulk import insert_rows
-from storesync.core.ids import new_id
-from storesync.core.models import table_of
+from storesync.catalog.schemas import RowError
+from storesync.core.bulk import insert_rows, update_rows
 from storesync.inventory import service as inventory
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.models import Organization
-
-if TYPE_CHECKING:
-    from storesync.catalog.importer import Parsed
 
 CHUNK = 2000
-PRODUCTS = table_of(Product)
-VARIANTS = table_of(ProductVariant)
-PRODUCT_DEFAULTS: dict[str, Any] = {
-    "title": "",
-    "description": "",
-    "brand": "",
-    "category": "",
-    "status": "active",
-    "attributes": {},
-    "images": [],
-}
-VARIANT_DEFAULTS: dict[str, Any] = {
-    "name": "",
-    "options": {},
-    "barcode": "",
-    "price": None,
-    "cost": None,
-    "weight_grams": None,
-    "length_mm": None,
-    "width_mm": None,
-    "height_mm": None,
-    "is_active": True,
-}
 
 StockKey = tuple[uuid.UUID, uuid.UUID]
+
+
+@dataclass(slots=True)
+class ProductIn:
+    handle: str
+    first_row: int
+    fields: dict[str, Any]
+    broken: bool = False
+
+
+@dataclass(slots=True)
+class VariantIn:
+    row: int
+    handle: str
+    sku: str
+    fields: dict[str, Any]
+    stock: dict[uuid.UUID, int]
+
+
+@dataclass
+class Parsed:
+    """Everything validation learnt: products by handle, variant rows, errors."""
+
+    products: dict[str, ProductIn] = field(default_factory=dict)
+    variants: list[VariantIn] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    bad_rows: set[int] = field(default_factory=set)
+    header_bad: bool = False
+    rows_total: int = 0
+    first_sku_row: dict[str, int] = field(default_factory=dict)
+
+    def bad(self, row: int, column: str, reason: str) -> None:
+        self.errors.append(RowError(row=row, column=column, reason=reason))
+        if row == 0:
+            self.header_bad = True
+        else:
+            self.bad_rows.add(row)
 
 
 @dataclass
@@ -115,17 +131,12 @@ def load_catalog(session: Session, *, ctx: RequestContext) -> Catalog:
             sa.select(*variant_columns).where(VARIANTS.c.organization_id == org)
         )
     }
-    currency = session.execute(
-        sa.select(table_of(Organization).c.default_currency).where(
-            table_of(Organization).c.id == org
-        )
-    ).scalar_one_or_none()
     return Catalog(
         products=products,
         variants=variants,
         handle_of={row.id: handle for handle, row in products.items()},
         locations={loc.code.upper(): loc.id for loc in inventory.list_locations(session, ctx=ctx)},
-        currency=currency or "IDR",
+        currency=org_currency(session, ctx),
     )
 
 
@@ -170,19 +181,9 @@ def _plan_products(
         fields = parsed.products[handle].fields
         stored = catalog.products.get(handle)
         if stored is None:
-            ids[handle] = new_id()
-            plan.product_inserts.append(
-                {
-                    **PRODUCT_DEFAULTS,
-                    **fields,
-                    "id": ids[handle],
-                    "organization_id": org,
-                    "created_at": now,
-                    "handle": handle,
-                    "updated_at": None,
-                    "deleted_at": None,
-                }
-            )
+            row = product_row(organization_id=org, now=now, handle=handle, fields=fields)
+            plan.product_inserts.append(row)
+            ids[handle] = row["id"]
             continue
         ids[handle] = stored.id
         changes = _changes(stored, fields)
@@ -204,21 +205,16 @@ def make_plan(catalog: Catalog, parsed: Parsed, *, ctx: RequestContext, now: dat
             continue
         stored = catalog.variants.get(variant.sku)
         if stored is None:
-            variant_id = new_id()
-            plan.variant_inserts.append(
-                {
-                    **VARIANT_DEFAULTS,
-                    "currency": catalog.currency,
-                    **variant.fields,
-                    "id": variant_id,
-                    "organization_id": org,
-                    "created_at": now,
-                    "product_id": product_ids[variant.handle],
-                    "variant_sku": variant.sku,
-                    "updated_at": None,
-                    "deleted_at": None,
-                }
+            row = variant_row(
+                organization_id=org,
+                now=now,
+                product_id=product_ids[variant.handle],
+                sku=variant.sku,
+                currency=catalog.currency,
+                fields=variant.fields,
             )
+            plan.variant_inserts.append(row)
+            variant_id = row["id"]
         else:
             variant_id = stored.id
             changes = _changes(stored, variant.fields)
@@ -233,21 +229,6 @@ def make_plan(catalog: Catalog, parsed: Parsed, *, ctx: RequestContext, now: dat
     return plan
 
 
-def _update_many(
-    session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], org: uuid.UUID
-) -> None:
-    """Executemany UPDATE by id; rows are grouped by the set of columns they change."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[tuple(sorted(row))].append(row)
-    for group in groups.values():
-        statement = sa.update(table).where(
-            table.c.id == sa.bindparam("_id"), table.c.organization_id == org
-        )
-        for start in range(0, len(group), CHUNK):
-            session.execute(statement, group[start : start + CHUNK])
-
-
 def write_plan(
     session: Session, *, ctx: RequestContext, plan: Plan, reference_id: str = ""
 ) -> None:
@@ -255,9 +236,9 @@ def write_plan(
     org = ctx.organization_id
     try:
         insert_rows(session, PRODUCTS, plan.product_inserts, chunk=CHUNK)
-        _update_many(session, PRODUCTS, plan.product_updates, org)
+        update_rows(session, PRODUCTS, plan.product_updates, organization_id=org, chunk=CHUNK)
         insert_rows(session, VARIANTS, plan.variant_inserts, chunk=CHUNK)
-        _update_many(session, VARIANTS, plan.variant_updates, org)
+        update_rows(session, VARIANTS, plan.variant_updates, organization_id=org, chunk=CHUNK)
     except IntegrityError:
         raise ImportConflict() from None
     if plan.stock_lines:

@@ -36,7 +36,6 @@ import csv
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -54,55 +53,14 @@ from storesync.catalog.import_cells import (
     json_cell,
     whole,
 )
-from storesync.catalog.schemas import (
-    ImportReport,
-    RowError,
-    currency_problem,
-    key_problem,
-)
+from storesync.catalog.import_plan import Parsed, ProductIn, VariantIn
+from storesync.catalog.schemas import ImportReport, currency_problem, key_problem
 from storesync.core.clock import utcnow
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
 Format = Literal["csv", "jsonl"]
 PROGRESS_EVERY = 10_000
-
-
-@dataclass(slots=True)
-class ProductIn:
-    handle: str
-    first_row: int
-    fields: dict[str, Any]
-    broken: bool = False
-
-
-@dataclass(slots=True)
-class VariantIn:
-    row: int
-    handle: str
-    sku: str
-    fields: dict[str, Any]
-    stock: dict[uuid.UUID, int]
-
-
-@dataclass
-class Parsed:
-    """Everything validation learnt: products by handle, variant rows, errors."""
-
-    products: dict[str, ProductIn] = field(default_factory=dict)
-    variants: list[VariantIn] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    bad_rows: set[int] = field(default_factory=set)
-    header_bad: bool = False
-    rows_total: int = 0
-    first_sku_row: dict[str, int] = field(default_factory=dict)
-
-    def bad(self, row: int, column: str, reason: str) -> None:
-        self.errors.append(RowError(row=row, column=column, reason=reason))
-        if row == 0:
-            self.header_bad = True
-        else:
-            self.bad_rows.add(row)
 
 
 class _Validator:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from storesync.catalog.bulk import org_currency
 from storesync.catalog.errors import HandleTaken, SkuTaken
 from storesync.catalog.models import Product, ProductVariant
 from storesync.catalog.schemas import (
@@ -35,19 +36,17 @@ from storesync.catalog.schemas import (
 )
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, NotFound, ValidationFailed
-from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from storesync.core.pagination import (
+    Page,
+    clamp_limit,
+    contains_pattern,
+    decode_cursor,
+    encode_cursor,
+)
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.models import Organization
 from storesync.tenancy.permissions import Permission
 
 MAX_BULK_ITEMS = 5000
-
-
-def _org_currency(session: Session, ctx: RequestContext) -> str:
-    currency = session.exec(
-        select(Organization.default_currency).where(Organization.id == ctx.organization_id)
-    ).first()
-    return currency or "IDR"
 
 
 def _get_product(session: Session, ctx: RequestContext, product_id: uuid.UUID) -> Product:
@@ -173,7 +172,7 @@ def create_product(
         images=list(images),
         **fields,
     )
-    currency = _org_currency(session, ctx)
+    currency = org_currency(session, ctx)
     rows = [_new_variant(ctx, product.id, v, currency) for v in wanted]
     for row in rows:
         _ensure_sku_free(session, ctx, row.variant_sku)
@@ -236,7 +235,7 @@ def create_variant(
     Needs MANAGE_CATALOG."""
     ctx.require(Permission.MANAGE_CATALOG)
     product = _get_product(session, ctx, product_id)
-    row = _new_variant(ctx, product.id, variant, _org_currency(session, ctx))
+    row = _new_variant(ctx, product.id, variant, org_currency(session, ctx))
     _ensure_sku_free(session, ctx, row.variant_sku)
     session.add(row)
     session.flush()
@@ -274,11 +273,6 @@ def get_product(session: Session, *, ctx: RequestContext, product_id: uuid.UUID)
     return _product_dto(session, ctx, _get_product(session, ctx, product_id))
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def list_products(
     session: Session,
     *,
@@ -301,7 +295,7 @@ def list_products(
             raise ValidationFailed("status", status_problem(status) or "")
         query = query.where(Product.status == status)
     if search and search.strip():
-        pattern = _like(search.strip())
+        pattern = contains_pattern(search.strip())
         sku_match = (
             select(ProductVariant.id)
             .where(

@@ -1,13 +1,17 @@
-"""Bulk INSERT at driver speed: a catalog import or a channel listing import writes 100,000
+"""Bulk writes at driver speed: a catalog import or a channel listing import writes 100,000
 rows, and SQLAlchemy's per-row parameter handling cost more CPU than the database did.
 
-The statement is compiled once for the connection's dialect, each column's bind processor is
-looked up once, and the rows go to the driver's `executemany` as plain tuples (or dicts, for
-named parameter styles), chunk by chunk, inside the session's transaction."""
+`insert_rows`: the statement is compiled once for the connection's dialect, each column's bind
+processor is looked up once, and the rows go to the driver's `executemany` as plain tuples (or
+dicts, for named parameter styles), chunk by chunk, inside the session's transaction.
+`update_rows`: executemany UPDATEs by id of the rows that changed, one statement per set of
+changed columns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +49,28 @@ def insert_rows(
         else:
             params = [dict(zip(order, converted(row), strict=True)) for row in part]
         connection.exec_driver_sql(compiled.string, params)
+
+
+def update_rows(
+    session: Session,
+    table: sa.Table,
+    rows: Iterable[dict[str, Any]],
+    *,
+    organization_id: uuid.UUID,
+    chunk: int = CHUNK,
+) -> None:
+    """Executemany UPDATE of `table` by id, within the organization: each row gives the id of the
+    row to change as `_id` and the new values of the columns it changes. Rows are grouped by the
+    set of columns they change, one statement per group."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(sorted(row))].append(row)
+    statement = sa.update(table).where(
+        table.c.id == sa.bindparam("_id"), table.c.organization_id == organization_id
+    )
+    for group in groups.values():
+        for start in range(0, len(group), chunk):
+            session.execute(statement, group[start : start + chunk])
 
 
 class _Memo:

@@ -3,6 +3,11 @@
 
 Publish after commit (`publish_after_commit`) so nobody hears of a change that was rolled back.
 Subscribers are asyncio consumers (the UI relay); publishers may be any thread or process.
+
+Also the two ways a lower layer tells a higher one what happened without importing it: a `Hook`
+(one receiver, connected at start-up by the composition root, `workers.wiring`) and session
+listeners, which modules declare as `SESSION_LISTENERS` and the root installs. Nothing here
+connects itself at import time.
 """
 
 from __future__ import annotations
@@ -12,17 +17,61 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, ParamSpec
 
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from storesync.core.clock import utcnow
+from storesync.settings import get_settings
 
 log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "storesync:org:"
+
+P = ParamSpec("P")
+SessionListeners = tuple[tuple[str, Callable[..., None]], ...]
+
+
+class Hook(Generic[P]):
+    """A hand-over point with at most one receiver: the module that fires it does not know who
+    listens (`outbox_ready` fires; the composition root connects the push actor). Firing an
+    unconnected hook does nothing; a receiver's error is the firer's to log."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._receiver: Callable[P, None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._receiver is not None
+
+    @property
+    def receiver(self) -> Callable[P, None] | None:
+        return self._receiver
+
+    def connect(self, receiver: Callable[P, None] | None) -> Callable[P, None] | None:
+        """Make `receiver` the one receiver (None disconnects); returns the previous one."""
+        previous, self._receiver = self._receiver, receiver
+        return previous
+
+    @contextmanager
+    def connected_to(self, receiver: Callable[P, None] | None) -> Iterator[None]:
+        """`receiver` for the block, then the previous receiver again (tests)."""
+        previous = self.connect(receiver)
+        try:
+            yield
+        finally:
+            self.connect(previous)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        receiver = self._receiver
+        if receiver is not None:
+            receiver(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Hook({self.name!r}, connected={self.connected})"
 
 
 @dataclass(frozen=True)
@@ -119,8 +168,6 @@ _bus: Bus | None = None
 def get_bus() -> Bus:
     global _bus
     if _bus is None:
-        from storesync.settings import get_settings
-
         url = get_settings().redis_url
         _bus = RedisBus(url) if url else InProcessBus()
     return _bus
@@ -156,14 +203,12 @@ def publish_after_commit(
 _MARKS = "pending_event_marks"
 
 
-@sa_event.listens_for(Session, "after_transaction_create")
 def _mark_savepoint(session: Session, transaction: Any) -> None:
     if transaction.nested:
         marks = session.info.setdefault(_MARKS, {})
         marks[id(transaction)] = len(session.info.get("pending_events", []))
 
 
-@sa_event.listens_for(Session, "after_commit")
 def _flush_events(session: Session) -> None:
     if session.in_nested_transaction():
         return
@@ -172,7 +217,6 @@ def _flush_events(session: Session) -> None:
         publish(organization_id, type_, data)
 
 
-@sa_event.listens_for(Session, "after_rollback")
 def _drop_events(session: Session) -> None:
     savepoint = session.get_nested_transaction()
     if savepoint is None:
@@ -183,3 +227,11 @@ def _drop_events(session: Session) -> None:
     pending = session.info.get("pending_events")
     if mark is not None and pending is not None:
         del pending[mark:]
+
+
+# Installed on every session by the composition root.
+SESSION_LISTENERS: SessionListeners = (
+    ("after_transaction_create", _mark_savepoint),
+    ("after_commit", _flush_events),
+    ("after_rollback", _drop_events),
+)

@@ -1,13 +1,12 @@
 """Process logging for the app's backend (`storesync run`): one stderr handler with time, level
-and logger name, at `STORESYNC_LOG_LEVEL`, secrets kept out (storesync.channels.logs). Dramatiq
-workers configure their own. Without this, only warnings reached the output, as bare messages."""
+and logger name, at `STORESYNC_LOG_LEVEL`. Secrets are kept out by the marketplace layer's filter
+(`storesync.channels.logs`), which start-up installs (`workers.wiring`). Dramatiq workers
+configure their own. Without this, only warnings reached the output, as bare messages."""
 
 from __future__ import annotations
 
 import logging
 import sys
-
-from storesync.channels.logs import install_log_redaction
 
 FORMAT = "%(asctime)s %(levelname)s [%(process)d %(threadName)s] %(name)s: %(message)s"
 _HANDLER_NAME = "storesync"
@@ -27,5 +26,4 @@ def configure_logging(level: str) -> logging.Handler:
     logging.getLogger("httpx").setLevel(
         logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
     )
-    install_log_redaction()
     return handler

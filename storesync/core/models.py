@@ -1,16 +1,51 @@
-"""Bases for every table: naming convention, UUID keys, tenant column, UTC timestamps."""
+"""Bases and column types for every table: naming convention, UUID keys, tenant column, UTC
+timestamps, JSON documents and money amounts."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from storesync.core.clock import utcnow
 from storesync.core.ids import new_id
-from storesync.core.types import UTCDateTime
+
+# -- column types --------------------------------------------------------------------------------
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: StoreSync stores timezone-aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSON documents: JSONB on PostgreSQL (indexable), JSON text on SQLite.
+JSONDoc: Any = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+# Money amounts: 18 digits, 4 decimals covers IDR/VND totals and sub-cent unit costs.
+MoneyAmount = sa.Numeric(18, 4)
+
+# -- table bases ---------------------------------------------------------------------------------
 
 # Deterministic constraint names, so migrations can drop and compare them on every backend.
 SQLModel.metadata.naming_convention = {

@@ -1,4 +1,5 @@
-"""Keyset pagination: an opaque cursor that encodes the sort key of the last row seen."""
+"""Keyset pages and search patterns for list queries: an opaque cursor that encodes the sort key
+of the last row seen, and the LIKE pattern of a search term."""
 
 from __future__ import annotations
 
@@ -44,3 +45,10 @@ def clamp_limit(limit: int) -> int:
     if limit < 1:
         raise ValidationFailed("limit", "must be at least 1")
     return min(limit, MAX_PAGE_SIZE)
+
+
+def contains_pattern(term: str) -> str:
+    """A LIKE / ILIKE pattern matching `term` anywhere, its wildcards taken literally; use it with
+    `escape="\\\\"`."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

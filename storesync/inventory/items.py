@@ -85,7 +85,7 @@ STOCK_TOUCHED = "stock_touched"
 
 def touch(session: Session, variant_ids: Iterable[uuid.UUID]) -> None:
     """Record variants whose stock changed in this transaction. The sync engine reads the set at
-    commit to queue channel pushes in the same transaction (storesync.sync.outbox)."""
+    commit to queue channel pushes in the same transaction (storesync.sync.push.outbox)."""
     session.info.setdefault(STOCK_TOUCHED, set()).update(variant_ids)
 
 

@@ -9,8 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from storesync.core.models import TenantTable
-from storesync.core.types import UTCDateTime
+from storesync.core.models import TenantTable, UTCDateTime
 
 
 class Location(TenantTable, table=True):

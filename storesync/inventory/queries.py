@@ -10,7 +10,13 @@ from sqlmodel import Session
 
 from storesync.catalog.models import Product, ProductVariant
 from storesync.core.models import table_of
-from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from storesync.core.pagination import (
+    Page,
+    clamp_limit,
+    contains_pattern,
+    decode_cursor,
+    encode_cursor,
+)
 from storesync.core.schemas import DTO
 from storesync.inventory.models import InventoryItem, Location
 from storesync.tenancy.context import RequestContext
@@ -65,9 +71,7 @@ def list_stock(
         .where(items.c.organization_id == ctx.organization_id)
     )
     if search and search.strip():
-        pattern = (
-            "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = contains_pattern(search.strip())
         query = query.where(
             sa.or_(
                 variants.c.variant_sku.ilike(pattern, escape="\\"),

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
+from storesync.core.events import SessionListeners
 from storesync.core.ids import new_id
 from storesync.core.models import table_of
 from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
@@ -97,6 +97,17 @@ def create_location(
     return LocationDTO.model_validate(location)
 
 
+def create_main_location(session: Session, organization_id: uuid.UUID) -> None:
+    """A new organization's default location, "MAIN" (every organization has one); called as
+    the organization is created (`tenancy.service.organization_created`)."""
+    session.add(
+        Location(
+            organization_id=organization_id, code="MAIN", name="Main warehouse", is_default=True
+        )
+    )
+    session.flush()
+
+
 def _location_by_code(session: Session, ctx: RequestContext, code: str) -> Location | None:
     return session.exec(
         select(Location).where(
@@ -130,11 +141,15 @@ def default_location(session: Session, *, ctx: RequestContext) -> LocationDTO:
     return locations[0]
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
 def _forget_default_location(session: Session) -> None:
     if not session.in_nested_transaction():  # fired for savepoints too
         session.info.pop(DEFAULT_LOCATION, None)
+
+
+SESSION_LISTENERS: SessionListeners = (
+    ("after_commit", _forget_default_location),
+    ("after_rollback", _forget_default_location),
+)
 
 
 def _level(session: Session, item_id: uuid.UUID) -> StockLevelDTO:

@@ -1,1 +1,1 @@
-"""In-app notifications: oversells, sync failures, token expiry."""
+"""In-app notifications: oversells, sync failures, token expiry. Imports tenancy, db, core."""

@@ -89,7 +89,7 @@ def record_order(
     row = (
         None
         if known_absent
-        else _find_order(
+        else find_order(
             session, ctx=ctx, store_id=store.id, platform_order_id=order.platform_order_id
         )
     )
@@ -114,9 +114,10 @@ def _get_store(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) ->
     return store
 
 
-def _find_order(
+def find_order(
     session: Session, *, ctx: RequestContext, store_id: uuid.UUID, platform_order_id: str
 ) -> Order | None:
+    """The organization's order of a store with this platform order id, if recorded."""
     return session.exec(
         select(Order).where(
             Order.organization_id == ctx.organization_id,
@@ -137,7 +138,7 @@ def _insert_order(
             session.add(row)
             session.flush()
     except IntegrityError:
-        existing = _find_order(
+        existing = find_order(
             session, ctx=ctx, store_id=store.id, platform_order_id=order.platform_order_id
         )
         if existing is None:

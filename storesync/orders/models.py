@@ -9,8 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from storesync.core.models import TenantTable
-from storesync.core.types import JSONDoc, MoneyAmount, UTCDateTime
+from storesync.core.models import JSONDoc, MoneyAmount, TenantTable, UTCDateTime
 
 ORDER_STATUSES = (
     "unpaid",

@@ -12,7 +12,13 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storesync.core.errors import NotFound, ValidationFailed
-from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from storesync.core.pagination import (
+    Page,
+    clamp_limit,
+    contains_pattern,
+    decode_cursor,
+    encode_cursor,
+)
 from storesync.inventory.models import Reservation
 from storesync.orders.models import Order, OrderEvent, OrderItem
 from storesync.orders.schemas import (
@@ -89,7 +95,7 @@ def list_orders(
         if exact.items:
             return exact
     if search and search.strip():
-        pattern = "%" + _escape_like(search.strip()) + "%"
+        pattern = contains_pattern(search.strip())
         query = query.where(
             sa.or_(
                 col(Order.order_number).ilike(pattern, escape="\\"),
@@ -168,10 +174,6 @@ def _aware(value: datetime, field: str) -> datetime:
     if value.tzinfo is None:
         raise ValidationFailed(field, "must be a timezone-aware datetime")
     return value
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def order_dto(session: Session, *, ctx: RequestContext, row: Order) -> OrderDTO:

@@ -19,7 +19,7 @@ from storesync.sandbox.faults import FaultMiddleware, Faults
 from storesync.sandbox.generator import OrderGenerator
 from storesync.sandbox.platform import PlatformSim
 from storesync.sandbox.seed import SeedConfig, seed_state
-from storesync.sandbox.state import Platform, SandboxState, TokenLifetimes, now
+from storesync.sandbox.state import Clock, Platform, SandboxState, TokenLifetimes, real_clock
 from storesync.sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,8 @@ SAVE_EVERY_SECONDS = 2.0
 
 
 def default_sims() -> dict[str, PlatformSim]:
-    from storesync.sandbox.shopee import ShopeeSim
-    from storesync.sandbox.tiktok import TikTokSim
+    from storesync.sandbox.shopee.sim import ShopeeSim
+    from storesync.sandbox.tiktok.sim import TikTokSim
 
     return {"shopee": ShopeeSim(), "tiktok": TikTokSim()}
 
@@ -42,7 +42,12 @@ class Sandbox:
         orders_per_minute: float = 0,
         state_file: Path | None = None,
         sims: dict[str, PlatformSim] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """`clock` is what the sandbox reads the time from (token and code expiry, timestamps,
+        signature windows); real UTC time by default. StoreSync passes its own clock when it
+        mounts the sandbox in-process, so moving that clock in a test moves the sandbox too."""
+        self.clock: Clock = clock or real_clock
         self.seed = seed or SeedConfig()
         self.lifetimes = lifetimes or TokenLifetimes()
         self.state_file = state_file
@@ -57,9 +62,14 @@ class Sandbox:
 
     def _initial_state(self) -> SandboxState:
         loaded = (
-            persist.load(self.state_file, lifetimes=self.lifetimes) if self.state_file else None
+            persist.load(self.state_file, lifetimes=self.lifetimes, clock=self.clock)
+            if self.state_file
+            else None
         )
-        return loaded or seed_state(SandboxState(lifetimes=self.lifetimes), self.seed)
+        return loaded or seed_state(self._new_state(), self.seed)
+
+    def _new_state(self) -> SandboxState:
+        return SandboxState(lifetimes=self.lifetimes, clock=self.clock)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -109,7 +119,7 @@ class Sandbox:
     def reset(self, **seed_overrides: int) -> None:
         """Back to a freshly seeded world (same object, so mounted apps keep working)."""
         config = SeedConfig(**{**self.seed.__dict__, **seed_overrides})
-        fresh = seed_state(SandboxState(lifetimes=self.lifetimes), config)
+        fresh = seed_state(self._new_state(), config)
         with self.state.lock:
             for name in ("apps", "shops", "orders", "tokens", "refresh_tokens", "codes"):
                 setattr(self.state, name, getattr(fresh, name))
@@ -122,7 +132,7 @@ class Sandbox:
             expired = 0
             for token in self.state.tokens.values():
                 if token.platform == platform and (not shop_id or token.shop_id == shop_id):
-                    token.access_expires_at = min(token.access_expires_at, now() - 1)
+                    token.access_expires_at = min(token.access_expires_at, self.state.now() - 1)
                     expired += 1
             return expired
 

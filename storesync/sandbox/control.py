@@ -3,6 +3,9 @@
 For demos, tests and benchmarks: read the app credentials, authorize a shop without a browser,
 inspect shops, listings and calls, place orders, switch faults and rate limits, register
 webhook URLs, and reset the world.
+
+It drives a `ControlTarget` (what `storesync.sandbox.app.Sandbox` offers) rather than importing
+the `Sandbox` class, so `app` and `control` do not import each other.
 """
 
 from __future__ import annotations
@@ -10,17 +13,39 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from storesync.sandbox.state import PLATFORMS, Platform, SandboxError
+from storesync.sandbox.faults import Faults
+from storesync.sandbox.generator import OrderGenerator
+from storesync.sandbox.state import PLATFORMS, Platform, SandboxError, SandboxState
+from storesync.sandbox.webhooks import WebhookDispatcher
 
-if TYPE_CHECKING:
-    from storesync.sandbox.app import Sandbox
+
+class ControlTarget(Protocol):
+    """What the control API needs of a sandbox (`storesync.sandbox.app.Sandbox` is one)."""
+
+    @property
+    def state(self) -> SandboxState: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def dispatcher(self) -> WebhookDispatcher: ...
+
+    @property
+    def generator(self) -> OrderGenerator: ...
+
+    def app_credentials(self) -> dict[str, Any]: ...
+
+    def reset(self, **seed_overrides: int) -> None: ...
+
+    def expire_tokens(self, platform: Platform, shop_id: str) -> int: ...
 
 
 def _bad(message: str, status: int = 400) -> JSONResponse:
@@ -42,7 +67,7 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
-def build_control_app(sandbox: Sandbox) -> Starlette:
+def build_control_app(sandbox: ControlTarget) -> Starlette:
     state = sandbox.state
 
     async def apps(_request: Request) -> JSONResponse:

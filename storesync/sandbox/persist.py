@@ -11,6 +11,7 @@ from typing import Any
 
 from storesync.sandbox.state import (
     App,
+    Clock,
     Item,
     Model,
     Order,
@@ -32,7 +33,9 @@ def save(state: SandboxState, path: Path) -> None:
         db.execute("INSERT OR REPLACE INTO sandbox (id, doc) VALUES (1, ?)", (document,))
 
 
-def load(path: Path, *, lifetimes: TokenLifetimes | None = None) -> SandboxState | None:
+def load(
+    path: Path, *, lifetimes: TokenLifetimes | None = None, clock: Clock | None = None
+) -> SandboxState | None:
     """The saved world, or None when the file holds none."""
     if not path.exists():
         return None
@@ -41,11 +44,13 @@ def load(path: Path, *, lifetimes: TokenLifetimes | None = None) -> SandboxState
         row = db.execute("SELECT doc FROM sandbox WHERE id = 1").fetchone()
     if row is None:
         return None
-    return _restore(json.loads(row[0]), lifetimes)
+    return _restore(json.loads(row[0]), lifetimes, clock)
 
 
-def _restore(data: dict[str, Any], lifetimes: TokenLifetimes | None) -> SandboxState:
-    state = SandboxState(lifetimes=lifetimes)
+def _restore(
+    data: dict[str, Any], lifetimes: TokenLifetimes | None, clock: Clock | None
+) -> SandboxState:
+    state = SandboxState(lifetimes=lifetimes, clock=clock)
     for platform, app in data["apps"].items():
         state.apps[platform] = App(**app)
     for raw in data["shops"]:

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from storesync.sandbox.state import PLATFORMS, App, Item, Model, Platform, SandboxState, Shop, now
+from storesync.sandbox.state import PLATFORMS, App, Item, Model, Platform, SandboxState, Shop
 
 _PRODUCTS = [
     (
@@ -78,7 +78,7 @@ def seed_state(state: SandboxState, config: SeedConfig | None = None) -> Sandbox
         for platform, chosen in zip(PLATFORMS, picks, strict=True):
             shop = _shop(rng, platform, number)
             for index in chosen:
-                item = _item(rng, platform, catalog[index])
+                item = _item(rng, platform, catalog[index], state.now())
                 shop.items[item.id] = item
             state.shops[(platform, shop.id)] = shop
     return state
@@ -116,10 +116,13 @@ def _shop(rng: random.Random, platform: Platform, number: int) -> Shop:
 
 
 def _item(
-    rng: random.Random, platform: Platform, product: tuple[str, str, list[tuple[str, str]], int]
+    rng: random.Random,
+    platform: Platform,
+    product: tuple[str, str, list[tuple[str, str]], int],
+    today: int,
 ) -> Item:
     title, base_sku, variants, price = product
-    created = now() - rng.randrange(86400, 200 * 86400)
+    created = today - rng.randrange(86400, 200 * 86400)
     has_models = platform == "tiktok" or len(variants) > 1
     models = [
         Model(

@@ -3,7 +3,8 @@
 Plain dataclasses in memory, shared by both platforms; the platform modules translate them to and
 from their wire formats. All mutations go through `SandboxState` methods, which emit events
 (`order.created`, `order.status`, `stock.changed`) that the webhook dispatcher turns into pushes.
-Time comes from `storesync.core.clock` so tests can move it.
+Time comes from the state's own `clock` (real UTC time unless one is injected), so whoever builds
+the sandbox can move it; the sandbox imports nothing of StoreSync's.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
-
-from storesync.core.clock import utcnow
 
 Platform = Literal["shopee", "tiktok"]
 PLATFORMS: tuple[Platform, ...] = ("shopee", "tiktok")
 
+Clock = Callable[[], datetime]
+"""What the sandbox reads the time from: an aware UTC `datetime`, like `datetime.now(UTC)`."""
+
+
+def real_clock() -> datetime:
+    """The default clock: real UTC time."""
+    return datetime.now(UTC)
+
 
 def now() -> int:
-    """Unix seconds on the (mockable) clock."""
-    return int(utcnow().timestamp())
+    """Unix seconds of real time. Inside the sandbox read `SandboxState.now()` instead, which
+    follows the clock the sandbox was built with."""
+    return int(real_clock().timestamp())
 
 
 class SandboxError(Exception):
@@ -174,7 +183,10 @@ Listener = Callable[[SandboxEvent], None]
 class SandboxState:
     """Everything the simulators know. Methods are safe to call from several threads."""
 
-    def __init__(self, *, lifetimes: TokenLifetimes | None = None) -> None:
+    def __init__(
+        self, *, lifetimes: TokenLifetimes | None = None, clock: Clock | None = None
+    ) -> None:
+        self.clock: Clock = clock or real_clock
         self.lock = threading.RLock()
         self.apps: dict[Platform, App] = {}
         self.shops: dict[tuple[Platform, str], Shop] = {}
@@ -187,6 +199,10 @@ class SandboxState:
         self.webhooks: dict[str, str] = {}  # platform → registered callback URL
         self.tiktok_redirect_url: str = ""
         self.events: deque[SandboxEvent] = deque(maxlen=10_000)
+
+    def now(self) -> int:
+        """Unix seconds on this sandbox's clock."""
+        return int(self.clock().timestamp())
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -211,7 +227,7 @@ class SandboxState:
     # -- events --------------------------------------------------------------------------------
 
     def emit(self, platform: Platform, shop_id: str, kind: str, data: dict[str, Any]) -> None:
-        event = SandboxEvent(platform, shop_id, kind, data)
+        event = SandboxEvent(platform, shop_id, kind, data, timestamp=self.now())
         self.events.append(event)
         for listener in list(self.listeners):
             listener(event)
@@ -221,7 +237,9 @@ class SandboxState:
     def issue_code(self, platform: Platform, shop_id: str) -> AuthCode:
         with self.lock:
             self.shop(platform, shop_id)
-            code = AuthCode(platform, shop_id, secrets.token_hex(16), now() + self.lifetimes.code)
+            code = AuthCode(
+                platform, shop_id, secrets.token_hex(16), self.now() + self.lifetimes.code
+            )
             self.codes[code.code] = code
             return code
 
@@ -234,7 +252,7 @@ class SandboxState:
                 found is None
                 or found.used
                 or found.platform != platform
-                or found.expires_at < now()
+                or found.expires_at < self.now()
                 or (shop_id is not None and found.shop_id != str(shop_id))
             ):
                 raise SandboxError("invalid_code", "the authorization code is invalid or expired")
@@ -248,7 +266,7 @@ class SandboxState:
             if (
                 old is None
                 or old.platform != platform
-                or old.refresh_expires_at < now()
+                or old.refresh_expires_at < self.now()
                 or (shop_id is not None and old.shop_id != str(shop_id))
             ):
                 raise SandboxError("invalid_refresh_token", "refresh token invalid or expired")
@@ -256,7 +274,7 @@ class SandboxState:
             return self._new_token(platform, old.shop_id)
 
     def _new_token(self, platform: Platform, shop_id: str) -> Token:
-        issued = now()
+        issued = self.now()
         token = Token(
             platform,
             shop_id,
@@ -276,7 +294,7 @@ class SandboxState:
             raise SandboxError("invalid_token", "invalid access token")
         if token.shop_id != str(shop_id):
             raise SandboxError("invalid_token", "access token does not belong to this shop")
-        if token.access_expires_at <= now():
+        if token.access_expires_at <= self.now():
             raise SandboxError("token_expired", "access token expired")
         return token
 
@@ -302,7 +320,7 @@ class SandboxState:
             item, model = shop.find_model(item_id, model_id)
             changed = model.stock != quantity
             model.stock = quantity
-            item.update_time = now()
+            item.update_time = self.now()
         if changed:
             self.emit(
                 platform,
@@ -332,7 +350,7 @@ class SandboxState:
                         "insufficient_stock",
                         f"{model.sku or item.id}: {quantity} requested, {model.stock} in stock",
                     )
-            created = now()
+            created = self.now()
             order_lines = []
             for item, model, quantity in resolved:
                 model.stock -= quantity
@@ -378,7 +396,7 @@ class SandboxState:
             if order.status == status:
                 return order
             order.status = status
-            order.update_time = now()
+            order.update_time = self.now()
             if restock:
                 shop = self.shop(platform, order.shop_id)
                 for line in order.lines:
@@ -404,8 +422,6 @@ def _initial_status(platform: Platform) -> str:
 
 def _order_id(platform: Platform, created: int) -> str:
     if platform == "shopee":
-        from datetime import UTC, datetime
-
         day = datetime.fromtimestamp(created, UTC).strftime("%y%m%d")
         return day + secrets.token_hex(4).upper()[:8]
     return str(576_000_000_000_000_000 + secrets.randbelow(10**15))

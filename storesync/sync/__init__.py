@@ -1,1 +1,5 @@
-"""Sync jobs, webhook intake, the stock outbox and reconciliation."""
+"""The sync engine, one idea per sub-package, dependencies pointing down (import contract
+`sync-layers`): `kinds` (which operation each job kind runs, handed to the runner at start-up)
+> `health` (schedule, reconcile, drift, staleness, back-fill) > `listings` | `intake` (import and
+match listings; marketplace pushes and orders in) > `push` (stock outbox, dispatcher, full push)
+> `jobs` (job service, runner, progress) > `models` (the engine's tables). Above the domains."""

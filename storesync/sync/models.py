@@ -8,8 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from storesync.core.models import TenantTable
-from storesync.core.types import JSONDoc, UTCDateTime
+from storesync.core.models import JSONDoc, TenantTable, UTCDateTime
 
 
 class SyncJob(TenantTable, table=True):

@@ -8,8 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from storesync.core.models import created_at_field, id_field, org_field
-from storesync.core.types import JSONDoc, UTCDateTime
+from storesync.core.models import JSONDoc, UTCDateTime, created_at_field, id_field, org_field
 
 ROLES = ("owner", "admin", "staff", "viewer")
 

@@ -17,8 +17,8 @@ from storesync.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from storesync.core.events import Hook
 from storesync.db import set_tenant
-from storesync.inventory.models import Location
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import Membership, Organization, User
 from storesync.tenancy.passwords import hash_password, needs_rehash, verify_password
@@ -27,6 +27,11 @@ from storesync.tenancy.schemas import MembershipDTO, OrganizationDTO, UserDTO
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
+
+# Fired inside `create_organization`'s transaction with (session, organization id), after the
+# organization and its owner are flushed: inventory gives it its default location (connected at
+# start-up by the composition root; tenancy sits below inventory and does not import it).
+organization_created: Hook[[Session, uuid.UUID]] = Hook("organization_created")
 
 
 def normalise_email(email: str) -> str:
@@ -75,10 +80,8 @@ def create_organization(
     session.add(org)
     session.flush()
     session.add(Membership(organization_id=org.id, user_id=owner_user_id, role=Role.OWNER.value))
-    session.add(
-        Location(organization_id=org.id, code="MAIN", name="Main warehouse", is_default=True)
-    )
     session.flush()
+    organization_created(session, org.id)
     return OrganizationDTO.model_validate(org)
 
 

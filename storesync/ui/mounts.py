@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 def install(app: rx.App) -> None:
     """Mount what the run mode needs; in embedded mode that includes the marketplace sandbox."""
-    from storesync.channels.routes import routes as channel_routes
-    from storesync.sync.webhooks import routes as webhook_routes
+    from storesync.stores.routes import routes as channel_routes
+    from storesync.sync.intake.routes import routes as webhook_routes
     from storesync.ui.relay import relay
 
     settings = get_settings()
@@ -34,17 +34,19 @@ def install(app: rx.App) -> None:
         Route("/api/relay", _relay_stats),
     ]
     app.register_lifespan_task(relay.lifespan, app=app)
-    from storesync.sync import runtime
+    from workers import runtime, wiring
 
-    runtime.wire_hooks()
+    wiring.wire()
     if settings.env is RunMode.EMBEDDED:
         app.register_lifespan_task(runtime.embedded_worker)
     if settings.env is RunMode.EMBEDDED and settings.embedded_sandbox:
+        from storesync.core.clock import utcnow
         from storesync.sandbox.app import Sandbox
 
         sandbox = Sandbox(
             orders_per_minute=settings.sandbox_orders_per_minute,
             state_file=settings.var_dir / "sandbox.sqlite",
+            clock=utcnow,
         )
         from storesync.channels import apps
 

@@ -12,13 +12,14 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from storesync.channels import service as stores
 from storesync.channels.schemas import AppCredentials
+from storesync.core.clock import utcnow
 from storesync.db import session_scope
 from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
 from storesync.settings import Settings, build_settings
+from storesync.stores import service as stores
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
@@ -30,7 +31,7 @@ from tests.sandbox.conftest import RunningSandbox, receiver, running_sandbox  # 
 def big_sandbox() -> Iterator[RunningSandbox]:
     """2,000 products per shop (about 9,000 models); shared by a module, so do not mutate it
     in ways other tests of the module would notice."""
-    sandbox = Sandbox(seed=SeedConfig(seed=21, products_per_shop=2000))
+    sandbox = Sandbox(seed=SeedConfig(seed=21, products_per_shop=2000), clock=utcnow)
     with serve_in_thread(sandbox.asgi()) as base_url:
         yield RunningSandbox(base_url, sandbox)
 

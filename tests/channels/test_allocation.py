@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storesync.channels import allocation
 from storesync.channels.models import Store
 from storesync.db import session_scope
 from storesync.inventory.models import ChannelAllocation
+from storesync.stores import allocation
 from storesync.tenancy.context import RequestContext
 from tests.channels.conftest import make_org
 

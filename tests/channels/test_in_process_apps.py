@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from storesync.channels import apps
+from storesync.core.clock import utcnow
 from storesync.core.errors import AppError
 from storesync.sandbox.app import Sandbox
 from storesync.settings import RunMode, Settings
@@ -16,7 +17,7 @@ from storesync.settings import RunMode, Settings
 
 @pytest.fixture
 def in_process_sandbox() -> Iterator[Sandbox]:
-    sandbox = Sandbox()
+    sandbox = Sandbox(clock=utcnow)
     apps.in_process_apps = sandbox.app_credentials
     yield sandbox
     apps.in_process_apps = None

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 
 from storesync import db
 from storesync import settings as settings_module
-from storesync.channels import routes
-from storesync.channels import service as stores
 from storesync.sandbox.server import serve_in_thread
+from storesync.stores import routes
+from storesync.stores import service as stores
 from tests.channels.conftest import consent, make_org
 from tests.sandbox.conftest import RunningSandbox
 

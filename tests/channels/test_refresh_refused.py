@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from storesync.channels import service as stores
 from storesync.channels.models import Store
 from storesync.core import events
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.events import Event, InProcessBus
 from storesync.db import session_scope
+from storesync.stores import service as stores
 from storesync.tenancy.context import RequestContext
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox

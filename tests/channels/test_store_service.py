@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 
-from storesync.channels import service as stores
+from storesync.channels import connections
 from storesync.channels.models import Store
 from storesync.core.errors import AppError, ErrorType, PermissionDenied
 from storesync.db import session_scope
+from storesync.stores import service as stores
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import connect_store, consent, make_org, sandbox_settings
@@ -118,7 +119,7 @@ def test_disconnect_deletes_the_credentials(
     with session_scope(ctx, engine=sqlite_engine) as session:
         health = asyncio.run(stores.check_health(session, ctx=ctx, store_id=store_id, settings=cfg))
         with pytest.raises(AppError) as raised:
-            stores.open_adapter(session, ctx=ctx, store_id=store_id, settings=cfg)
+            connections.open_adapter(session, ctx=ctx, store_id=store_id, settings=cfg)
 
     raw = _raw_store(sqlite_engine, ctx, store_id)
     assert dto.status == "disconnected"
@@ -168,14 +169,14 @@ def test_keys_rotate_re_encrypts_under_the_new_key(
     rotated_cfg = cfg.model_copy(update={"fernet_keys": f"{new_key},{cfg.fernet_keys}"})
 
     with session_scope(ctx, engine=sqlite_engine) as session:
-        count = stores.rotate_credentials(session, ctx=ctx, settings=rotated_cfg)
+        count = connections.rotate_credentials(session, ctx=ctx, settings=rotated_cfg)
     only_new = cfg.model_copy(update={"fernet_keys": new_key})
 
     raw = _raw_store(sqlite_engine, ctx, store_id)
     assert count == 1
-    assert stores.open_credentials(raw, only_new).shop_id == raw.platform_store_id
+    assert connections.open_credentials(raw, only_new).shop_id == raw.platform_store_id
     with pytest.raises(AppError, match="cannot be decrypted"):
-        stores.open_credentials(
+        connections.open_credentials(
             raw, cfg.model_copy(update={"fernet_keys": Fernet.generate_key().decode()})
         )
 
@@ -194,7 +195,7 @@ def test_only_admins_manage_stores(
     with pytest.raises(PermissionDenied), session_scope(ctx, engine=sqlite_engine) as session:
         stores.disconnect(session, ctx=ctx, store_id=store_id)
     with pytest.raises(PermissionDenied), session_scope(ctx, engine=sqlite_engine) as session:
-        stores.rotate_credentials(session, ctx=ctx, settings=cfg)
+        connections.rotate_credentials(session, ctx=ctx, settings=cfg)
 
     assert _raw_store(sqlite_engine, owner, store_id).status == "connected"
 

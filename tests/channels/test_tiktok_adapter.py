@@ -37,7 +37,7 @@ from storesync.channels.tiktok.wire import classify
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType
 from storesync.sandbox.state import Order
-from storesync.sandbox.tiktok_api import MAX_INVENTORY_SKUS_PER_CALL
+from storesync.sandbox.tiktok.api import MAX_INVENTORY_SKUS_PER_CALL
 from tests.channels.conftest import app_credentials, sandbox_settings
 from tests.sandbox.conftest import Receiver, RunningSandbox
 

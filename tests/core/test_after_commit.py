@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from storesync.core import events as bus
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
-from storesync.sync import outbox
+from storesync.sync.push import outbox
 from tests.sandbox.conftest import RunningSandbox
 from tests.sync.intake_fixtures import RecordingBus
 from tests.sync.test_outbox import build
@@ -75,8 +75,7 @@ def test_stock_touched_before_a_failed_savepoint_is_still_queued_and_announced_a
             count = reader.execute(sa.select(sa.func.count()).select_from(outbox.OUTBOX))
             rows_when_announced.append(count.scalar_one())
 
-    outbox.on_outbox_ready = announce
-    try:
+    with outbox.outbox_ready.connected_to(announce):
         with session_scope(w.ctx, engine=w.engine) as session:
             inventory.set_on_hand(
                 session,
@@ -93,8 +92,6 @@ def test_stock_touched_before_a_failed_savepoint_is_still_queued_and_announced_a
             except RuntimeError:
                 pass
             assert announced == []  # nothing before the real commit
-    finally:
-        outbox.on_outbox_ready = lambda _o, _s: None
 
     with session_scope(w.ctx, engine=w.engine) as session:
         rows = session.execute(sa.select(outbox.OUTBOX.c.status, outbox.OUTBOX.c.quantity)).all()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from storesync.channels.logs import install_log_redaction
 from storesync.core.logs import configure_logging
 
 
@@ -18,6 +19,7 @@ def output() -> Iterator[tuple[io.StringIO, logging.Handler]]:
     root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
     before = (root.level, httpx_logger.level, list(root.handlers))
     handler = configure_logging("INFO")
+    install_log_redaction()  # start-up's wiring installs it beside the handler
     buffer = io.StringIO()
     handler.setStream(buffer)  # type: ignore[attr-defined]
     yield buffer, handler

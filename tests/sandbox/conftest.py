@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from storesync.core.clock import utcnow
 from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
@@ -28,8 +29,9 @@ class RunningSandbox:
 def serve_sandbox(seed: int, products_per_shop: int) -> Iterator[RunningSandbox]:
     """A seeded sandbox on a free port. The same catalog for a seed every time, but fresh shop
     ids: tests sharing one PostgreSQL database never connect the same marketplace shop to two
-    organizations."""
-    sandbox = Sandbox(seed=SeedConfig(seed=seed, products_per_shop=products_per_shop))
+    organizations. It reads StoreSync's clock, as the sandbox mounted in the app does, so a test
+    that moves that clock (`set_clock`) moves the marketplaces too."""
+    sandbox = Sandbox(seed=SeedConfig(seed=seed, products_per_shop=products_per_shop), clock=utcnow)
     state = sandbox.state
     for (platform, _old), shop in list(state.shops.items()):
         del state.shops[(platform, _old)]

@@ -6,14 +6,17 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from storesync.core.clock import set_clock
 from storesync.sandbox import persist
 from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
+from storesync.sandbox.state import SandboxError
 from tests.sandbox.conftest import Receiver, RunningSandbox
 
 
@@ -212,3 +215,45 @@ def test_malformed_bodies_arrive_as_truncated_json(running_sandbox: RunningSandb
     with pytest.raises(json.JSONDecodeError):
         json.loads(response.content)
     assert response.content.startswith(b"{")
+
+
+def test_the_sandbox_reads_the_clock_it_is_given(tmp_path: Path) -> None:
+    moment = [datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)]
+    path = tmp_path / "sandbox.sqlite"
+    sandbox = Sandbox(
+        seed=SeedConfig(seed=3, products_per_shop=5), state_file=path, clock=lambda: moment[0]
+    )
+    state, start = sandbox.state, int(moment[0].timestamp())
+    shop = state.shops_of("shopee")[0]
+    item = next(iter(shop.items.values()))
+
+    assert state.now() == start
+    assert all(i.create_time <= start - 86400 for i in shop.items.values())
+    code = state.issue_code("shopee", shop.id)
+    assert code.expires_at == start + sandbox.lifetimes.code
+    token = state.exchange_code("shopee", code.code, shop.id)
+    assert token.access_expires_at == start + sandbox.lifetimes.shopee_access
+    order = state.place_order("shopee", shop.id, [(item.id, item.models[0].id, 1)])
+    assert order.create_time == start and state.events[-1].timestamp == start
+
+    moment[0] += timedelta(seconds=sandbox.lifetimes.shopee_access)
+    with pytest.raises(SandboxError, match="expired"):
+        state.check_token("shopee", token.access_token, shop.id)
+
+    sandbox.reset()  # the same state object, the same clock
+    assert sandbox.state.now() == int(moment[0].timestamp())
+    persist.save(sandbox.state, path)
+    restarted = Sandbox(state_file=path, clock=lambda: moment[0] + timedelta(days=1))
+    assert restarted.state.now() == int(moment[0].timestamp()) + 86400
+    restarted.reset()
+    assert restarted.state.now() == int(moment[0].timestamp()) + 86400
+
+
+def test_without_a_clock_the_sandbox_keeps_real_time() -> None:
+    """StoreSync's clock moves only a sandbox built with it (`clock=utcnow`)."""
+    set_clock(lambda: datetime(2040, 1, 1, tzinfo=UTC))
+    try:
+        sandbox = Sandbox(seed=SeedConfig(seed=3, products_per_shop=1))
+        assert abs(sandbox.state.now() - time.time()) < 60
+    finally:
+        set_clock(None)

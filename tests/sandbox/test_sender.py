@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from storesync.sandbox.sender import PushSender, SendFailed
+from storesync.sandbox.webhooks import PushSender, SendFailed
 
 
 async def _serve(answer: bytes, *, close_after: bool = False):  # type: ignore[no-untyped-def]

@@ -23,8 +23,8 @@ import pytest
 
 from storesync.core.clock import set_clock, utcnow
 from storesync.sandbox.app import Sandbox
-from storesync.sandbox.shopee import ShopeeSim, push_signature, sign
-from storesync.sandbox.state import Item, Model, SandboxEvent, SandboxState, Shop, now
+from storesync.sandbox.shopee.sim import ShopeeSim, push_signature, sign
+from storesync.sandbox.state import Item, Model, SandboxEvent, SandboxState, Shop
 from tests.sandbox.conftest import Receiver, RunningSandbox
 
 AUTH_ERRORS = ("error_auth", "invalid_access_token", "invalid_acceess_token")
@@ -425,7 +425,7 @@ def test_update_price_needs_whole_rupiah(world: World) -> None:
 def test_order_list_window_is_at_most_15_days(world: World) -> None:
     client = world.client()
     path = "/api/v2/order/get_order_list"
-    end = now()
+    end = world.state.now()
     common = {"time_range_field": "create_time", "time_to": end, "page_size": 20}
     body = fails(
         client.get(path, time_from=end - 16 * 86400, **common), 400, "order.order_list_invalid_time"
@@ -445,8 +445,8 @@ def test_placed_order_is_listed_and_detailed_with_the_real_field_names(world: Wo
         client.get(
             "/api/v2/order/get_order_list",
             time_range_field="create_time",
-            time_from=now() - 3600,
-            time_to=now() + 60,
+            time_from=world.state.now() - 3600,
+            time_to=world.state.now() + 60,
             page_size=100,
             response_optional_fields="order_status",
         )
@@ -509,8 +509,8 @@ def test_cancelled_order_is_reported_as_cancelled(world: World) -> None:
     listed = client.get(
         "/api/v2/order/get_order_list",
         time_range_field="update_time",
-        time_from=now() - 60,
-        time_to=now() + 60,
+        time_from=world.state.now() - 60,
+        time_to=world.state.now() + 60,
         page_size=10,
         order_status="CANCELLED",
     )

@@ -25,7 +25,7 @@ from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
 from storesync.sandbox.state import App, SandboxEvent, SandboxState
-from storesync.sandbox.tiktok import TikTokSim, push_signature, sign
+from storesync.sandbox.tiktok.sim import TikTokSim, push_signature, sign
 from tests.sandbox.conftest import Receiver, RunningSandbox
 
 PRODUCTS = 250
@@ -122,7 +122,9 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     sim = TikTokSim()
-    sandbox = Sandbox(seed=SeedConfig(seed=5, products_per_shop=PRODUCTS), sims={"tiktok": sim})
+    sandbox = Sandbox(
+        seed=SeedConfig(seed=5, products_per_shop=PRODUCTS), sims={"tiktok": sim}, clock=utcnow
+    )
     with serve_in_thread(sandbox.asgi()) as base_url:
         yield World(base_url, sandbox, sim)
 

@@ -26,9 +26,9 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from storesync.catalog.models import Product, ProductVariant
-from storesync.channels import service as stores
 from storesync.channels.models import ChannelListing
 from storesync.core import events as bus
+from storesync.core.clock import utcnow
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.inventory.models import InventoryItem, Reservation
@@ -39,8 +39,12 @@ from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
 from storesync.settings import Settings
-from storesync.sync import order_intake, order_poll, webhooks
-from storesync.sync.intake_schemas import WebhookEventDTO
+from storesync.stores import service as stores
+from storesync.sync.intake import batch as event_batch
+from storesync.sync.intake import poll as order_poll
+from storesync.sync.intake import pushes
+from storesync.sync.intake import routes as webhooks
+from storesync.sync.intake.schemas import WebhookEventDTO
 from storesync.sync.models import WebhookEvent
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
@@ -67,7 +71,9 @@ def fresh_sandbox() -> Iterator[RunningSandbox]:
     """A sandbox whose shop ids no other test of this run used, so each test can connect its
     shops on the session-wide PostgreSQL database (a shop joins one organization only)."""
     while True:
-        sandbox = Sandbox(seed=SeedConfig(seed=random.randrange(10**9), products_per_shop=8))
+        sandbox = Sandbox(
+            seed=SeedConfig(seed=random.randrange(10**9), products_per_shop=8), clock=utcnow
+        )
         shops = {shop.id for shop in sandbox.state.shops.values()}
         if not shops & _USED_SHOPS:
             _USED_SHOPS.update(shops)
@@ -138,17 +144,18 @@ class Routes:
 def serve_routes(engine: Engine, cfg: Settings) -> Iterator[Routes]:
     """`webhooks.routes` on a free port, using `engine` and `cfg`; the hook records its calls.
     Everything swapped is restored afterwards."""
-    saved = (webhooks.engine_provider, webhooks.settings_provider, webhooks.on_event_stored)
+    saved = (webhooks.engine_provider, webhooks.settings_provider)
     calls: list[tuple[uuid.UUID, uuid.UUID]] = []
     webhooks.engine_provider = lambda: engine
     webhooks.settings_provider = lambda: cfg
-    webhooks.on_event_stored = lambda event_id, org_id: calls.append((event_id, org_id))
+    hook = webhooks.event_stored.connect(lambda event_id, org_id: calls.append((event_id, org_id)))
     recorder = Recorder(Starlette(routes=webhooks.routes))
     try:
         with serve_in_thread(recorder) as base_url:
             yield Routes(base_url, recorder, calls)
     finally:
-        webhooks.engine_provider, webhooks.settings_provider, webhooks.on_event_stored = saved
+        webhooks.engine_provider, webhooks.settings_provider = saved
+        webhooks.event_stored.connect(hook)
 
 
 # -- a connected store ---------------------------------------------------------------------------
@@ -226,7 +233,7 @@ class World:
         return [
             event
             for event, payload in self.stored()
-            if webhooks.read_push(self.platform, payload).order_id == order_id
+            if pushes.read_push(self.platform, payload).order_id == order_id
         ]
 
     def order(self, platform_order_id: str) -> OrderDetailDTO | None:
@@ -274,7 +281,7 @@ class World:
     def process(self, event_id: uuid.UUID) -> str:
         with session_scope(self.ctx, engine=self.engine) as session:
             return asyncio.run(
-                order_intake.process_webhook_event(
+                event_batch.process_webhook_event(
                     session, ctx=self.ctx, event_id=event_id, settings=self.cfg
                 )
             )
@@ -289,7 +296,7 @@ class World:
             self.threads.append(thread)
             thread.start()
 
-        webhooks.on_event_stored = hook
+        webhooks.event_stored.connect(hook)
 
     def join(self) -> None:
         for thread in self.threads:

@@ -19,8 +19,8 @@ from storesync.core.models import table_of
 from storesync.db import session_scope
 from storesync.sandbox.state import Shop
 from storesync.settings import Settings
-from storesync.sync import listings
-from storesync.sync.listing_schemas import ListingImportReport
+from storesync.sync.listings import service as listings
+from storesync.sync.listings.schemas import ListingImportReport
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role

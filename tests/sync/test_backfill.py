@@ -17,15 +17,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storesync.catalog.models import Product, ProductVariant
-from storesync.channels import service as stores
 from storesync.channels.models import ChannelListing
 from storesync.channels.resilience import breaker_for
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.inventory.models import InventoryItem
 from storesync.orders.models import Order
-from storesync.sync import backfill, jobs, order_intake, schedule, webhooks
-from storesync.sync.job_schemas import JobDTO
+from storesync.stores import service as stores
+from storesync.sync.health import backfill, schedule
+from storesync.sync.intake import batch as event_batch
+from storesync.sync.intake import pushes
+from storesync.sync.intake import routes as webhooks
+from storesync.sync.jobs import service as jobs
+from storesync.sync.jobs.schemas import JobDTO
 from storesync.sync.models import WebhookEvent
 from tests.channels.conftest import connect_store
 from tests.sandbox.conftest import RunningSandbox
@@ -39,9 +43,8 @@ SHARED_ON_HAND, OTHER_ON_HAND = 20, 10
 
 @pytest.fixture(autouse=True)
 def no_webhook_hook() -> Iterator[None]:
-    saved = webhooks.on_event_stored
-    yield
-    webhooks.on_event_stored = saved
+    with webhooks.event_stored.connected_to(webhooks.event_stored.receiver):
+        yield
 
 
 def stock_both_channels(world: World) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def pushed_order_ids(world: World) -> set[str]:
     table = WebhookEvent.__table__  # type: ignore[attr-defined]
     with session_scope(world.ctx, engine=world.engine) as session:
         payloads = session.execute(sa.select(table.c.payload)).scalars().all()
-    return {webhooks.read_push("shopee", p).order_id for p in payloads} - {""}
+    return {pushes.read_push("shopee", p).order_id for p in payloads} - {""}
 
 
 def backfills(world: World) -> list[JobDTO]:
@@ -167,7 +170,7 @@ def test_orders_placed_while_access_was_revoked_are_backfilled_once_after_reconn
         for event_id, _org in routes.hook_calls:
             with session_scope(world.ctx, engine=app_engine) as session:
                 asyncio.run(
-                    order_intake.process_webhook_event(
+                    event_batch.process_webhook_event(
                         session, ctx=world.ctx, event_id=event_id, settings=world.cfg
                     )
                 )

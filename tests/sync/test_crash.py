@@ -43,7 +43,7 @@ from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
 from storesync.settings import PROJECT_ROOT, Settings
-from storesync.sync import dispatch, outbox
+from storesync.sync.push import dispatch, outbox
 from storesync.tenancy.context import RequestContext
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.conftest import PgDatabase, create_pg_database, drop_pg_database, unavailable
@@ -308,7 +308,7 @@ def _forget_queues(client: redis.Redis) -> None:
 @pytest.fixture
 def crash_sandbox() -> Iterator[RunningSandbox]:
     """One Shopee shop with 240 items (1,073 models) and one TikTok shop."""
-    sandbox = Sandbox(seed=SeedConfig(seed=31, products_per_shop=240))
+    sandbox = Sandbox(seed=SeedConfig(seed=31, products_per_shop=240), clock=utcnow)
     with serve_in_thread(sandbox.asgi()) as base_url:
         yield RunningSandbox(base_url, sandbox)
 
@@ -457,10 +457,10 @@ def test_kill_9_mid_push_of_1000_changes_then_every_listing_ends_right_and_no_pu
     started = time.time()
     try:
         # 1,000 stock changes in one transaction: the outbox announces the store to the worker.
-        outbox.on_outbox_ready = lambda org, store: broker.enqueue(
+        announce = lambda org, store: broker.enqueue(  # noqa: E731
             actors.push_store_stock.message(str(org), str(store))
         )
-        try:
+        with outbox.outbox_ready.connected_to(announce):
             with session_scope(ctx, engine=engine) as session:
                 inventory.set_on_hand_bulk(
                     session,
@@ -468,8 +468,6 @@ def test_kill_9_mid_push_of_1000_changes_then_every_listing_ends_right_and_no_pu
                     lines=[(v, location.id, q) for v, q in wanted.values()],
                     reason="stock count",
                 )
-        finally:
-            outbox.on_outbox_ready = lambda _o, _s: None
         # Kill -9 once a third went out and some was recorded, while pushes the channel
         # applied are not recorded yet.
         if not _wait_for(lambda: _mid_push(len(writes), _recorded(engine, ctx)), 40):

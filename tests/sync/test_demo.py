@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from storesync.channels import service as stores
 from storesync.db import session_scope
 from storesync.demo import bring_demo_alive, seed_demo
-from storesync.sync import jobs
+from storesync.stores import service as stores
+from storesync.sync.jobs import service as jobs
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
@@ -25,11 +25,9 @@ EMAIL, PASSWORD = "demo@alive.test", "demo-password"
 
 @pytest.fixture
 def queued() -> Iterator[list[uuid.UUID]]:
-    saved = jobs.on_job_queued
     calls: list[uuid.UUID] = []
-    jobs.on_job_queued = lambda job_id, _org: calls.append(job_id)
-    yield calls
-    jobs.on_job_queued = saved
+    with jobs.job_queued.connected_to(lambda job_id, _org: calls.append(job_id)):
+        yield calls
 
 
 def _owner(engine: Engine) -> RequestContext:

@@ -27,11 +27,11 @@ from storesync.channels.models import ChannelListing
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.sandbox.server import serve_in_thread
-from storesync.sync import outbox, runtime
 from tests.channels.conftest import connect_store, make_org
 from tests.conftest import unavailable
 from tests.sandbox.conftest import RunningSandbox
 from tests.sync.test_outbox import _shared_sku
+from workers import wiring
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 REDIS_URL = os.environ.get("STORESYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -47,7 +47,7 @@ def production_stack(app_engine: Engine, running_sandbox: RunningSandbox) -> Ite
         unavailable("Redis", error)
     from dramatiq.brokers.redis import RedisBroker
 
-    from storesync.sync import webhooks
+    from storesync.sync.intake import routes as webhooks
     from workers import actors
 
     base = running_sandbox.base_url
@@ -69,7 +69,7 @@ def production_stack(app_engine: Engine, running_sandbox: RunningSandbox) -> Ite
         broker.declare_actor(actor)
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
     worker.start()
-    runtime.wire_hooks()
+    wiring.connect_actors()
     webhooks.engine_provider = lambda: app_engine
     try:
         with serve_in_thread(Starlette(routes=webhooks.routes)) as intake:
@@ -87,7 +87,7 @@ def production_stack(app_engine: Engine, running_sandbox: RunningSandbox) -> Ite
         broker.flush_all()
         for name, original in originals.items():
             getattr(actors, name).broker = original
-        outbox.on_outbox_ready = lambda _o, _s: None
+        wiring.disconnect_actors()
         webhooks.engine_provider = db.get_engine
         db.use_engine(None)
         for key, value in saved.items():

@@ -1,4 +1,4 @@
-"""Order pushes processed per store in batches (storesync.sync.event_batch), against the sandbox
+"""Order pushes processed per store in batches (storesync.sync.intake.batch), against the sandbox
 over HTTP, on SQLite and PostgreSQL (app role)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from storesync.channels import resilience
 from storesync.orders.models import Order
-from storesync.sync import event_batch
+from storesync.sync.intake import batch as event_batch
 from tests.sync import intake_fixtures as fx
 from tests.sync.intake_fixtures import ON_HAND, World, wait_for
 
@@ -158,7 +158,7 @@ def test_concurrent_runs_claim_disjoint_events_and_every_order_lands_once(
 def test_one_event_alone_takes_no_other_waiting_push_even_when_it_is_done(
     world_factory: MakeWorld,
 ) -> None:
-    """`limit=1` (what `order_intake.process_webhook_event` runs) is this event or nothing: a
+    """`limit=1` (what `event_batch.process_webhook_event` runs) is this event or nothing: a
     repeated run of a processed event must not pick up another waiting push."""
     world = world_factory("shopee")
     world.register()

@@ -17,7 +17,8 @@ from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import ChannelListing, Store
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
-from storesync.sync import inventory_sync, outbox
+from storesync.sync.push import inventory as inventory_sync
+from storesync.sync.push import outbox
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 

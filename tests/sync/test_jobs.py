@@ -30,9 +30,12 @@ from storesync.core.events import Event, InProcessBus, RedisBus
 from storesync.db import session_scope
 from storesync.orders.models import Order
 from storesync.settings import Settings
-from storesync.sync import job_runner, jobs, outbox
-from storesync.sync.job_schemas import PROGRESS_EVENT, JobDTO
+from storesync.sync.health import reconcile
+from storesync.sync.jobs import runner as job_runner
+from storesync.sync.jobs import service as jobs
+from storesync.sync.jobs.schemas import PROGRESS_EVENT, JobDTO
 from storesync.sync.models import SyncJob
+from storesync.sync.push import outbox
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
@@ -67,7 +70,7 @@ class World:
             )
 
     def run(self, job_id: uuid.UUID) -> JobDTO | None:
-        return jobs.run_job(job_id, self.org, engine=self.engine, settings=self.cfg)
+        return job_runner.run_job(job_id, self.org, engine=self.engine, settings=self.cfg)
 
     def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         with session_scope(self.ctx, engine=self.engine) as session:
@@ -116,11 +119,9 @@ def make_world(engine: Engine, sandbox: RunningSandbox, platforms: list[str]) ->
 @pytest.fixture
 def queued() -> Iterator[list[tuple[uuid.UUID, uuid.UUID]]]:
     """Records what `start_job` hands to the workers after commit."""
-    saved = jobs.on_job_queued
     calls: list[tuple[uuid.UUID, uuid.UUID]] = []
-    jobs.on_job_queued = lambda job_id, org_id: calls.append((job_id, org_id))
-    yield calls
-    jobs.on_job_queued = saved
+    with jobs.job_queued.connected_to(lambda job_id, org_id: calls.append((job_id, org_id))):
+        yield calls
 
 
 @pytest.fixture
@@ -292,9 +293,6 @@ def test_an_inventory_job_pushes_stock_for_all_or_given_variants_with_progress(
 def test_a_reconcile_job_syncs_orders_first_then_repairs_drift_recorded_against_the_job(
     app_engine: Engine, running_sandbox: RunningSandbox
 ) -> None:
-    reconcile = pytest.importorskip(
-        "storesync.sync.reconcile", reason="reconciliation lands in storesync/sync/reconcile.py"
-    )
     world = make_world(app_engine, running_sandbox, ["shopee"])
     store_id = world.stores["shopee"]
     listed = [m for m in models(running_sandbox, "shopee") if m.sku][:3]
@@ -595,7 +593,7 @@ def test_bad_requests_are_refused_and_queue_nothing(
     with session_scope(viewer, engine=app_engine) as session, pytest.raises(PermissionDenied):
         jobs.start_job(session, ctx=viewer, store_id=world.stores["shopee"], kind="orders")
     with session_scope(world.ctx, engine=app_engine) as session:
-        from storesync.channels import service as stores
+        from storesync.stores import service as stores
 
         stores.disconnect(session, ctx=world.ctx, store_id=world.stores["tiktok"])
     with pytest.raises(AppError) as disconnected:
@@ -620,8 +618,9 @@ def test_a_started_job_reaches_a_dramatiq_worker_through_the_wired_hook(
 
     from storesync import db
     from storesync import settings as settings_module
-    from storesync.sync import outbox, runtime, webhooks
-    from workers import actors
+    from storesync.sync.intake import routes as webhooks
+    from storesync.sync.push import outbox
+    from workers import actors, wiring
 
     base = running_sandbox.base_url
     monkeypatch.setenv("STORESYNC_SHOPEE_BASE_URL", f"{base}/shopee")
@@ -635,13 +634,13 @@ def test_a_started_job_reaches_a_dramatiq_worker_through_the_wired_hook(
         ctx,
         {"shopee": connect_store(app_engine, ctx, "shopee", cfg)},
     )
-    saved = (outbox.on_outbox_ready, webhooks.on_event_stored, jobs.on_job_queued)
+    saved = (outbox.outbox_ready.receiver, webhooks.event_stored.receiver, jobs.job_queued.receiver)
     db.use_engine(app_engine)
     for queue in ("sync", "sync.DQ"):
         actors.broker.flush(queue)  # messages other tests' jobs left on the stub broker
     worker = dramatiq.Worker(actors.broker, worker_threads=1, queues={"sync", "sync.DQ"})
     try:
-        runtime.wire_hooks()
+        wiring.connect_actors()
         worker.start()
         job = world.start("shopee", "orders")
         deadline = time.monotonic() + 20
@@ -650,7 +649,10 @@ def test_a_started_job_reaches_a_dramatiq_worker_through_the_wired_hook(
             time.sleep(0.05)
     finally:
         worker.stop()
-        outbox.on_outbox_ready, webhooks.on_event_stored, jobs.on_job_queued = saved
+        for hook, receiver in zip(
+            (outbox.outbox_ready, webhooks.event_stored, jobs.job_queued), saved, strict=True
+        ):
+            hook.connect(receiver)
         db.use_engine(None)
         monkeypatch.undo()
         settings_module.get_settings.cache_clear()

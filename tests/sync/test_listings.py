@@ -17,9 +17,9 @@ from storesync.core.errors import NotFound, PermissionDenied, ValidationFailed
 from storesync.core.models import table_of
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
-from storesync.sandbox.shopee_product import location_id as shopee_location
+from storesync.sandbox.shopee.product import location_id as shopee_location
 from storesync.settings import Settings
-from storesync.sync import listings
+from storesync.sync.listings import service as listings
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import sandbox_settings
@@ -402,7 +402,7 @@ def test_a_fetch_stopped_after_chunks_were_written_leaves_nothing(engine: Engine
     """Chunks are written while later pages are fetched; a stop mid-fetch (here a cancel from
     the progress sink after 1,500 variants, so 1,000 are already written) must wait for the
     writer and leave nothing once the caller rolls back, and a later import is complete."""
-    from storesync.sync.progress import JobCancelled
+    from storesync.sync.jobs.progress import JobCancelled
     from tests.sandbox.conftest import serve_sandbox
 
     with serve_sandbox(seed=23, products_per_shop=400) as big:

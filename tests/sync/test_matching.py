@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from storesync.sync.matching import (
+from storesync.sync.listings.matching import (
     MAX_TIES,
     NO_MATCH,
     MasterVariant,

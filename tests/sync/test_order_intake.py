@@ -18,7 +18,10 @@ from storesync.core.errors import AppError
 from storesync.db import session_scope
 from storesync.inventory.models import Reservation
 from storesync.orders.models import Order
-from storesync.sync import order_intake, order_poll, webhooks
+from storesync.sync.intake import orders as order_intake
+from storesync.sync.intake import poll as order_poll
+from storesync.sync.intake import pushes
+from storesync.sync.intake import routes as webhooks
 from storesync.sync.models import WebhookEvent
 from storesync.tenancy.context import RequestContext
 from tests.sync import intake_fixtures as fx
@@ -81,7 +84,7 @@ def test_stock_pushes_are_stored_ignored_never_queued_and_change_no_stock(
     world_factory: MakeWorld,
 ) -> None:
     world = world_factory("shopee")
-    push = webhooks.read_push(
+    push = pushes.read_push(
         "shopee",
         payload := {
             "shop_id": int(world.shop_id),
@@ -113,7 +116,7 @@ def test_an_order_the_platform_does_not_know_fails_and_can_be_retried(
         "timestamp": 1,
         "data": {"ordersn": "NO-SUCH-ORDER", "status": "READY_TO_SHIP", "update_time": 1},
     }
-    event_id = _record(world, webhooks.read_push("shopee", payload), payload)
+    event_id = _record(world, pushes.read_push("shopee", payload), payload)
 
     assert world.process(event_id) == "failed"
     assert world.process(event_id) == "failed"
@@ -232,7 +235,7 @@ def test_the_cursor_only_moves_forward_and_never_past_a_gap() -> None:
 def _record(world: World, push: webhooks.Push, payload: dict) -> uuid.UUID:  # type: ignore[type-arg]
     ctx = RequestContext.system(world.ctx.organization_id)
     with session_scope(ctx, engine=world.engine) as session:
-        event, created = webhooks.record_push(
+        event, created = pushes.record_push(
             session, ctx=ctx, store_id=world.store_id, push=push, payload=payload
         )
     assert created

@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storesync.catalog.models import Product, ProductVariant
-from storesync.channels import allocation
 from storesync.channels.models import ChannelListing
 from storesync.core.errors import PermissionDenied, ValidationFailed
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.inventory.models import ChannelAllocation
 from storesync.settings import Settings
-from storesync.sync import dispatch, outbox
+from storesync.stores import allocation
+from storesync.sync.push import dispatch, outbox
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
@@ -131,11 +131,8 @@ def test_a_stock_change_queues_pushes_in_its_transaction_and_reaches_both_channe
 ) -> None:
     w = build(sqlite_engine, running_sandbox)
     ready: list[tuple[uuid.UUID, uuid.UUID]] = []
-    outbox.on_outbox_ready = lambda org, store: ready.append((org, store))
-    try:
+    with outbox.outbox_ready.connected_to(lambda org, store: ready.append((org, store))):
         _set(w, 10)
-    finally:
-        outbox.on_outbox_ready = lambda _o, _s: None
 
     assert _outbox(w) == [("pending", 10), ("pending", 10)]
     assert sorted(ready) == sorted((w.ctx.organization_id, s) for s in w.stores.values())

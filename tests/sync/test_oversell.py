@@ -16,7 +16,7 @@ from storesync.db import make_engine, session_scope
 from storesync.inventory import service as inventory
 from storesync.orders import service as orders
 from storesync.orders.schemas import NewOrder, NewOrderItem
-from storesync.sync import outbox
+from storesync.sync.push import outbox
 from tests.conftest import PgDatabase
 from tests.factories import token
 from tests.inventory.conftest import build_world

@@ -21,10 +21,12 @@ from storesync.db import session_scope
 from storesync.inventory import service as inventory
 from storesync.sandbox.state import Model
 from storesync.settings import Settings
-from storesync.sync import dispatch, listings, outbox, reconcile
+from storesync.sync.health import reconcile
+from storesync.sync.health.schemas import ReconcileReport
+from storesync.sync.jobs.progress import JobCancelled
+from storesync.sync.listings import service as listings
 from storesync.sync.models import SyncJob
-from storesync.sync.progress import JobCancelled
-from storesync.sync.reconcile_schemas import ReconcileReport
+from storesync.sync.push import dispatch, outbox
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import connect_store, make_org, sandbox_settings

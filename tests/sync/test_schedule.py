@@ -18,7 +18,8 @@ from storesync.channels.models import Store
 from storesync.core.clock import set_clock
 from storesync.core.errors import PermissionDenied, ValidationFailed
 from storesync.db import session_scope
-from storesync.sync import jobs, schedule
+from storesync.sync.health import schedule
+from storesync.sync.jobs import service as jobs
 from storesync.sync.models import SyncJob
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
@@ -26,7 +27,6 @@ from tests.channels.conftest import make_org
 
 pytestmark = pytest.mark.postgres
 T0 = datetime(2031, 5, 4, 9, 0, tzinfo=UTC)
-RECONCILE = schedule.reconcile_available()
 JOBS = SyncJob.__table__  # type: ignore[attr-defined]
 STORES = Store.__table__  # type: ignore[attr-defined]
 
@@ -105,7 +105,7 @@ def test_a_tick_creates_exactly_the_due_jobs_once_per_interval(
             "needs-login": {"status": "reauth_required"},
         },
     )
-    reconcile = [("reconcile-only", "reconcile")] if RECONCILE else []
+    reconcile = [("reconcile-only", "reconcile")]
 
     first = tick(app_engine, ctx)
 
@@ -129,7 +129,7 @@ def test_a_tick_creates_exactly_the_due_jobs_once_per_interval(
     clock(T0 + timedelta(hours=24))
     due = named(app_engine, ctx, stores, tick(app_engine, ctx))
     expected = [("default", "orders"), ("fast", "orders"), *reconcile]
-    assert due == sorted(expected + ([("default", "reconcile")] if RECONCILE else []))
+    assert due == sorted([*expected, ("default", "reconcile")])
     kinds = {(row.store_id, row.kind) for row in job_rows(app_engine, ctx)}
     assert stores["needs-login"] not in {store for store, _ in kinds}
     with session_scope(ctx, engine=app_engine) as session:

@@ -21,8 +21,9 @@ from storesync.core.clock import set_clock
 from storesync.db import make_engine, session_scope
 from storesync.inventory import service as inventory
 from storesync.inventory.models import ChannelAllocation
-from storesync.sync import outbox, staleness
-from storesync.sync.reconcile_schemas import StaleListingDTO, StoreStalenessDTO
+from storesync.sync.health import staleness
+from storesync.sync.health.schemas import StaleListingDTO, StoreStalenessDTO
+from storesync.sync.push import outbox
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 from tests.channels.conftest import make_org

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from storesync.core.clock import set_clock
 from storesync.db import session_scope
-from storesync.sync import dispatch
+from storesync.sync.intake import batch as event_batch
 from storesync.sync.models import WebhookEvent
 from tests.factories import make_tenant
 
@@ -42,7 +42,7 @@ def test_stuck_events_are_found_and_a_dead_workers_claim_is_released(sqlite_engi
     ids = {key: row.id for key, row in rows.items()}
     set_clock(lambda: now)
     try:
-        stuck = dispatch.sweep_webhooks(engine=sqlite_engine)
+        stuck = event_batch.sweep_webhooks(engine=sqlite_engine)
     finally:
         set_clock(None)
 

@@ -17,8 +17,9 @@ from storesync.channels.shopee import signing as shopee_signing
 from storesync.channels.tiktok import signing as tiktok_signing
 from storesync.inventory.models import Reservation
 from storesync.orders.models import Order
-from storesync.sync import webhooks
-from storesync.sync.intake_schemas import PushKind
+from storesync.sync.intake import pushes
+from storesync.sync.intake import routes as webhooks
+from storesync.sync.intake.schemas import PushKind
 from storesync.sync.models import WebhookEvent
 from tests.sync import intake_fixtures as fx
 from tests.sync.intake_fixtures import PLATFORMS, World, wait_for
@@ -124,7 +125,7 @@ def test_forged_and_tampered_pushes_get_401_and_leave_nothing(
     other_shop = "14799999" if platform == "shopee" else "7495999999999999999"
     tampered = genuine.replace(world.shop_id.encode(), other_shop.encode())
     assert tampered != genuine
-    caplog.set_level(logging.INFO, logger="storesync.sync.webhooks")
+    caplog.set_level(logging.INFO, logger="storesync.sync.intake.routes")
 
     answers = [
         post(world, genuine),  # no signature
@@ -234,11 +235,11 @@ def test_the_same_push_delivered_three_times_yields_one_event_one_order_one_rese
 def test_push_kinds() -> None:
     """Shopee code 8 and TikTok types 5/27 are stock pushes; unknown numbers are 'other'."""
     shop = {"shop_id": 1, "data": {"item_id": 1, "model_id": 0, "stock": 3, "update_time": 9}}
-    stock = webhooks.read_push("shopee", {**shop, "code": 8})
-    other = webhooks.read_push("shopee", {**shop, "code": 99})
-    tiktok = webhooks.read_push("tiktok", {"type": 27, "shop_id": "7", "tts_notification_id": "5"})
+    stock = pushes.read_push("shopee", {**shop, "code": 8})
+    other = pushes.read_push("shopee", {**shop, "code": 99})
+    tiktok = pushes.read_push("tiktok", {"type": 27, "shop_id": "7", "tts_notification_id": "5"})
 
     assert (stock.kind, stock.dedupe_key) == (PushKind.STOCK, "8:1:0:3:9")
     assert other.kind is PushKind.OTHER and other.event_type == "code_99"
     assert (tiktok.kind, tiktok.dedupe_key, tiktok.shop_id) == (PushKind.STOCK, "tts:5", "7")
-    assert webhooks.read_push("tiktok", {"type": 5, "shop_id": "7"}).kind is PushKind.STOCK
+    assert pushes.read_push("tiktok", {"type": 5, "shop_id": "7"}).kind is PushKind.STOCK

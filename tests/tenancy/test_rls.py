@@ -266,15 +266,15 @@ def test_find_organization_by_slug(pg: PgDatabase, tenants: tuple[Tenant, Tenant
 def test_webhook_routing_finds_a_store_without_exposing_other_stores(
     app_engine: Engine, tenants: tuple[Tenant, Tenant]
 ) -> None:
-    from storesync.channels import service as stores
+    from storesync.channels import connections
     from storesync.channels.models import Store
 
     a, b = tenants
     with session_scope(b.ctx, engine=app_engine) as session:
         shop = session.get(Store, b.store_id).platform_store_id  # type: ignore[union-attr]
     with session_scope(engine=app_engine) as session:
-        route = stores.route_store(session, platform="shopee", platform_store_id=shop)
-        missing = stores.route_store(session, platform="tiktok", platform_store_id=shop)
+        route = connections.route_store(session, platform="shopee", platform_store_id=shop)
+        missing = connections.route_store(session, platform="tiktok", platform_store_id=shop)
         visible = session.execute(sa.text("SELECT count(*) FROM store")).scalar_one()
     with session_scope(a.ctx, engine=app_engine) as session:
         seen_by_a = set(session.execute(sa.text("SELECT id FROM store")).scalars())

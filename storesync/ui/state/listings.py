@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 import reflex as rx
 
 from storesync.catalog import service as catalog
-from storesync.channels import service as stores
 from storesync.core.errors import NotFound, ValidationFailed
-from storesync.sync import listings
-from storesync.sync.listing_schemas import ListingDTO
+from storesync.stores import service as stores
+from storesync.sync.listings import service as listings
+from storesync.sync.listings.schemas import ListingDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import when
 from storesync.ui.state.page import PageState, a_job_succeeded

@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
-from storesync.channels import allocation
-from storesync.channels import service as stores
-from storesync.channels.routes import callback_url
 from storesync.channels.schemas import StoreDTO
 from storesync.core.errors import AppError
-from storesync.sync import jobs
+from storesync.stores import allocation
+from storesync.stores import service as stores
+from storesync.stores.routes import callback_url
+from storesync.sync.jobs import service as jobs
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, when
 from storesync.ui.state.page import PageState

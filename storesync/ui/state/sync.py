@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
-from storesync.channels import service as stores
-from storesync.sync import jobs
-from storesync.sync.job_schemas import JobDTO
+from storesync.stores import service as stores
+from storesync.sync.jobs import service as jobs
+from storesync.sync.jobs.schemas import JobDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, when
 from storesync.ui.state.page import PageState

@@ -1,0 +1,308 @@
+"""The store service: connect through OAuth, disconnect, keep credentials fresh, check health,
+metrics. Above the sync engine: connecting a store back-fills the orders missed while it was
+away, a failed health check or refused refresh marks an outage (`storesync.sync.health`).
+
+Credentials are sealed with MultiFernet the moment they arrive (`storesync.channels.connections`
+opens them only to build an adapter); DTOs, logs and errors never carry them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from storesync.channels import connections
+from storesync.channels.apps import app_credentials
+from storesync.channels.connections import load_store, open_adapter, seal, store_key
+from storesync.channels.models import ChannelListing, Store
+from storesync.channels.registry import (
+    PLATFORM_NAMES,
+    adapter_class,
+    build_adapter,
+    open_connection,
+)
+from storesync.channels.resilience import breaker_for
+from storesync.channels.schemas import (
+    AuthorizedShop,
+    ShopHealth,
+    StoreDTO,
+    StoreHealthDTO,
+    StoreMetricsDTO,
+)
+from storesync.core import crypto
+from storesync.core.clock import utcnow
+from storesync.core.errors import AppError, ErrorType, ValidationFailed
+from storesync.core.models import table_of
+from storesync.inventory.models import ChannelAllocation
+from storesync.orders.models import Order
+from storesync.settings import Settings, get_settings
+from storesync.sync.health import backfill
+from storesync.sync.models import SyncJob
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission, Role
+
+STATE_TTL = timedelta(minutes=15)
+AUTH_PROBLEMS = {"token_invalid", "reauthorize", "bad_app_credentials", "not_connected"}
+NETWORK_PROBLEMS = {"network_error", "timeout", "circuit_open", "server_error"}
+
+
+def list_stores(session: Session, *, ctx: RequestContext) -> list[StoreDTO]:
+    ctx.require(Permission.READ)
+    rows = session.exec(
+        select(Store)
+        .where(Store.organization_id == ctx.organization_id)
+        .order_by(col(Store.created_at))
+    ).all()
+    return [StoreDTO.model_validate(row) for row in rows]
+
+
+def get_store(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreDTO:
+    ctx.require(Permission.READ)
+    return StoreDTO.model_validate(load_store(session, ctx, store_id))
+
+
+# -- connecting ---------------------------------------------------------------------------------
+
+
+def connect_url(
+    ctx: RequestContext, *, platform: str, callback_url: str, settings: Settings | None = None
+) -> str:
+    """Where to send the merchant to approve StoreSync on `platform`. The signed `state` ties the
+    callback to this organization and user for 15 minutes. Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    cfg = settings or get_settings()
+    adapter_class(platform)
+    state = crypto.dumps(
+        cfg.secret_key,
+        {
+            "o": str(ctx.organization_id),
+            "u": str(ctx.user_id or ""),
+            "pl": platform,
+            "n": secrets.token_urlsafe(8),
+        },
+        ttl=STATE_TTL,
+        purpose="oauth",
+    )
+    connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
+    return build_adapter(platform, connection).authorize_url(redirect_url=callback_url, state=state)
+
+
+def context_from_state(
+    state: str, *, platform: str, settings: Settings | None = None
+) -> RequestContext:
+    """The context a callback acts in, from the `state` `connect_url` signed."""
+    cfg = settings or get_settings()
+    payload = crypto.loads(cfg.secret_key, state, purpose="oauth")
+    if payload is None or payload.get("pl") != platform:
+        raise AppError(
+            ErrorType.AUTHENTICATION,
+            "bad_oauth_state",
+            "the authorization link expired or was not issued by StoreSync; start again",
+        )
+    user = uuid.UUID(payload["u"]) if payload.get("u") else None
+    return RequestContext(user_id=user, organization_id=uuid.UUID(payload["o"]), role=Role.ADMIN)
+
+
+async def complete_connect(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    platform: str,
+    code: str,
+    shop_id: str | None = None,
+    settings: Settings | None = None,
+) -> StoreDTO:
+    """Exchange the callback's code, then create (or reconnect) the store with sealed
+    credentials and a default allocation. A shop already connected to another organization is
+    refused. Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    if not code:
+        raise ValidationFailed("code", "the marketplace did not send an authorization code")
+    cfg = settings or get_settings()
+    connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
+    try:
+        shop = await build_adapter(platform, connection).exchange_code(code=code, shop_id=shop_id)
+    finally:
+        await connection.http.client.aclose()
+    return _save_connected(session, ctx, platform, shop, cfg)
+
+
+def _save_connected(
+    session: Session, ctx: RequestContext, platform: str, shop: AuthorizedShop, cfg: Settings
+) -> StoreDTO:
+    store = session.exec(
+        select(Store).where(
+            Store.organization_id == ctx.organization_id,
+            Store.platform == platform,
+            Store.platform_store_id == shop.platform_store_id,
+        )
+    ).first()
+    previous_status = store.status if store is not None else None
+    try:
+        with session.begin_nested():
+            if store is None:
+                store = Store(
+                    organization_id=ctx.organization_id,
+                    platform=platform,
+                    platform_store_id=shop.platform_store_id,
+                    name=shop.name,
+                )
+                session.add(store)
+                session.flush()
+                session.add(
+                    ChannelAllocation(organization_id=ctx.organization_id, store_id=store.id)
+                )
+            seal(store, shop.credentials, cfg)
+            store.name = shop.name or store.name
+            store.region = shop.region
+            store.status = "connected"
+            session.flush()
+    except sa.exc.IntegrityError:
+        # The unique (platform, shop id) key: another organization has this shop.
+        raise _shop_taken(platform) from None
+    backfill.on_connected(session, ctx=ctx, store_id=store.id, previous_status=previous_status)
+    return StoreDTO.model_validate(store)
+
+
+def _shop_taken(platform: str) -> AppError:
+    return AppError(
+        ErrorType.CONFLICT,
+        "shop_connected_elsewhere",
+        f"this {PLATFORM_NAMES[platform]} shop is already connected to another "
+        "StoreSync organization",
+    )
+
+
+def disconnect(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreDTO:
+    """Forget the store's credentials (listings and orders stay). Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    store = load_store(session, ctx, store_id)
+    store.credentials_encrypted = None
+    store.token_expires_at = None
+    store.refresh_expires_at = None
+    store.status = "disconnected"
+    store.updated_at = utcnow()
+    session.flush()
+    return StoreDTO.model_validate(store)
+
+
+# -- using a store ------------------------------------------------------------------------------
+
+
+async def refresh_credentials(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> StoreDTO:
+    """Refresh the tokens when they expire within 30 minutes (or always, with `force`).
+    Needs RUN_SYNC (staff and workers refresh proactively).
+
+    When the platform refuses the refresh (`reauthorize`), the store becomes `reauth_required`
+    and unhealthy in a transaction of its own, committed before the error is re-raised: the caller's
+    transaction rolls back on the error and must not take the news with it."""
+    try:
+        return await connections.refresh_tokens(
+            session, ctx=ctx, store_id=store_id, force=force, settings=settings
+        )
+    except AppError as error:
+        if error.type is ErrorType.AUTHENTICATION:
+            # Both adapters raise `reauthorize` when the refresh token is refused (not for
+            # `bad_app_credentials`: our settings, not the merchant's shop).
+            backfill.note_failure(
+                ctx=ctx,
+                store_id=store_id,
+                error=error,
+                engine=session.get_bind(),  # type: ignore[arg-type]
+            )
+        raise
+
+
+def circuit_state(store: StoreDTO | Store) -> str:
+    """The store's circuit breaker as this process sees it: closed, open or half_open."""
+    return str(breaker_for(store_key(store)).state.value)
+
+
+async def check_health(
+    session: Session, *, ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None = None
+) -> StoreHealthDTO:
+    """Token valid, API reachable, latency, expiry and circuit state of one store."""
+    ctx.require(Permission.READ)
+    store = load_store(session, ctx, store_id)
+    circuit = breaker_for(store_key(store)).state.value
+    base: dict[str, Any] = {
+        "store_id": store.id,
+        "token_expires_at": store.token_expires_at,
+        "circuit": circuit,
+    }
+    try:
+        adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
+    except AppError as error:
+        return StoreHealthDTO(
+            **base,
+            ok=False,
+            token_valid=False,
+            reachable=False,
+            latency_ms=None,
+            detail=error.message,
+        )
+    try:
+        health = await adapter.health()
+    except AppError as error:
+        health = ShopHealth(ok=False, latency_ms=0.0, detail=error.code)
+    finally:
+        await adapter.connection.http.client.aclose()
+    token_valid = health.ok or health.detail not in AUTH_PROBLEMS
+    reachable = health.ok or health.detail not in NETWORK_PROBLEMS
+    checked = StoreHealthDTO(
+        **{**base, "circuit": breaker_for(store_key(store)).state.value},
+        ok=health.ok,
+        token_valid=token_valid,
+        reachable=reachable,
+        latency_ms=health.latency_ms if health.ok else None,
+        detail=health.detail,
+    )
+    backfill.on_health_checked(session, ctx=ctx, health=checked)
+    return checked
+
+
+def store_metrics(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreMetricsDTO:
+    """Listings (and how many are matched), orders in 24 h, last sync, sync error rate."""
+    ctx.require(Permission.READ)
+    store = load_store(session, ctx, store_id)
+    since = utcnow() - timedelta(hours=24)
+    org = ctx.organization_id
+    listing, order, job = table_of(ChannelListing), table_of(Order), table_of(SyncJob)
+    listings, matched = session.execute(
+        sa.select(sa.func.count(), sa.func.count(listing.c.variant_id)).where(
+            listing.c.organization_id == org, listing.c.store_id == store.id
+        )
+    ).one()
+    orders = session.execute(
+        sa.select(sa.func.count()).where(
+            order.c.organization_id == org,
+            order.c.store_id == store.id,
+            order.c.ordered_at >= since,
+        )
+    ).scalar_one()
+    jobs, failed = session.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(job.c.status == "failed")).where(
+            job.c.organization_id == org, job.c.store_id == store.id, job.c.created_at >= since
+        )
+    ).one()
+    return StoreMetricsDTO(
+        store_id=store.id,
+        listings=listings,
+        matched_listings=matched,
+        orders_24h=orders,
+        last_synced_at=store.last_synced_at,
+        sync_jobs_24h=jobs,
+        sync_error_rate=(failed / jobs) if jobs else 0.0,
+    )

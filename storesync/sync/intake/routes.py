@@ -1,0 +1,184 @@
+"""Webhook intake: `POST /webhooks/shopee` and `POST /webhooks/tiktok` (`routes`, mounted by the
+app). A push is checked, stored once and acknowledged at once; what it means is worked out later
+and asynchronously (`batch.process_store_events`, reached through the `event_stored` hook).
+
+Checks, in this order:
+1. Size: a body over 1 MiB is refused (413); real pushes are a few hundred bytes.
+2. Signature over the RAW bytes (MARKETPLACES §1.6, §2.6): missing or wrong → 401, logged
+   (never the signature itself), nothing stored. It needs only StoreSync's own app credentials,
+   so it runs first: a forged push never reaches the JSON parser or the database, and an outsider
+   cannot probe which shop ids are connected.
+3. A JSON object with the platform's event number (Shopee `code`, TikTok `type`), else 400.
+4. Routing by shop id (`route_store`). An unknown shop (disconnected, deleted, or connected to
+   another StoreSync environment with the same app) and Shopee's partner-level pushes (codes 1,
+   2, 12: no shop) are acknowledged with 200 and stored nothing: platforms retry every non-2xx
+   for hours or days, and no retry would ever be accepted.
+5. The event is stored with its dedupe key, unique per store. A repeat (same key) is
+   acknowledged with 200 and not handed over again.
+
+Dedupe keys (max 200 characters; longer ones are hashed):
+- TikTok: `tts:{tts_notification_id}` (the platform's own id, §2.6); without one,
+  `{type}:{sha256 of its data}`.
+- Shopee sends no id, so the key is derived from what makes an event distinct: code 3 (order
+  status) `3:{ordersn}:{status}:{update_time}`; code 8 (reserved stock) `8:{item_id}:{model_id}:
+  {stock}:{update_time}`; any other code `{code}:{sha256 of its data as canonical JSON}`. A
+  redelivery carries the same data, so it maps to the same key; two real changes differ in status
+  or update_time.
+
+Missing app credentials for the platform are our fault: 503, so the platform retries. Other
+answers are 200 with an empty body (Shopee requires it; TikTok ignores it). Shopee's reachability
+check (an empty body, sent when the callback URL is registered) is answered 200 as well.
+
+After the event is committed, `event_stored(event_id, organization_id)` is fired on the event
+loop; start-up connects it to the worker and it must not block. Unconnected, it does nothing.
+An event it fails to hand over stays `received` and is logged; the periodic sweep hands it over
+again (`batch.sweep_webhooks`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from storesync.channels.apps import app_credentials, configured_app
+from storesync.channels.schemas import AppCredentials
+from storesync.channels.shopee import signing as shopee_signing
+from storesync.channels.tiktok import signing as tiktok_signing
+from storesync.core.errors import AppError
+from storesync.core.events import Hook
+from storesync.db import get_engine
+from storesync.settings import Settings, get_settings
+from storesync.sync.intake.pushes import BadPush, read_push, store_push
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+
+# Fired (on the event loop, must not block) with (event id, organization id) for each new event
+# to process; unconnected until start-up connects the worker.
+event_stored: Hook[[uuid.UUID, uuid.UUID]] = Hook("event_stored")
+# Swappable by tests.
+engine_provider: Callable[[], Engine] = get_engine
+settings_provider: Callable[[], Settings] = get_settings
+
+# Event numbers → readable event types (MARKETPLACES §1.6, §2.6) and what they ask of us.
+# -- the routes ----------------------------------------------------------------------------------
+
+
+async def shopee_push(request: Request) -> Response:
+    """Shopee push (§1.6): `Authorization` = HMAC(partner_key, callback URL + "|" + body)."""
+    return await _intake(request, "shopee")
+
+
+async def tiktok_push(request: Request) -> Response:
+    """TikTok Shop push (§2.6): `Authorization` = HMAC(app_secret, app_key + body)."""
+    return await _intake(request, "tiktok")
+
+
+async def _intake(request: Request, platform: str) -> Response:
+    client = request.client.host if request.client else "?"
+    body = await _read_body(request)
+    if body is None:
+        log.warning("%s push from %s refused: body over %d bytes", platform, client, MAX_BODY_BYTES)
+        return Response(status_code=413)
+    if platform == "shopee" and not body.strip():
+        return Response(status_code=200)  # the reachability check on registration
+    cfg = settings_provider()
+    try:  # configured credentials need no I/O; the embedded sandbox's are fetched over HTTP
+        app = configured_app(platform, cfg)
+        if app is None:
+            app = await run_in_threadpool(app_credentials, platform, cfg)
+    except AppError as error:
+        log.error("%s push not accepted: app credentials unavailable (%s)", platform, error.code)
+        return Response(status_code=503)
+    signature = request.headers.get("authorization", "")
+    if not signature or not _signed(platform, app, request, body, signature, cfg):
+        problem = "a wrong" if signature else "no"
+        log.warning("%s push from %s rejected: %s signature", platform, client, problem)
+        return Response(status_code=401)
+    try:
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise BadPush("the body is not a JSON object")
+        push = read_push(platform, payload)
+    except ValueError as error:  # json.JSONDecodeError and BadPush
+        log.warning("%s push from %s rejected: malformed body (%s)", platform, client, error)
+        return Response(status_code=400)
+    outcome, event_id, organization_id, queue = await run_in_threadpool(
+        store_push, engine_provider(), push, payload
+    )
+    if outcome == "unknown_shop":
+        log.info(
+            "%s push %s for unknown shop %r acknowledged, not stored",
+            platform,
+            push.event_type,
+            push.shop_id,
+        )
+    elif outcome == "duplicate":
+        log.info("%s push %s repeated (key %s): acknowledged", platform, event_id, push.dedupe_key)
+    elif queue:
+        _hand_over(event_id, organization_id)
+    return Response(status_code=200)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signed(
+    platform: str,
+    app: AppCredentials,
+    request: Request,
+    body: bytes,
+    signature: str,
+    cfg: Settings,
+) -> bool:
+    if platform == "tiktok":
+        return tiktok_signing.verify_push(app.key, app.secret, body, signature)
+    return any(
+        shopee_signing.verify_push(app.secret, url, body, signature)
+        for url in _callback_urls(request, cfg)
+    )
+
+
+def _callback_urls(request: Request, cfg: Settings) -> list[str]:
+    """The URL Shopee signed: the one we were posted to, and (behind a proxy that rewrites the
+    scheme or host) the same path under the configured public URL."""
+    urls = [str(request.url)]
+    if cfg.public_url:
+        query = f"?{request.url.query}" if request.url.query else ""
+        public = f"{cfg.public_url}{request.url.path}{query}"
+        if public not in urls:
+            urls.append(public)
+    return urls
+
+
+def _hand_over(event_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+    try:
+        event_stored(event_id, organization_id)
+    except Exception:
+        log.exception("webhook event %s stored but not handed to processing", event_id)
+
+
+routes = [
+    Route("/webhooks/shopee", shopee_push, methods=["POST"]),
+    Route("/webhooks/tiktok", tiktok_push, methods=["POST"]),
+]

@@ -1,0 +1,313 @@
+"""Channel listings: import a store's listings, match them to master variants, and the review
+queue (link, unlink, ignore, list).
+
+The import writes set-based while it pages the channel, so 100,000 listings take about as long
+as the rate-limited paging: the store's listings and the organization's variants are loaded
+once, the channel's variants are written in chunks of bulk INSERTs and executemany UPDATEs of
+changed rows only, and matching runs in memory (`listings.matching`). Only a unique exact
+SKU links automatically; every other candidate waits in the review queue as a suggestion.
+
+Linking a listing records its variant in the session's `stock_touched` set, so the outbox
+queues a stock push to the channel in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storesync.channels.connections import open_adapter
+from storesync.core.clock import utcnow
+from storesync.core.errors import NotFound, ValidationFailed
+from storesync.core.pagination import (
+    Page,
+    clamp_limit,
+    contains_pattern,
+    decode_cursor,
+    encode_cursor,
+)
+from storesync.db import session_scope
+from storesync.inventory.items import touch
+from storesync.settings import Settings
+from storesync.sync.jobs.progress import ProgressSink, no_progress
+from storesync.sync.listings.bulk import CHUNK, LISTINGS, VARIANTS, require_store
+from storesync.sync.listings.products import create_products_from_listings
+from storesync.sync.listings.schemas import MATCH_STATUSES, ListingDTO, ListingImportReport
+from storesync.sync.listings.upsert import Fetched, ListingUpsert, load_index, load_listings
+from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission
+
+Progress = Callable[[int, int | None], None]
+
+
+def _queue_counts(session: Session, ctx: RequestContext, store_id: uuid.UUID) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(LISTINGS.c.match_status, sa.func.count())
+        .where(LISTINGS.c.organization_id == ctx.organization_id, LISTINGS.c.store_id == store_id)
+        .group_by(LISTINGS.c.match_status)
+    )
+    return {status: count for status, count in rows}
+
+
+async def _fetch_chunks(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    settings: Settings | None,
+    sink: ProgressSink,
+) -> AsyncIterator[list[Fetched]]:
+    """Every variant the store's channel lists, in chunks of CHUNK (the last one shorter).
+
+    The store's credentials are read in a short session of its own. `sink` (a job's progress
+    sink, which may raise `JobCancelled`) hears every product, in phase "fetch" (total unknown:
+    0)."""
+    with session_scope(ctx, engine=session.get_bind()) as own:  # type: ignore[arg-type]
+        require_store(own, ctx, store_id)
+        adapter = open_adapter(own, ctx=ctx, store_id=store_id, settings=settings)
+    chunk: list[Fetched] = []
+    done = 0
+    try:
+        async for product in adapter.fetch_products():
+            chunk.extend(Fetched.of(variant) for variant in product.variants)
+            done += len(product.variants)
+            sink(phase="fetch", done=done, total=0)
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+    finally:
+        await adapter.connection.http.client.aclose()
+
+
+async def import_listings(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    settings: Settings | None = None,
+    create_products: bool = False,
+    progress: Progress | None = None,
+    sink: ProgressSink = no_progress,
+) -> ListingImportReport:
+    """Fetch every listing of a connected store, then upsert one `channel_listing` per channel
+    variant (bulk inserts, and updates of changed rows only) and match new and still-unmatched
+    listings: a unique exact SKU links automatically, other candidates become suggestions
+    (`listings.matching`). With `create_products`, listings left unmatched become master
+    products (`create_products_from_listings`).
+
+    Writing overlaps paging: each chunk of CHUNK variants is written in a worker thread while
+    the next pages are fetched (a rate-limited fetch is mostly waiting), one chunk at a time, so
+    the session is never used by two threads at once. The import is still one transaction: a
+    failed or cancelled fetch leaves nothing written once the caller rolls back.
+
+    `progress(fetched, None)` is called after every chunk and `progress(done, done)` at the
+    end; `sink` hears phase "fetch" after every product, then "write" once the last page is in.
+    Linked variants are added to the session's `stock_touched`. Needs RUN_SYNC (and
+    MANAGE_CATALOG with `create_products`); flushes, never commits."""
+    ctx.require(Permission.RUN_SYNC)
+    if create_products:
+        ctx.require(Permission.MANAGE_CATALOG)
+    upsert = ListingUpsert(
+        session,
+        ctx,
+        store_id,
+        index=load_index(session, ctx=ctx),
+        stored=load_listings(session, ctx, store_id),
+    )
+    writing: asyncio.Future[None] | None = None
+    fetched = 0
+    try:
+        async for chunk in _fetch_chunks(
+            session, ctx=ctx, store_id=store_id, settings=settings, sink=sink
+        ):
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(upsert.write, chunk))
+            fetched += len(chunk)
+            # What the import has built so far lives until it ends: moved out of the cyclic
+            # collector's sight, a full collection no longer walks it again and again (each
+            # walk stalled the paging for 100-250 ms). Undone below.
+            gc.freeze()
+            if progress is not None:
+                progress(fetched, None)
+        sink(phase="write", done=upsert.fetched, total=fetched)
+        if writing is not None:
+            await writing
+    finally:
+        gc.unfreeze()
+        if writing is not None and not writing.done():
+            # The caller rolls back next: let the thread's write end first.
+            await asyncio.wait([writing])
+    touch(session, upsert.linked)
+    made = 0
+    if create_products:
+        made = create_products_from_listings(session, ctx=ctx, store_id=store_id)
+    session.flush()
+    if progress is not None:
+        progress(upsert.fetched, upsert.fetched)
+    sink(phase="write", done=upsert.fetched, total=upsert.fetched)
+    queue = _queue_counts(session, ctx, store_id)
+    return ListingImportReport(
+        store_id=store_id,
+        fetched=upsert.fetched,
+        created=upsert.created,
+        updated=upsert.updated,
+        unchanged=upsert.unchanged,
+        matched=upsert.auto_linked,
+        suggested=queue.get("suggested", 0),
+        unmatched=queue.get("unmatched", 0),
+        created_products=made,
+    )
+
+
+# -- the review queue ---------------------------------------------------------------------------
+
+
+def _listing_query() -> sa.Select[Any]:
+    linked = VARIANTS.alias("linked_variant")
+    suggested = VARIANTS.alias("suggested_variant")
+    return sa.select(
+        LISTINGS,
+        linked.c.variant_sku.label("variant_sku"),
+        suggested.c.variant_sku.label("suggested_sku"),
+    ).select_from(
+        LISTINGS.outerjoin(linked, linked.c.id == LISTINGS.c.variant_id).outerjoin(
+            suggested, suggested.c.id == LISTINGS.c.suggested_variant_id
+        )
+    )
+
+
+def _dto(row: Any) -> ListingDTO:
+    values = dict(row._mapping)
+    values["location_id"] = str((values.get("raw") or {}).get("location_id") or "")
+    return ListingDTO.model_validate(values)
+
+
+def get_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
+    """One listing with the SKUs of its linked and suggested variants. Needs READ."""
+    ctx.require(Permission.READ)
+    row = session.execute(
+        _listing_query().where(
+            LISTINGS.c.id == listing_id, LISTINGS.c.organization_id == ctx.organization_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("listing", listing_id)
+    return _dto(row)
+
+
+def _set_match(
+    session: Session, ctx: RequestContext, listing_id: uuid.UUID, values: dict[str, Any]
+) -> ListingDTO:
+    result = session.execute(
+        sa.update(LISTINGS)
+        .where(LISTINGS.c.id == listing_id, LISTINGS.c.organization_id == ctx.organization_id)
+        .values(**values, updated_at=utcnow())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound("listing", listing_id)
+    session.flush()
+    return get_listing(session, ctx=ctx, listing_id=listing_id)
+
+
+def _cleared(status: str) -> dict[str, Any]:
+    return {
+        "variant_id": None,
+        "suggested_variant_id": None,
+        "match_confidence": None,
+        "match_method": "",
+        "match_status": status,
+    }
+
+
+def link_listing(
+    session: Session, *, ctx: RequestContext, listing_id: uuid.UUID, variant_id: uuid.UUID
+) -> ListingDTO:
+    """Link a listing to a master variant by hand (method "manual"), clearing any suggestion;
+    the variant's stock is then pushed to the channel. Needs MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    live = session.execute(
+        sa.select(VARIANTS.c.id).where(
+            VARIANTS.c.id == variant_id,
+            VARIANTS.c.organization_id == ctx.organization_id,
+            VARIANTS.c.deleted_at.is_(None),
+        )
+    ).first()
+    if live is None:
+        raise NotFound("variant", variant_id)
+    values = {**_cleared("matched"), "variant_id": variant_id, "match_method": "manual"}
+    listing = _set_match(session, ctx, listing_id, values)
+    touch(session, [variant_id])
+    return listing
+
+
+def unlink_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
+    """Detach a listing from its variant (or take it out of "ignored"): it is unmatched again
+    and no longer receives stock. Needs MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    return _set_match(session, ctx, listing_id, _cleared("unmatched"))
+
+
+def ignore_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
+    """Keep a listing out of matching and stock sync (and out of the review queue). Needs
+    MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    return _set_match(session, ctx, listing_id, _cleared("ignored"))
+
+
+def list_listings(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID | None = None,
+    match_status: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[ListingDTO]:
+    """Listings ordered by title (variants of one item together), keyset-paginated. Filters:
+    store, match status (matched / unmatched / suggested / ignored), and `search`, a
+    case-insensitive substring of the title, model name, SKU or platform item id. Needs READ."""
+    ctx.require(Permission.READ)
+    size = clamp_limit(limit)
+    query = _listing_query().where(LISTINGS.c.organization_id == ctx.organization_id)
+    if store_id is not None:
+        query = query.where(LISTINGS.c.store_id == store_id)
+    if match_status is not None:
+        if match_status not in MATCH_STATUSES:
+            raise ValidationFailed("match_status", f"must be one of {', '.join(MATCH_STATUSES)}")
+        query = query.where(LISTINGS.c.match_status == match_status)
+    if search and search.strip():
+        pattern = contains_pattern(search.strip())
+        query = query.where(
+            sa.or_(
+                *(
+                    LISTINGS.c[name].ilike(pattern, escape="\\")
+                    for name in ("title", "model_name", "platform_sku", "platform_item_id")
+                )
+            )
+        )
+    if cursor:
+        title, last_id = decode_cursor(cursor, parts=2)
+        try:
+            after = uuid.UUID(str(last_id))
+        except ValueError:
+            raise ValidationFailed("cursor", "is not a valid page cursor") from None
+        query = query.where(
+            sa.or_(
+                LISTINGS.c.title > (title or ""),
+                sa.and_(LISTINGS.c.title == (title or ""), LISTINGS.c.id > after),
+            )
+        )
+    rows = session.execute(query.order_by(LISTINGS.c.title, LISTINGS.c.id).limit(size + 1)).all()
+    items = [_dto(row) for row in rows[:size]]
+    next_cursor = encode_cursor(items[-1].title, items[-1].id) if len(rows) > size else None
+    return Page[ListingDTO](items=items, next_cursor=next_cursor)
