@@ -1,5 +1,5 @@
 """Actors: load by id, call one service, idempotent. Options live on the decorator; arguments are
-plain ids. Enqueued after commit (workers.runtime wires the hooks).
+plain ids. Enqueued after commit (`workers.wiring` connects the hooks).
 
 Queues: "default" carries the sale-to-stock flow (webhooks, pushes) and the sweeps, "sync" the
 long jobs. Every queue costs each worker process two Redis consumers (the queue and its delay

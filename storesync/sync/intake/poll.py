@@ -1,6 +1,6 @@
 """The polling safety net: fetch a store's orders by time window and ingest each, for pushes
 that never came. `sync_orders` keeps a per-store cursor; a window can also be given (back-fill).
-Same SQLite discipline as `order_intake`: HTTP first, then one writing transaction."""
+Same SQLite discipline as `intake.orders`: HTTP first, then one writing transaction."""
 
 from __future__ import annotations
 
