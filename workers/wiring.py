@@ -30,8 +30,8 @@ from storesync.tenancy import service as tenancy
 _lock = threading.Lock()
 _prepared = False
 
-# In this order: the outbox's before_commit runs after nothing else, and each module's own
-# after_commit / after_rollback keep the order they had when modules registered themselves.
+# Installed in this order (the order the modules registered themselves in before): the events'
+# savepoint marks first, the outbox last, so its after-commit hand-over follows the others'.
 LISTENER_MODULES = (events, inventory, jobs, outbox)
 
 
