@@ -21,6 +21,7 @@ from storesync.inventory.cli import inventory_app
 from storesync.sandbox.cli import sandbox_command
 from storesync.settings import PROJECT_ROOT, RunMode, Settings, SettingsError, get_settings
 from storesync.stores.cli import keys_app
+from storesync.tenancy.cli import apikey_app
 
 app = typer.Typer(
     help="StoreSync: one catalog, one stock count, every marketplace in step.",
@@ -33,6 +34,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(inventory_app, name="inventory")
 app.command("sandbox")(sandbox_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(apikey_app, name="apikey")
 
 
 class CliError(Exception):

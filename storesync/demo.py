@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEMO_ORGANIZATION = "Demo Merchant"
+DEMO_SLUG = "demo"  # `storesync apikey create --organization demo`
 
 
 def seed_demo(session: Session, *, email: str, password: str) -> OrganizationDTO | None:
@@ -34,7 +35,9 @@ def seed_demo(session: Session, *, email: str, password: str) -> OrganizationDTO
     if session.exec(select(User.id).where(User.email == address)).first() is not None:
         return None
     user = tenancy.create_user(session, email=address, password=password, full_name="Demo Owner")
-    return tenancy.create_organization(session, name=DEMO_ORGANIZATION, owner_user_id=user.id)
+    return tenancy.create_organization(
+        session, name=DEMO_ORGANIZATION, owner_user_id=user.id, slug=DEMO_SLUG
+    )
 
 
 async def bring_demo_alive(

@@ -16,7 +16,14 @@ from storesync.inventory.models import (
 from storesync.notifications.models import Notification
 from storesync.orders.models import Order, OrderEvent, OrderItem
 from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
-from storesync.tenancy.models import AuditLog, Membership, Organization, User
+from storesync.tenancy.models import (
+    ApiKey,
+    ApiRequest,
+    AuditLog,
+    Membership,
+    Organization,
+    User,
+)
 
 metadata = SQLModel.metadata
 
@@ -30,6 +37,8 @@ APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "inventory_transaction", "or
 __all__ = [
     "APPEND_ONLY_TABLES",
     "TENANT_TABLES",
+    "ApiKey",
+    "ApiRequest",
     "AuditLog",
     "ChannelAllocation",
     "ChannelListing",

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # How long a worker holds the stock pushes it claimed; the sweeper hands rows back once it
     # lapses, so it bounds how late a dead worker's pushes go out (one claim pushes in seconds).
     push_lease_seconds: float = Field(default=30, ge=1, le=3600)
+    # The merchant API (/api/v1): requests per minute per key, and the largest request body.
+    api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    api_max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
 
     shopee_base_url: str = ""
     tiktok_base_url: str = ""

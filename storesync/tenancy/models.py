@@ -68,3 +68,44 @@ class AuditLog(SQLModel, table=True):
     entity_id: str = Field(default="", max_length=64)
     data: dict = Field(default_factory=dict, sa_type=JSONDoc)
     created_at: datetime = created_at_field()
+
+
+class ApiKey(SQLModel, table=True):
+    """A key a merchant's other systems call the API with: stored as a SHA-256 of the whole key
+    (keys are 256-bit random, so a fast hash is as safe as a slow one and costs nothing per
+    request), found by its public prefix."""
+
+    __tablename__ = "api_key"
+
+    id: uuid.UUID = id_field()
+    organization_id: uuid.UUID = org_field()
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=16, unique=True)
+    key_hash: str = Field(max_length=64)
+    scopes: list = Field(default_factory=list, sa_type=JSONDoc)
+    role: str = Field(default="admin", max_length=16)
+    created_by: uuid.UUID | None = Field(
+        default=None, foreign_key="app_user.id", ondelete="SET NULL"
+    )
+    created_at: datetime = created_at_field()
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiRequest(SQLModel, table=True):
+    """A POST made with an `Idempotency-Key`: its body's hash and the response it got, so a
+    repeat gets the same response and changes nothing twice."""
+
+    __tablename__ = "api_request"
+    __table_args__ = (sa.UniqueConstraint("key_id", "idempotency_key"),)
+
+    id: uuid.UUID = id_field()
+    organization_id: uuid.UUID = org_field()
+    key_id: uuid.UUID = Field(foreign_key="api_key.id", ondelete="CASCADE")
+    idempotency_key: str = Field(max_length=200)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=500)
+    body_hash: str = Field(max_length=64)
+    status_code: int
+    response: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    created_at: datetime = created_at_field()

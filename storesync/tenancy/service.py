@@ -64,10 +64,20 @@ def create_user(session: Session, *, email: str, password: str, full_name: str =
     return UserDTO.model_validate(user)
 
 
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
+
+
 def create_organization(
-    session: Session, *, name: str, owner_user_id: uuid.UUID, currency: str = "IDR"
+    session: Session,
+    *,
+    name: str,
+    owner_user_id: uuid.UUID,
+    currency: str = "IDR",
+    slug: str | None = None,
 ) -> OrganizationDTO:
-    """Create an organization with `owner_user_id` as its owner and a default location."""
+    """Create an organization with `owner_user_id` as its owner and a default location. Its
+    slug (how the CLI names it) is derived from the name unless `slug` is given (it must be
+    free: `slug_taken`)."""
     clean = name.strip()
     if not clean:
         raise ValidationFailed("name", "must not be empty")
@@ -75,6 +85,12 @@ def create_organization(
         raise ValidationFailed("name", "must be at most 200 characters")
     org = Organization(name=clean, slug="pending", default_currency=currency.upper())
     org.slug = f"{_slugify(clean)}-{org.id.hex[-6:]}"
+    if slug is not None:
+        if not _SLUG.match(slug):
+            raise ValidationFailed("slug", "must be 2-80 lowercase letters, digits or '-'")
+        if _slug_taken(session, slug):
+            raise AppError(ErrorType.CONFLICT, "slug_taken", f"slug: {slug!r} is taken")
+        org.slug = slug
     # Row-level security only admits rows of the current organization: switch to it first.
     set_tenant(session, organization_id=org.id, user_id=owner_user_id)
     session.add(org)
@@ -177,6 +193,14 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> UserDTO:
     if user is None:
         raise AuthenticationFailed("unknown_user", "user not found")
     return UserDTO.model_validate(user)
+
+
+def _slug_taken(session: Session, slug: str) -> bool:
+    try:
+        find_organization_id(session, ref=slug)
+    except NotFound:
+        return False
+    return True
 
 
 def find_organization_id(session: Session, *, ref: str) -> uuid.UUID:

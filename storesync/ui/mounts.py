@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 def install(app: rx.App) -> None:
     """Mount what the run mode needs; in embedded mode that includes the marketplace sandbox."""
+    from storesync.api.app import PREFIX, build_api
     from storesync.stores.routes import routes as channel_routes
     from storesync.sync.intake.routes import routes as webhook_routes
     from storesync.ui.relay import relay
@@ -32,6 +33,7 @@ def install(app: rx.App) -> None:
         *channel_routes,
         *webhook_routes,
         Route("/api/relay", _relay_stats),
+        Mount(PREFIX, app=build_api(settings)),
     ]
     app.register_lifespan_task(relay.lifespan, app=app)
     from workers import runtime, wiring

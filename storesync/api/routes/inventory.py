@@ -1,0 +1,7 @@
+"""TODO: inventory routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/inventory", tags=["inventory"])

@@ -1,0 +1,7 @@
+"""TODO: stores routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/stores", tags=["stores"])
