@@ -13,7 +13,7 @@ from storesync.inventory.models import (
     Location,
     Reservation,
 )
-from storesync.notifications.models import Notification
+from storesync.notifications.models import Notification, WebhookDelivery, WebhookSubscription
 from storesync.orders.models import Order, OrderEvent, OrderItem
 from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
 from storesync.tenancy.models import (
@@ -59,6 +59,8 @@ __all__ = [
     "Store",
     "SyncJob",
     "User",
+    "WebhookDelivery",
     "WebhookEvent",
+    "WebhookSubscription",
     "metadata",
 ]

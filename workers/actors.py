@@ -19,7 +19,14 @@ from workers.broker import broker
 from workers.flights import Flights, flights_for
 from workers.job_actors import run_sync_job, tick_schedule  # noqa: F401 - loaded with the actors
 
-__all__ = ["broker", "ping", "process_webhook", "push_store_stock", "sweep_outbox"]
+__all__ = [
+    "broker",
+    "deliver_webhook",
+    "ping",
+    "process_webhook",
+    "push_store_stock",
+    "sweep_outbox",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +120,35 @@ def process_webhook(event_id: str, organization_id: str) -> None:
 
 
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)
+def deliver_webhook(delivery_id: str, organization_id: str) -> None:
+    """Send one outbound webhook delivery (retries are the delivery's own, by the sweep)."""
+    from storesync.notifications.webhooks import deliver
+
+    deliver(uuid.UUID(delivery_id), uuid.UUID(organization_id))
+
+
+@dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)
 def sweep_outbox() -> None:
     """Re-enqueue outbox rows no worker finished, and stores with due rows."""
+    from storesync.db import session_scope
+    from storesync.notifications.webhooks import due_deliveries
     from storesync.sync.health.staleness import alert_stale
     from storesync.sync.intake.batch import sweep_webhooks
     from storesync.sync.push.dispatch import sweep
+    from storesync.tenancy.service import list_organization_ids
 
     for organization_id, store_id in sweep():
         push_store_stock.send(str(organization_id), str(store_id))
     for event_id, organization_id in sweep_webhooks():
         process_webhook.send(str(event_id), str(organization_id))
     tick_schedule.send()  # sync jobs: lost workers, due polls and reconciliations, back-fills
+    try:
+        with session_scope() as session:
+            org_ids = list_organization_ids(session)
+        for delivery_id, organization_id in due_deliveries(organization_ids=org_ids):
+            deliver_webhook.send(str(delivery_id), str(organization_id))
+    except Exception:  # the next sweep tries again
+        log.exception("outbound webhook sweep failed")
     try:
         alert_stale()
     except Exception:  # alerts must not stop the sweep

@@ -20,6 +20,7 @@ from storesync import db
 from storesync.channels.logs import install_log_redaction
 from storesync.core import events
 from storesync.inventory import service as inventory
+from storesync.notifications import webhooks
 from storesync.sync.intake import routes as intake
 from storesync.sync.jobs import runner
 from storesync.sync.jobs import service as jobs
@@ -31,8 +32,9 @@ _lock = threading.Lock()
 _prepared = False
 
 # Installed in this order (the order the modules registered themselves in before): the events'
-# savepoint marks first, the outbox last, so its after-commit hand-over follows the others'.
-LISTENER_MODULES = (events, inventory, jobs, outbox)
+# savepoint marks first; outbound webhooks read the touched variants before the outbox, last,
+# takes them.
+LISTENER_MODULES = (events, inventory, jobs, webhooks, outbox)
 
 
 def wire() -> None:
@@ -66,8 +68,9 @@ def install_listeners() -> None:
 
 def connect_actors() -> None:
     """After commit: outbox work → push_store_stock; stored pushes → process_webhook; queued
-    jobs → run_sync_job. A worker process announces its own after-commit work too: an order it
-    ingests queues the other channels' pushes at once (not only at the next sweep)."""
+    jobs → run_sync_job; outbound webhook deliveries → deliver_webhook. A worker process
+    announces its own after-commit work too: an order it ingests queues the other channels'
+    pushes at once (not only at the next sweep)."""
     from workers import actors, job_actors
 
     def announce_push(organization_id: uuid.UUID, store_id: uuid.UUID) -> None:
@@ -79,12 +82,21 @@ def connect_actors() -> None:
     def announce_job(job_id: uuid.UUID, organization_id: uuid.UUID) -> None:
         job_actors.run_sync_job.send(str(job_id), str(organization_id))
 
+    def announce_delivery(delivery_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+        actors.deliver_webhook.send(str(delivery_id), str(organization_id))
+
     outbox.outbox_ready.connect(announce_push)
     intake.event_stored.connect(announce_event)
     jobs.job_queued.connect(announce_job)
+    webhooks.deliveries_ready.connect(announce_delivery)
 
 
 def disconnect_actors() -> None:
     """The hooks back to unconnected (tests that connected them for a while)."""
-    for hook in (outbox.outbox_ready, intake.event_stored, jobs.job_queued):
+    for hook in (
+        outbox.outbox_ready,
+        intake.event_stored,
+        jobs.job_queued,
+        webhooks.deliveries_ready,
+    ):
         hook.connect(None)

@@ -8,12 +8,13 @@ import html
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
-from storesync.api.errors import install_handlers
+from storesync.api.errors import DESCRIPTIONS, install_handlers
 from storesync.api.guard import ApiGuard
 from storesync.api.limits import Limiter, limiter_for
-from storesync.api.routes import inventory, jobs, orders, products, stores
+from storesync.api.routes import inventory, jobs, orders, products, stores, webhooks
 from storesync.settings import Settings, get_settings
 
 PREFIX = "/api/v1"
@@ -42,15 +43,43 @@ def build_api(settings: Settings | None = None, *, limiter: Limiter | None = Non
     )
     api.state.limiter = limiter or limiter_for(cfg)
     install_handlers(api)
-    for module in (products, inventory, orders, stores, jobs):
+    for module in (products, inventory, orders, stores, jobs, webhooks):
         api.include_router(module.router)
     api.add_middleware(ApiGuard, max_body_bytes=cfg.api_max_body_bytes)
+
+    api.openapi = lambda: _document(api)  # type: ignore[method-assign]
 
     @api.get("/docs", include_in_schema=False)
     def docs(_request: Request) -> HTMLResponse:
         return HTMLResponse(render_docs(api.openapi()))
 
     return api
+
+
+def _document(api: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus what the guard may answer before any route runs: 413 on every
+    write (a body over the cap), and on every POST 409 (the first request with its
+    Idempotency-Key still running) and 422 (the key reused with another body)."""
+    if api.openapi_schema is not None:
+        return api.openapi_schema
+    document = get_openapi(
+        title=api.title,
+        version=api.version,
+        description=api.description,
+        routes=api.routes,
+        servers=api.servers,
+    )
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            answers = operation.setdefault("responses", {})
+            extra = {"put": (413,), "patch": (413,), "delete": (413,), "post": (409, 413, 422)}
+            for status in extra.get(method, ()):
+                answers.setdefault(
+                    str(status), {"description": DESCRIPTIONS[status], "content": error}
+                )
+    api.openapi_schema = document
+    return document
 
 
 def render_docs(document: dict[str, Any]) -> str:

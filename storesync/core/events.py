@@ -198,6 +198,12 @@ def publish_after_commit(
     session.info.setdefault("pending_events", []).append((str(organization_id), type, data or {}))
 
 
+def pending_events(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
+    """The events the session's transaction will publish if it commits: (organization id,
+    type, data). Outbound webhooks record their deliveries from them before the commit."""
+    return list(session.info.get("pending_events", []))
+
+
 # SQLAlchemy fires after_commit / after_rollback for savepoints too. Events go out only on the
 # real commit; a savepoint rolled back drops just the events queued inside it.
 _MARKS = "pending_event_marks"

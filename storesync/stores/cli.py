@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 
 from storesync.channels import connections
 from storesync.db import session_scope
+from storesync.notifications import webhooks
 from storesync.settings import RunMode, get_settings
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.service import list_organization_ids
@@ -42,13 +43,18 @@ def rotate(
         settings.fernet_keys = ",".join(keys)
     with session_scope() as session:
         org_ids = list_organization_ids(session)
-    total = 0
+    total = secrets = 0
     for org_id in org_ids:
         with session_scope(RequestContext.system(org_id)) as session:
             total += connections.rotate_credentials(
+                session, ctx=RequestContext.system(org_id), settings=settings
+            )
+            secrets += webhooks.rotate_secrets(
                 session, ctx=RequestContext.system(org_id), settings=settings
             )
     typer.echo(
         f"re-encrypted {total} store credential(s) in {len(org_ids)} organization(s) "
         f"under the newest of {len(settings.fernet_key_list)} key(s)"
     )
+    if secrets:
+        typer.echo(f"re-encrypted {secrets} webhook signing secret(s)")

@@ -1,7 +1,171 @@
-"""TODO: orders routes."""
+"""Orders: the inbox (status, store, platform, date range, search; keyset pages), one order with
+its lines and timeline, status changes (with their stock effects), fulfilment and bulk status
+changes. Every change lands on the order's timeline with source `api`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+
+from storesync.api.auth import reader, writer
+from storesync.api.errors import documented
+from storesync.core.pagination import MAX_PAGE_SIZE, Page
+from storesync.db import session_scope, writing
+from storesync.orders import service as orders
+from storesync.orders.schemas import (
+    BulkStatusResult,
+    OrderDetailDTO,
+    OrderDTO,
+    OrderSummaryDTO,
+)
+from storesync.orders.status import OrderStatus
+from storesync.tenancy.api_keys import ApiCaller
 
 router = APIRouter(prefix="/orders", tags=["orders"])
+Read = Annotated[ApiCaller, reader("orders")]
+Write = Annotated[ApiCaller, writer("orders")]
+
+SOURCE = "api"  # the timeline's `source` of a change made through the API
+MAX_BULK_ORDERS = 500
+REASON_MAX = 255
+# A status filter is checked by the service, which names the field `status` when it is not one.
+StatusName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": [s.value for s in OrderStatus]})
+]
+
+Reason = Annotated[
+    str, Field(max_length=REASON_MAX, description="Why: shown on the order's timeline")
+]
+
+
+class StatusChange(BaseModel):
+    """Move an order to `to_status`, if its lifecycle allows it (the same status is a no-op)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_status: OrderStatus
+    reason: Reason = ""
+
+
+class Fulfilment(BaseModel):
+    """Mark an order shipped, with its tracking number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_number: str = Field(default="", description="At most 64 characters")
+    reason: Reason = ""
+
+
+class BulkStatusChange(BaseModel):
+    """Move many orders to `to_status`; each succeeds or fails on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_BULK_ORDERS)
+    to_status: OrderStatus
+    reason: Reason = ""
+
+
+@router.get("", response_model=Page[OrderSummaryDTO], responses=documented(422))
+def list_orders(
+    caller: Read,
+    status: Annotated[
+        list[StatusName] | None,
+        Query(description="Only orders in these statuses (repeat the parameter for several)"),
+    ] = None,
+    store_id: uuid.UUID | None = None,
+    platform: Annotated[str | None, Query(description="shopee or tiktok")] = None,
+    ordered_from: Annotated[
+        AwareDatetime | None, Query(description="Ordered at or after (inclusive)")
+    ] = None,
+    ordered_to: Annotated[AwareDatetime | None, Query(description="Ordered before")] = None,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="Order number, customer name or platform order id"),
+    ] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> Page[OrderSummaryDTO]:
+    """The order inbox, newest first; `next_cursor` fetches the next page."""
+    with session_scope(caller.ctx) as session:
+        return orders.list_orders(
+            session,
+            ctx=caller.ctx,
+            status=status or None,
+            store_id=store_id,
+            platform=platform or None,
+            ordered_from=ordered_from,
+            ordered_to=ordered_to,
+            search=search,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+@router.get("/{order_id}", response_model=OrderDetailDTO, responses=documented(404, 422))
+def get_order(caller: Read, order_id: uuid.UUID) -> OrderDetailDTO:
+    """One order with its lines (and what happened to their stock) and its timeline."""
+    with session_scope(caller.ctx) as session:
+        return orders.get_order(session, ctx=caller.ctx, order_id=order_id)
+
+
+@router.post(
+    "/bulk-status",
+    response_model=list[BulkStatusResult],
+    responses=documented(400, 409, 413, 422),
+)
+def bulk_change_status(caller: Write, body: BulkStatusChange) -> list[BulkStatusResult]:
+    """Move many orders at once; each result (in the order of `order_ids`, duplicates once)
+    reports its own outcome: an illegal transition or an unknown order fails only itself."""
+    with writing(caller.ctx) as session:
+        return orders.bulk_change_status(
+            session,
+            ctx=caller.ctx,
+            order_ids=body.order_ids,
+            to_status=body.to_status,
+            reason=body.reason,
+            source=SOURCE,
+        )
+
+
+@router.post(
+    "/{order_id}/status",
+    response_model=OrderDTO,
+    responses=documented(400, 404, 409, 413, 422),
+)
+def change_status(caller: Write, order_id: uuid.UUID, body: StatusChange) -> OrderDTO:
+    """Move an order along its lifecycle: cancelling releases its reserved stock, shipping
+    deducts it. A move the lifecycle forbids is a 409 (`illegal_transition`) and changes
+    nothing."""
+    with writing(caller.ctx) as session:
+        return orders.change_status(
+            session,
+            ctx=caller.ctx,
+            order_id=order_id,
+            to_status=body.to_status,
+            reason=body.reason,
+            source=SOURCE,
+        )
+
+
+@router.post(
+    "/{order_id}/fulfil",
+    response_model=OrderDTO,
+    responses=documented(400, 404, 409, 413, 422),
+)
+def fulfil_order(caller: Write, order_id: uuid.UUID, body: Fulfilment | None = None) -> OrderDTO:
+    """Mark an order shipped (its reserved stock leaves on-hand) and record its tracking
+    number; the body may be omitted. An order that may not ship (e.g. cancelled) is a 409."""
+    given = body or Fulfilment()
+    with writing(caller.ctx) as session:
+        return orders.ship_order(
+            session,
+            ctx=caller.ctx,
+            order_id=order_id,
+            tracking_number=given.tracking_number,
+            reason=given.reason,
+            source=SOURCE,
+        )

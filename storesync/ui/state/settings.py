@@ -1,4 +1,6 @@
-"""Settings: the organization and its members (invite with a role, change role, remove)."""
+"""Settings: the organization, its members (invite with a role, change role, remove) and its
+API keys (create, shown once; revoke) and outbound webhooks (subscribe, delete, resume; recent
+deliveries)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
-from storesync.tenancy import members
+from storesync.notifications import webhooks
+from storesync.tenancy import api_keys, members
 from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
+from storesync.tenancy.permissions import Permission
 from storesync.ui.state.page import PageState
 
 
@@ -17,15 +21,32 @@ class SettingsState(PageState):
     MISSING: ClassVar[str] = "that member is not available"
     members: list[dict[str, str]] = []
     organization: dict[str, str] = {}
+    keys: list[dict[str, str]] = []
+    # The key just created, shown once: cleared on the next page load.
+    new_key: str = ""
+    subscriptions: list[dict[str, str]] = []
+    deliveries: list[dict[str, str]] = []
+    new_secret: str = ""
 
     @rx.event
     def load(self):
+        self.new_key = ""
+        self.new_secret = ""
         return self._page_load()
 
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
             people = members.list_members(session, ctx=ctx)
             org = tenancy.get_organization(session, ctx=ctx)
+        self.keys, self.subscriptions, self.deliveries = [], [], []
+        if ctx.can(Permission.MANAGE_SETTINGS):
+            with self._session(ctx) as session:
+                self.keys = [_key_row(k) for k in api_keys.list_api_keys(session, ctx=ctx)]
+                subs = webhooks.list_subscriptions(session, ctx=ctx)
+                recent = webhooks.list_deliveries(session, ctx=ctx, limit=10).items
+            self.subscriptions = [_subscription_row(s) for s in subs]
+            urls = {s.id: s.url for s in subs}
+            self.deliveries = [_delivery_row(d, urls) for d in recent]
         self.organization = {
             "name": org.name,
             "timezone": org.timezone,
@@ -77,6 +98,69 @@ class SettingsState(PageState):
         )
 
     @rx.event
+    def create_key(self, form_data: dict[str, str]):
+        """A new API key with the chosen scopes; the key itself is shown here once."""
+        made: list[api_keys.NewApiKeyDTO] = []
+        scopes = [s for s in form_data.get("scopes", "").replace(",", " ").split() if s]
+        result = self._act(
+            lambda session, ctx: made.append(
+                api_keys.create_api_key(
+                    session,
+                    ctx=ctx,
+                    name=form_data.get("name", ""),
+                    scopes=scopes,
+                    role=form_data.get("role", "admin"),
+                )
+            ),
+            "API key created: copy it now, it is not shown again",
+        )
+        self.new_key = made[0].secret if made else ""
+        return result
+
+    @rx.event
+    def revoke_key(self, key_id: str):
+        return self._act(
+            lambda session, ctx: api_keys.revoke_api_key(
+                session, ctx=ctx, key_id=uuid.UUID(key_id)
+            ),
+            "API key revoked",
+        )
+
+    @rx.event
+    def subscribe(self, form_data: dict[str, str]):
+        """A new outbound webhook subscription; its signing secret is shown here once."""
+        made: list[webhooks.NewSubscriptionDTO] = []
+        events = [e for e in form_data.get("events", "").replace(",", " ").split() if e]
+        result = self._act(
+            lambda session, ctx: made.append(
+                webhooks.create_subscription(
+                    session, ctx=ctx, url=form_data.get("url", ""), events=events
+                )
+            ),
+            "subscribed: copy the signing secret now, it is not shown again",
+        )
+        self.new_secret = made[0].secret if made else ""
+        return result
+
+    @rx.event
+    def delete_subscription(self, subscription_id: str):
+        return self._act(
+            lambda session, ctx: webhooks.delete_subscription(
+                session, ctx=ctx, subscription_id=uuid.UUID(subscription_id)
+            ),
+            "subscription deleted",
+        )
+
+    @rx.event
+    def resume_subscription(self, subscription_id: str):
+        return self._act(
+            lambda session, ctx: webhooks.resume_subscription(
+                session, ctx=ctx, subscription_id=uuid.UUID(subscription_id)
+            ),
+            "subscription resumed",
+        )
+
+    @rx.event
     def save_organization(self, form_data: dict[str, str]):
         """Rename the organization and set its time zone; needs MANAGE_SETTINGS."""
         result = self._act(
@@ -92,3 +176,38 @@ class SettingsState(PageState):
         if ctx is not None:
             self._load_identity(ctx.user_id, ctx)  # the frame shows the new name
         return result
+
+
+def _key_row(key: api_keys.ApiKeyDTO) -> dict[str, str]:
+    return {
+        "id": str(key.id),
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": ", ".join(key.scopes),
+        "role": key.role,
+        "used": f"{key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never used",
+        "revoked": "yes" if key.revoked_at else "",
+    }
+
+
+def _subscription_row(sub: webhooks.SubscriptionDTO) -> dict[str, str]:
+    failing = f" · {sub.consecutive_failures} failures in a row" if sub.consecutive_failures else ""
+    return {
+        "id": str(sub.id),
+        "url": sub.url,
+        "events": ", ".join(sub.events),
+        "status": sub.status,
+        "failing": failing,
+    }
+
+
+def _delivery_row(delivery: webhooks.DeliveryDTO, urls: dict[uuid.UUID, str]) -> dict[str, str]:
+    code = f" · HTTP {delivery.last_status_code}" if delivery.last_status_code else ""
+    return {
+        "id": str(delivery.id),
+        "event": delivery.event_type,
+        "status": delivery.status,
+        "detail": f"{delivery.attempts} attempt(s){code} {delivery.last_error}".strip(),
+        "url": urls.get(delivery.subscription_id, ""),
+        "at": f"{delivery.created_at:%Y-%m-%d %H:%M:%S} UTC",
+    }
