@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -22,6 +23,7 @@ from starlette.routing import Match, Mount
 from storesync import db
 from storesync.api.app import PREFIX, build_api
 from storesync.api.limits import LocalLimiter
+from storesync.core.models import table_of
 from storesync.settings import get_settings
 from storesync.tenancy import api_keys
 from storesync.tenancy.context import RequestContext
@@ -115,6 +117,13 @@ class ApiWorld:
     app: FastAPI
     api: ApiClient
     limiter: LocalLimiter
+
+    def count(self, model: type) -> int:
+        """Rows of `model` in this world's organization."""
+        table = table_of(model)
+        with db.session_scope(self.ctx, engine=self.engine) as session:
+            mine = table.c.organization_id == self.ctx.organization_id
+            return int(session.execute(sa.select(sa.func.count()).where(mine)).scalar_one())
 
     def key(self, *scopes: str, role: str = "admin", ctx: RequestContext | None = None) -> str:
         owner = ctx or self.ctx

@@ -7,10 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from storesync.channels.models import Store
-from storesync.core.models import table_of
 from storesync.core.pagination import encode_cursor
 from storesync.db import session_scope
 from storesync.inventory import service as inventory
@@ -41,20 +38,8 @@ def _stock(world: ApiWorld, variant_id: str) -> list[tuple[int, int]]:
     return [(level.on_hand, level.reserved) for level in levels]
 
 
-def _rows(world: ApiWorld, model: type) -> int:
-    table = table_of(model)
-    with session_scope(world.ctx, engine=world.engine) as session:
-        return int(
-            session.execute(
-                sa.select(sa.func.count()).where(
-                    table.c.organization_id == world.ctx.organization_id
-                )
-            ).scalar_one()
-        )
-
-
 def _ledger_rows(world: ApiWorld) -> int:
-    return _rows(world, InventoryTransaction)
+    return world.count(InventoryTransaction)
 
 
 def _reserve(world: ApiWorld, variant_id: str, quantity: int) -> None:
@@ -193,7 +178,7 @@ def test_low_stock_and_history_are_keyset_paged(world: ApiWorld) -> None:
 def test_bad_input_names_the_field_and_changes_nothing(world: ApiWorld) -> None:
     kaos = _variant(world, "KAOS-M")
     _adjust(world, kaos, on_hand=5, reason="opening count")
-    rows, ledger = _rows(world, InventoryItem), _ledger_rows(world)
+    rows, ledger = world.count(InventoryItem), _ledger_rows(world)
     other_location = str(uuid.uuid4())
 
     def adjust(**fields: Any) -> tuple[int, str, str]:
@@ -245,7 +230,7 @@ def test_bad_input_names_the_field_and_changes_nothing(world: ApiWorld) -> None:
     }
     assert (broken.status_code, broken.json()["code"]) == (400, "malformed_json")
     assert _stock(world, kaos) == [(5, 0)]
-    assert (_rows(world, InventoryItem), _ledger_rows(world)) == (rows, ledger)
+    assert (world.count(InventoryItem), _ledger_rows(world)) == (rows, ledger)
 
 
 def test_bad_query_and_path_values_name_the_field(world: ApiWorld) -> None:

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import sqlalchemy as sa
-
 from storesync.catalog.models import Product, ProductVariant
-from storesync.core.models import table_of
-from storesync.db import session_scope
 from tests.api.conftest import ApiWorld
-
-
-def _count(world: ApiWorld, model: type) -> int:
-    table = table_of(model)
-    with session_scope(world.ctx, engine=world.engine) as session:
-        return int(
-            session.execute(
-                sa.select(sa.func.count()).where(
-                    table.c.organization_id == world.ctx.organization_id
-                )
-            ).scalar_one()
-        )
 
 
 def test_create_get_list_update_and_delete_a_product(world: ApiWorld) -> None:
@@ -93,7 +77,7 @@ def test_bad_input_names_the_field_and_writes_nothing(world: ApiWorld) -> None:
     assert (bad_id.status_code, bad_id.json()["details"]["field"]) == (422, "product_id")
     assert (bad_limit.status_code, bad_limit.json()["details"]["field"]) == (422, "limit")
     assert missing.json()["type"] == "validation" and missing.json()["retryable"] is False
-    assert (_count(world, Product), _count(world, ProductVariant)) == (0, 0)
+    assert (world.count(Product), world.count(ProductVariant)) == (0, 0)
 
 
 def test_a_taken_sku_is_a_conflict_and_the_first_product_stays(world: ApiWorld) -> None:
@@ -102,7 +86,7 @@ def test_a_taken_sku_is_a_conflict_and_the_first_product_stays(world: ApiWorld) 
 
     assert first.status_code == 201
     assert (second.status_code, second.json()["type"]) == (409, "conflict")
-    assert (_count(world, Product), _count(world, ProductVariant)) == (1, 1)
+    assert (world.count(Product), world.count(ProductVariant)) == (1, 1)
 
 
 def test_bulk_update_reports_each_item(world: ApiWorld) -> None:
@@ -127,4 +111,4 @@ def test_malformed_json_is_a_400_and_an_unknown_field_a_422(world: ApiWorld) -> 
 
     assert (broken.status_code, broken.json()["code"]) == (400, "malformed_json")
     assert (unknown.status_code, unknown.json()["details"]["field"]) == (422, "colour")
-    assert _count(world, Product) == 0
+    assert world.count(Product) == 0
