@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -278,3 +280,46 @@ def test_the_sweep_finds_due_deliveries_only(
     assert [d for d, _ in webhooks.due_deliveries(engine=world.engine, organization_ids=orgs)] == [
         row.id
     ]
+
+
+def test_a_delivery_reaches_the_receiver_through_the_wired_actor(
+    engine: Engine, receiver: Receiver
+) -> None:
+    """The embedded path: commit → `deliveries_ready` (connected by the composition root) →
+    the `deliver_webhook` actor on a Dramatiq worker → the receiver."""
+    import dramatiq
+
+    from storesync import db
+    from tests.catalog.conftest import new_org
+    from workers import actors, wiring
+
+    ctx = new_org(engine)
+    with session_scope(ctx, engine=engine) as session:
+        made = webhooks.create_subscription(
+            session, ctx=ctx, url=receiver.url, events=["notification.created"]
+        )
+    for queue in ("default", "default.DQ"):
+        actors.broker.flush(queue)  # messages other tests left on the stub broker
+    worker = dramatiq.Worker(actors.broker, worker_threads=1, queues={"default"})
+    db.use_engine(engine)
+    try:
+        wiring.connect_actors()
+        worker.start()
+        with session_scope(ctx, engine=engine) as session:
+            notify(session, organization_id=ctx.organization_id, kind="t", title="hello")
+        deadline = time.monotonic() + 15
+        while not receiver.got:
+            assert time.monotonic() < deadline, "nothing delivered"
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        wiring.disconnect_actors()
+        db.use_engine(None)
+
+    ((headers, body),) = receiver.got
+    now = int(utcnow().timestamp())
+    assert webhooks.verify_signature(made.secret, headers["storesync-signature"], body, now=now)
+    assert json.loads(body)["data"]["title"] == "hello"
+    with session_scope(ctx, engine=engine) as session:
+        (row,) = session.execute(sa.select(DELIVERIES)).all()
+    assert (row.status, row.attempts) == ("delivered", 1)
