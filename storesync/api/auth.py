@@ -25,6 +25,7 @@ from storesync.tenancy.api_keys import (
 )
 
 log = logging.getLogger(__name__)
+AUTHENTICATED = "authenticated_caller"  # request.state: the caller the guard found
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -37,13 +38,13 @@ def current_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiCaller:
-    """The caller of this request; 401 without a valid key, 429 over the key's rate."""
-    cached = getattr(request.state, "caller", None)
-    if isinstance(cached, ApiCaller):
-        return cached
-    key = credentials.credentials if credentials is not None else ""
-    with session_scope() as session:
-        caller = authenticate_api_key(session, key=key)
+    """The caller of this request; 401 without a valid key, 429 over the key's rate. A key the
+    guard already authenticated (an idempotent POST) is not looked up again."""
+    caller = getattr(request.state, AUTHENTICATED, None)
+    if not isinstance(caller, ApiCaller):
+        key = credentials.credentials if credentials is not None else ""
+        with session_scope() as session:
+            caller = authenticate_api_key(session, key=key)
     retry_after = request.app.state.limiter.hit(str(caller.key_id))
     if retry_after is not None:
         raise RateLimited(retry_after)
@@ -53,7 +54,6 @@ def current_caller(
                 note_key_used(session, caller=caller)
         except OperationalError:  # SQLite busy: the last-used time is best effort
             log.info("could not record the use of API key %s now", caller.key_id)
-    request.state.caller = caller
     return caller
 
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from storesync.api.auth import AUTHENTICATED
 from storesync.api.errors import envelope
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.ids import new_id
@@ -67,6 +68,7 @@ class ApiGuard:
         if caller is None:  # the route answers 401 itself
             await self.app(scope, replay, send)
             return
+        scope.setdefault("state", {})[AUTHENTICATED] = caller  # the route's auth reuses it
         await self._idempotent(scope, replay, send, caller, idempotency_key, body)
 
     def _too_large(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +28,17 @@ def encode_cursor(*values: Any) -> str:
     """Encode the sort key of the last row (UUIDs, datetimes and Decimals as strings)."""
     raw = json.dumps([str(v) if v is not None else None for v in values], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_typed(cursor: str, *types: Callable[[str], Any]) -> list[Any]:
+    """`decode_cursor` with each value read by its type (`int`, `uuid.UUID`,
+    `datetime.fromisoformat`...): a value altered to hold something else is `ValidationFailed`
+    too, never a crash in the query that uses it."""
+    values = decode_cursor(cursor, parts=len(types))
+    try:
+        return [read(str(value)) for read, value in zip(types, values, strict=True)]
+    except (ValueError, TypeError, OverflowError):
+        raise ValidationFailed("cursor", "is not a valid page cursor") from None
 
 
 def decode_cursor(cursor: str, *, parts: int) -> list[str | None]:

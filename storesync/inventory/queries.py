@@ -14,7 +14,7 @@ from storesync.core.pagination import (
     Page,
     clamp_limit,
     contains_pattern,
-    decode_cursor,
+    decode_typed,
     encode_cursor,
 )
 from storesync.core.schemas import DTO
@@ -81,10 +81,9 @@ def list_stock(
     if low_only:
         query = query.where(available <= items.c.reorder_point)
     if cursor:
-        last_sku, last_id = decode_cursor(cursor, parts=2)
+        last_sku, last_id = decode_typed(cursor, str, uuid.UUID)
         query = query.where(
-            sa.tuple_(variants.c.variant_sku, items.c.id)
-            > sa.tuple_(str(last_sku), uuid.UUID(str(last_id)))
+            sa.tuple_(variants.c.variant_sku, items.c.id) > sa.tuple_(last_sku, last_id)
         )
     rows = session.execute(query.order_by(variants.c.variant_sku, items.c.id).limit(size + 1)).all()
     page = [

@@ -20,7 +20,7 @@ from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFaile
 from storesync.core.events import SessionListeners
 from storesync.core.ids import new_id
 from storesync.core.models import table_of
-from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from storesync.core.pagination import Page, clamp_limit, decode_typed, encode_cursor
 from storesync.inventory import items, ledger
 from storesync.inventory.models import Location
 from storesync.inventory.reservations import fulfil_order, release_order, reserve_stock
@@ -448,11 +448,8 @@ def list_low_stock(
         ITEMS.c.organization_id == ctx.organization_id, available <= ITEMS.c.reorder_point
     )
     if cursor:
-        last_available, last_id = decode_cursor(cursor, parts=2)
-        query = query.where(
-            sa.tuple_(available, ITEMS.c.id)
-            > sa.tuple_(int(last_available or 0), uuid.UUID(str(last_id)))
-        )
+        last_available, last_id = decode_typed(cursor, int, uuid.UUID)
+        query = query.where(sa.tuple_(available, ITEMS.c.id) > sa.tuple_(last_available, last_id))
     rows = session.execute(query.order_by(available, ITEMS.c.id).limit(size + 1)).all()
     page = [_level_dto(row) for row in rows[:size]]
     following = None
@@ -478,8 +475,8 @@ def stock_history(
         table.c.inventory_item_id == inventory_item_id,
     )
     if cursor:
-        (last_id,) = decode_cursor(cursor, parts=1)
-        query = query.where(table.c.id < uuid.UUID(str(last_id)))
+        (last_id,) = decode_typed(cursor, uuid.UUID)
+        query = query.where(table.c.id < last_id)
     rows = session.execute(query.order_by(table.c.id.desc()).limit(size + 1)).all()
     page = [LedgerEntryDTO.model_validate(row, from_attributes=True) for row in rows[:size]]
     following = encode_cursor(page[-1].id) if len(rows) > size else None

@@ -40,7 +40,7 @@ from storesync.core.errors import NotFound, ValidationFailed
 from storesync.core.events import Hook, SessionListeners, pending_events
 from storesync.core.ids import new_id
 from storesync.core.models import table_of
-from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from storesync.core.pagination import Page, clamp_limit, decode_typed, encode_cursor
 from storesync.core.schemas import DTO
 from storesync.db import session_scope
 from storesync.inventory.items import STOCK_TOUCHED
@@ -260,11 +260,7 @@ def list_deliveries(
             raise ValidationFailed("status", "must be pending, delivered or failed")
         query = query.where(DELIVERIES.c.status == status)
     if cursor:
-        at, last_id = decode_cursor(cursor, parts=2)
-        try:
-            at_value, id_value = datetime.fromisoformat(str(at)), uuid.UUID(str(last_id))
-        except ValueError:
-            raise ValidationFailed("cursor", "is not a valid page cursor") from None
+        at_value, id_value = decode_typed(cursor, datetime.fromisoformat, uuid.UUID)
         query = query.where(
             sa.tuple_(DELIVERIES.c.created_at, DELIVERIES.c.id) < (at_value, id_value)
         )

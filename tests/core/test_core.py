@@ -66,3 +66,17 @@ def test_signed_tokens_hold_their_payload_for_their_purpose_until_they_expire() 
 def test_search_patterns_match_a_substring_with_wildcards_taken_literally() -> None:
     assert contains_pattern("kaos") == "%kaos%"
     assert contains_pattern("50%_off\\") == "%50\\%\\_off\\\\%"
+
+
+def test_a_typed_cursor_reads_its_values_and_refuses_altered_ones() -> None:
+    import uuid
+
+    from storesync.core.errors import ValidationFailed
+    from storesync.core.pagination import decode_typed, encode_cursor
+
+    an_id = uuid.uuid4()
+    assert decode_typed(encode_cursor(7, an_id), int, uuid.UUID) == [7, an_id]
+    for altered in (encode_cursor("seven", an_id), encode_cursor(7, "nope"), encode_cursor(7)):
+        with pytest.raises(ValidationFailed) as refused:
+            decode_typed(altered, int, uuid.UUID)
+        assert refused.value.details["field"] == "cursor"

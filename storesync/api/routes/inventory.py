@@ -5,8 +5,6 @@ stock at a location."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -61,7 +59,7 @@ def list_levels(
     """Stock per variant and location (on hand, reserved, available), ordered by SKU; `search`
     matches SKU or product title; `low_only` keeps rows at or below their reorder point. A
     variant has a row at a location once its stock there was first set or changed."""
-    with session_scope(caller.ctx) as session, _cursor_checked(cursor):
+    with session_scope(caller.ctx) as session:
         return list_stock(
             session, ctx=caller.ctx, search=search, low_only=low_only, limit=limit, cursor=cursor
         )
@@ -79,7 +77,7 @@ def list_low_stock(
     caller: Read, cursor: str | None = None, limit: Limit = 50
 ) -> Page[StockLevelDTO]:
     """Stock rows whose available is at or below their reorder point, lowest first."""
-    with session_scope(caller.ctx) as session, _cursor_checked(cursor):
+    with session_scope(caller.ctx) as session:
         return inventory.list_low_stock(session, ctx=caller.ctx, limit=limit, cursor=cursor)
 
 
@@ -106,7 +104,7 @@ def variant_history(
 ) -> Page[LedgerEntryDTO]:
     """The ledger of a variant's stock at a location, newest first: every change with its kind,
     deltas, the values after, its reason and who made it (empty: no stock row there)."""
-    with session_scope(caller.ctx) as session, _cursor_checked(cursor):
+    with session_scope(caller.ctx) as session:
         where = location_id or inventory.default_location(session, ctx=caller.ctx).id
         levels = inventory.stock_levels(session, ctx=caller.ctx, variant_ids=[variant_id])
         item = next((lv.inventory_item_id for lv in levels if lv.location_id == where), None)
@@ -163,15 +161,3 @@ def _rename_quantity(error: AppError, field: str) -> None:
     if error.details.get("field") == "quantity":
         error.details["field"] = field
         error.message = f"{field}:{error.message.removeprefix('quantity:')}"
-
-
-@contextmanager
-def _cursor_checked(cursor: str | None) -> Iterator[None]:
-    """The services trust the values inside a well-formed cursor; one altered to hold something
-    else (not a number, not a UUID) is the caller's mistake, answered as one."""
-    try:
-        yield
-    except (ValueError, OverflowError):
-        if cursor is None:
-            raise
-        raise ValidationFailed("cursor", "is not a valid page cursor") from None

@@ -5,7 +5,8 @@ deliveries)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
 import reflex as rx
 
@@ -100,21 +101,16 @@ class SettingsState(PageState):
     @rx.event
     def create_key(self, form_data: dict[str, str]):
         """A new API key with the chosen scopes; the key itself is shown here once."""
-        made: list[api_keys.NewApiKeyDTO] = []
-        scopes = [s for s in form_data.get("scopes", "").replace(",", " ").split() if s]
-        result = self._act(
-            lambda session, ctx: made.append(
-                api_keys.create_api_key(
-                    session,
-                    ctx=ctx,
-                    name=form_data.get("name", ""),
-                    scopes=scopes,
-                    role=form_data.get("role", "admin"),
-                )
+        result, self.new_key = self._create_secret(
+            lambda session, ctx: api_keys.create_api_key(
+                session,
+                ctx=ctx,
+                name=form_data.get("name", ""),
+                scopes=_words(form_data.get("scopes", "")),
+                role=form_data.get("role", "admin"),
             ),
             "API key created: copy it now, it is not shown again",
         )
-        self.new_key = made[0].secret if made else ""
         return result
 
     @rx.event
@@ -129,18 +125,24 @@ class SettingsState(PageState):
     @rx.event
     def subscribe(self, form_data: dict[str, str]):
         """A new outbound webhook subscription; its signing secret is shown here once."""
-        made: list[webhooks.NewSubscriptionDTO] = []
-        events = [e for e in form_data.get("events", "").replace(",", " ").split() if e]
-        result = self._act(
-            lambda session, ctx: made.append(
-                webhooks.create_subscription(
-                    session, ctx=ctx, url=form_data.get("url", ""), events=events
-                )
+        result, self.new_secret = self._create_secret(
+            lambda session, ctx: webhooks.create_subscription(
+                session,
+                ctx=ctx,
+                url=form_data.get("url", ""),
+                events=_words(form_data.get("events", "")),
             ),
             "subscribed: copy the signing secret now, it is not shown again",
         )
-        self.new_secret = made[0].secret if made else ""
         return result
+
+    def _create_secret(
+        self, create: Callable[[Any, RequestContext], HasSecret], done: str
+    ) -> tuple[Any, str]:
+        """`_act` for a creation whose secret is shown once: (the toast, the secret or "")."""
+        made: list[HasSecret] = []
+        result = self._act(lambda session, ctx: made.append(create(session, ctx)), done)
+        return result, made[0].secret if made else ""
 
     @rx.event
     def delete_subscription(self, subscription_id: str):
@@ -176,6 +178,16 @@ class SettingsState(PageState):
         if ctx is not None:
             self._load_identity(ctx.user_id, ctx)  # the frame shows the new name
         return result
+
+
+class HasSecret(Protocol):
+    @property
+    def secret(self) -> str: ...
+
+
+def _words(text: str) -> list[str]:
+    """Scopes or event names typed with spaces or commas."""
+    return text.replace(",", " ").split()
 
 
 def _key_row(key: api_keys.ApiKeyDTO) -> dict[str, str]:
