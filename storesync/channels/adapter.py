@@ -18,9 +18,14 @@ from storesync.channels.schemas import (
     Capabilities,
     ChannelOrder,
     ChannelProduct,
+    ChannelReturn,
     Credentials,
     PriceUpdate,
     PushResult,
+    Shipment,
+    ShippingLabel,
+    ShippingOptions,
+    ShipRequest,
     ShopHealth,
     StockUpdate,
 )
@@ -93,8 +98,38 @@ class PlatformAdapter(Protocol):
 
     async def fetch_order_details(self, order_ids: Sequence[str]) -> list[ChannelOrder]: ...
 
-    async def ship_order(self, order_id: str, *, tracking_number: str = "") -> str:
-        """Arrange shipment; returns the tracking number."""
+    # -- fulfilment ------------------------------------------------------------------------
+
+    async def shipping_options(self, order_id: str) -> ShippingOptions:
+        """How the order's package may be handed over: pickup (addresses and their time slots)
+        and/or drop-off (branches), as the platform offers them now."""
+        ...
+
+    async def arrange_shipment(self, order_id: str, request: ShipRequest) -> Shipment:
+        """Arrange the order's shipment (pickup with an offered slot, or drop-off); the
+        platform's refusal (already arranged, cancelled, slot not offered) raises `AppError`
+        with its message. Returns the package and its tracking number when already assigned."""
+        ...
+
+    async def tracking_number(self, order_id: str) -> str:
+        """The package's tracking number; "" while the platform has not assigned it."""
+        ...
+
+    async def shipping_label(self, order_id: str) -> ShippingLabel:
+        """The package's shipping label as PDF bytes (Shopee: create the document, poll until it
+        is ready, download; TikTok: the document URL, downloaded)."""
+        ...
+
+    async def cancel_order(self, order_id: str, reason: str) -> None:
+        """Cancel as the seller; `reason` is a key of `channels.schemas.CANCEL_REASONS`, mapped
+        to a value the platform accepts. Refused (already shipped, ...) with the platform's
+        message."""
+        ...
+
+    def fetch_returns(
+        self, *, since: datetime, until: datetime | None = None
+    ) -> AsyncIterator[ChannelReturn]:
+        """Returns and refund requests updated in [since, until), with their lines."""
         ...
 
     async def setup_webhooks(self, callback_url: str) -> None: ...

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -113,6 +113,29 @@ class ChannelOrderLine(DTO):
     unit_price: Decimal
 
 
+class ShippingAddress(DTO):
+    """The recipient as the platform gives it: masked where it masks (Shopee "B****i",
+    "******78"); StoreSync stores what it is given and never unmasks."""
+
+    name: str = ""
+    phone: str = ""
+    address: str = ""  # the full address line(s)
+    district: str = ""
+    city: str = ""
+    state: str = ""
+    postcode: str = ""
+    country: str = ""  # region code (ID, MY, ...)
+
+
+class ChannelPackage(DTO):
+    """One parcel of an order (Shopee package_number, TikTok package id)."""
+
+    package_id: str
+    tracking_number: str = ""
+    carrier: str = ""
+    status: str = ""  # the platform's own logistics/package status
+
+
 class ChannelOrder(DTO):
     platform_order_id: str
     order_number: str
@@ -125,7 +148,103 @@ class ChannelOrder(DTO):
     updated_at: datetime
     lines: list[ChannelOrderLine]
     tracking_number: str = ""
+    carrier: str = ""
+    shipping_address: ShippingAddress | None = None
+    packages: list[ChannelPackage] = []
     raw: dict[str, Any] = {}
+
+
+# -- fulfilment ------------------------------------------------------------------------------
+
+HandoverMethod = Literal["pickup", "dropoff"]
+
+# StoreSync's cancellation reasons; each adapter maps them to a value its platform accepts.
+CANCEL_REASONS: dict[str, str] = {
+    "out_of_stock": "Out of stock",
+    "customer_request": "The buyer asked to cancel",
+    "undeliverable_area": "Cannot deliver to the buyer's area",
+}
+
+
+class PickupSlot(DTO):
+    slot_id: str  # what the platform wants back (Shopee pickup_time_id; TikTok "start-end")
+    label: str  # what the merchant reads ("Tue 8 Dec, 09:00 - 12:00")
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class PickupAddress(DTO):
+    address_id: str
+    label: str
+    slots: list[PickupSlot] = []
+
+
+class DropoffBranch(DTO):
+    branch_id: str
+    label: str
+
+
+class ShippingOptions(DTO):
+    """How one order (its first package) may be handed to the carrier, as the platform offers."""
+
+    platform_order_id: str
+    package_id: str
+    methods: list[HandoverMethod]
+    carrier: str = ""
+    addresses: list[PickupAddress] = []  # pickup: the seller's addresses with their slots
+    branches: list[DropoffBranch] = []  # dropoff: branches to choose from (may be empty: any)
+
+
+class ShipRequest(DTO):
+    method: HandoverMethod
+    address_id: str = ""
+    slot_id: str = ""
+    branch_id: str = ""
+
+
+class Shipment(DTO):
+    """An arranged shipment. `tracking_number` may be "" when the platform has not assigned it
+    yet (Shopee: ask again later)."""
+
+    platform_order_id: str
+    package_id: str
+    method: HandoverMethod
+    tracking_number: str = ""
+    carrier: str = ""
+
+
+class ShippingLabel(DTO):
+    platform_order_id: str
+    package_id: str
+    tracking_number: str
+    pdf: bytes
+
+
+ReturnState = Literal["requested", "in_progress", "completed", "cancelled", "rejected"]
+
+
+class ChannelReturnLine(DTO):
+    platform_item_id: str
+    platform_model_id: str
+    sku: str
+    quantity: int
+
+
+class ChannelReturn(DTO):
+    """A buyer's return or refund request. `state` is StoreSync's reading of the platform's
+    `platform_status`: units come back (and may be restocked) once it is `completed`."""
+
+    platform_return_id: str
+    platform_order_id: str
+    platform_status: str
+    state: ReturnState
+    reason: str = ""
+    refund_only: bool = False  # the buyer keeps the goods: nothing comes back to restock
+    lines: list[ChannelReturnLine] = []
+    refund_amount: Decimal | None = None
+    currency: str = ""
+    created_at: datetime
+    updated_at: datetime
 
 
 class ShopHealth(DTO):

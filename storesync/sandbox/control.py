@@ -151,6 +151,56 @@ def build_control_app(sandbox: ControlTarget) -> Starlette:
         )
         return JSONResponse(_order_json(order))
 
+    async def order_get(request: Request) -> JSONResponse:
+        platform = _platform(request.query_params.get("platform"))
+        return JSONResponse(_order_json(state.order(platform, request.path_params["order_id"])))
+
+    async def order_advance(request: Request) -> JSONResponse:
+        """The parcel moves on one step: courier pickup, delivery, buyer confirms."""
+        body = await _json(request)
+        order = state.advance_order(_platform(body.get("platform")), str(body.get("order_id")))
+        return JSONResponse(_order_json(order))
+
+    async def order_cancel(request: Request) -> JSONResponse:
+        """The buyer cancels (before the parcel leaves)."""
+        body = await _json(request)
+        order = state.cancel_order(
+            _platform(body.get("platform")),
+            str(body.get("order_id")),
+            by="buyer",
+            reason=str(body.get("reason") or "Change of mind"),
+        )
+        return JSONResponse(_order_json(order))
+
+    async def returns(request: Request) -> JSONResponse:
+        """GET: the returns of a platform; POST: the buyer asks to return (part of) an order,
+        `{"platform", "order_id", "lines"?: [{"sku"|"item_id"+"model_id", "quantity"}],
+        "reason"?, "refund_only"?}`."""
+        if request.method == "GET":
+            platform = _platform(request.query_params.get("platform"))
+            rows = [r for r in state.returns.values() if r.platform == platform]
+            return JSONResponse([_return_json(r) for r in rows])
+        body = await _json(request)
+        platform = _platform(body.get("platform"))
+        order = state.order(platform, str(body.get("order_id")))
+        lines = [_line(state, platform, order.shop_id, raw) for raw in body.get("lines") or []]
+        found = state.open_return(
+            platform,
+            order.id,
+            lines=lines or None,
+            reason=str(body.get("reason") or "Damaged item"),
+            refund_only=bool(body.get("refund_only", False)),
+        )
+        return JSONResponse(_return_json(found))
+
+    async def return_stage(request: Request) -> JSONResponse:
+        """`{"platform", "return_id", "stage": accepted|completed|cancelled|rejected}`."""
+        body = await _json(request)
+        found = state.move_return(
+            _platform(body.get("platform")), str(body.get("return_id")), str(body.get("stage"))
+        )
+        return JSONResponse(_return_json(found))
+
     async def calls(request: Request) -> JSONResponse:
         platform = request.query_params.get("platform")
         path = request.query_params.get("path")
@@ -241,6 +291,11 @@ def build_control_app(sandbox: ControlTarget) -> Starlette:
         Route("/listings", listings),
         Route("/orders", orders, methods=["POST"]),
         Route("/orders/status", order_status, methods=["POST"]),
+        Route("/orders/advance", order_advance, methods=["POST"]),
+        Route("/orders/cancel", order_cancel, methods=["POST"]),
+        Route("/orders/{order_id}", order_get),
+        Route("/returns", returns, methods=["GET", "POST"]),
+        Route("/returns/stage", return_stage, methods=["POST"]),
         Route("/calls", calls),
         Route("/faults", faults, methods=["GET", "POST"]),
         Route("/webhooks", webhooks, methods=["GET", "POST"]),
@@ -280,6 +335,14 @@ def _line(
 def _order_json(order: Any) -> dict[str, Any]:
     data = asdict(order)
     data["total"] = str(order.total)
+    for line in data["lines"]:
+        line["price"] = str(line["price"])
+    return data
+
+
+def _return_json(found: Any) -> dict[str, Any]:
+    data = asdict(found)
+    data["refund_amount"] = str(found.refund_amount)
     for line in data["lines"]:
         line["price"] = str(line["price"])
     return data

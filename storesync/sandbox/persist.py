@@ -16,6 +16,8 @@ from storesync.sandbox.state import (
     Model,
     Order,
     OrderLine,
+    Return,
+    ReturnLine,
     SandboxState,
     Shop,
     Token,
@@ -64,6 +66,10 @@ def _restore(
         lines = [OrderLine(**{**ln, "price": Decimal(ln["price"])}) for ln in raw.pop("lines")]
         order = Order(**{**raw, "total": Decimal(raw["total"])}, lines=lines)
         state.orders[(order.platform, order.id)] = order
+    for raw in data.get("returns", []):
+        lines = [ReturnLine(**{**ln, "price": Decimal(ln["price"])}) for ln in raw.pop("lines")]
+        found = Return(**raw, lines=lines)
+        state.returns[(found.platform, found.id)] = found
     for raw in data["tokens"]:
         token = Token(**raw)
         state.tokens[token.access_token] = token

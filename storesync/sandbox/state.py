@@ -127,6 +127,78 @@ class Order:
     tracking_number: str = ""
     package_id: str = ""
     cancel_reason: str = ""
+    cancel_by: str = ""  # "seller" | "buyer" once cancelled
+    handover_method: str = ""  # "pickup" | "dropoff" once arranged
+    pickup_slot: str = ""  # the slot chosen at arrange (platform's own id)
+    arranged_time: int = 0
+    shipped_time: int = 0  # the courier picked the parcel up
+    delivered_time: int = 0
+
+
+# Where each platform's order goes next when the parcel moves on (`SandboxState.advance_order`);
+# the first step (ready → arranged) is taken by the platform's ship call, never by `advance`.
+NEXT_STATUS: dict[Platform, dict[str, str]] = {
+    "shopee": {"PROCESSED": "SHIPPED", "SHIPPED": "COMPLETED"},
+    "tiktok": {
+        "AWAITING_COLLECTION": "IN_TRANSIT",
+        "IN_TRANSIT": "DELIVERED",
+        "DELIVERED": "COMPLETED",
+    },
+}
+# Before the parcel leaves: a buyer may cancel, the seller may cancel.
+CANCELLABLE: dict[Platform, frozenset[str]] = {
+    "shopee": frozenset({"UNPAID", "READY_TO_SHIP", "RETRY_SHIP"}),
+    "tiktok": frozenset({"UNPAID", "ON_HOLD", "AWAITING_SHIPMENT"}),
+}
+# A return can be requested once the parcel has left the seller.
+RETURNABLE: dict[Platform, frozenset[str]] = {
+    "shopee": frozenset({"SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED"}),
+    "tiktok": frozenset({"IN_TRANSIT", "DELIVERED", "COMPLETED"}),
+}
+CANCELLED_STATUS = "CANCELLED"
+
+# A return's stages, shared by both platforms (each renders its own status values):
+# requested → accepted (buyer ships the goods back) → completed (received, refunded);
+# requested → completed for a refund only; requested|accepted → cancelled (buyer withdrew) or
+# rejected (seller refused).
+RETURN_STAGES = ("requested", "accepted", "completed", "cancelled", "rejected")
+RETURN_MOVES: dict[str, frozenset[str]] = {
+    "requested": frozenset({"accepted", "completed", "cancelled", "rejected"}),
+    "accepted": frozenset({"completed", "cancelled", "rejected"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+    "rejected": frozenset(),
+}
+
+
+@dataclass
+class ReturnLine:
+    item_id: str
+    model_id: str
+    sku: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass
+class Return:
+    """A buyer's return (or refund-only) request on an order that has left the seller."""
+
+    platform: Platform
+    shop_id: str
+    id: str  # Shopee return_sn; TikTok return_id
+    order_id: str
+    stage: str  # one of RETURN_STAGES
+    reason: str
+    refund_only: bool
+    lines: list[ReturnLine]
+    create_time: int
+    update_time: int
+    currency: str
+
+    @property
+    def refund_amount(self) -> Decimal:
+        return sum((ln.price * ln.quantity for ln in self.lines), Decimal(0))
 
 
 @dataclass
@@ -171,7 +243,7 @@ class TokenLifetimes:
 class SandboxEvent:
     platform: Platform
     shop_id: str
-    kind: str  # order.created | order.status | stock.changed
+    kind: str  # order.created | order.status | stock.changed | return.status
     data: dict[str, Any]
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     timestamp: int = field(default_factory=now)
@@ -191,6 +263,7 @@ class SandboxState:
         self.apps: dict[Platform, App] = {}
         self.shops: dict[tuple[Platform, str], Shop] = {}
         self.orders: dict[tuple[Platform, str], Order] = {}
+        self.returns: dict[tuple[Platform, str], Return] = {}
         self.tokens: dict[str, Token] = {}  # by access token
         self.refresh_tokens: dict[str, Token] = {}  # by refresh token (single use)
         self.codes: dict[str, AuthCode] = {}
@@ -405,6 +478,146 @@ class SandboxState:
         self.emit(platform, order.shop_id, "order.status", {"order_id": order_id, "status": status})
         return order
 
+    def order(self, platform: Platform, order_id: str) -> Order:
+        order = self.orders.get((platform, str(order_id)))
+        if order is None:
+            raise SandboxError("order_not_found", f"order {order_id} not found")
+        return order
+
+    def cancel_order(self, platform: Platform, order_id: str, *, by: str, reason: str) -> Order:
+        """The buyer or the seller cancels before the parcel leaves: the units go back on sale
+        and `order.status` is sent. Refused (`order_not_cancellable`, nothing changes) once
+        arranged, shipped or already cancelled."""
+        with self.lock:
+            order = self.order(platform, order_id)
+            if order.status == CANCELLED_STATUS:
+                raise SandboxError("order_already_cancelled", f"order {order_id} is cancelled")
+            if order.status not in CANCELLABLE[platform]:
+                raise SandboxError(
+                    "order_not_cancellable",
+                    f"order {order_id} is {order.status}: it can no longer be cancelled",
+                )
+            order.cancel_by = by
+            order.cancel_reason = reason
+        return self.set_order_status(platform, order_id, CANCELLED_STATUS, restock=True)
+
+    def arrange_order(
+        self, platform: Platform, order_id: str, *, to_status: str, method: str, slot: str = ""
+    ) -> Order:
+        """The seller arranged shipment (the platform module checked the request): the order
+        moves to `to_status` (PROCESSED / AWAITING_COLLECTION) with a tracking number."""
+        with self.lock:
+            order = self.order(platform, order_id)
+            order.handover_method = method
+            order.pickup_slot = slot
+            order.arranged_time = self.now()
+            if not order.tracking_number:
+                prefix = "SPXID0" if platform == "shopee" else "JX"
+                order.tracking_number = f"{prefix}{secrets.randbelow(10**10):010d}"
+        return self.set_order_status(platform, order_id, to_status)
+
+    def advance_order(self, platform: Platform, order_id: str) -> Order:
+        """The parcel moves on one step (courier pickup, delivery, buyer confirms); refused
+        before shipment is arranged and after the last step."""
+        with self.lock:
+            order = self.order(platform, order_id)
+            following = NEXT_STATUS[platform].get(order.status)
+            if following is None:
+                raise SandboxError(
+                    "order_cannot_advance",
+                    f"order {order_id} is {order.status}: nothing follows "
+                    "(arrange shipment first, or the order is finished)",
+                )
+            moment = self.now()
+            if order.shipped_time == 0:
+                order.shipped_time = moment
+            if following in ("COMPLETED", "DELIVERED") and order.delivered_time == 0:
+                order.delivered_time = moment
+        return self.set_order_status(platform, order_id, following)
+
+    def open_return(
+        self,
+        platform: Platform,
+        order_id: str,
+        *,
+        lines: list[tuple[str, str, int]] | None = None,
+        reason: str = "Damaged item",
+        refund_only: bool = False,
+    ) -> Return:
+        """The buyer asks to return `lines` (item id, model id, quantity; all of the order when
+        None) of an order that has left the seller; sends `return.status`."""
+        with self.lock:
+            order = self.order(platform, order_id)
+            if order.status not in RETURNABLE[platform]:
+                raise SandboxError(
+                    "order_not_returnable",
+                    f"order {order_id} is {order.status}: only a shipped order can be returned",
+                )
+            by_key = {(ln.item_id, ln.model_id): ln for ln in order.lines}
+            wanted = lines or [(ln.item_id, ln.model_id, ln.quantity) for ln in order.lines]
+            return_lines = []
+            for item_id, model_id, quantity in wanted:
+                line = by_key.get((str(item_id), str(model_id)))
+                if line is None or not 1 <= quantity <= line.quantity:
+                    raise SandboxError(
+                        "invalid_return_line",
+                        f"item {item_id}/{model_id} x{quantity} is not on order {order_id}",
+                    )
+                return_lines.append(
+                    ReturnLine(line.item_id, line.model_id, line.sku, quantity, line.price)
+                )
+            created = self.now()
+            found = Return(
+                platform,
+                order.shop_id,
+                _return_id(platform, created),
+                order.id,
+                "requested",
+                reason,
+                refund_only,
+                return_lines,
+                created,
+                created,
+                order.currency,
+            )
+            self.returns[(platform, found.id)] = found
+        self._return_event(found)
+        return found
+
+    def move_return(self, platform: Platform, return_id: str, stage: str) -> Return:
+        """A return moves on (accepted, completed, cancelled, rejected); refused when the
+        stage does not follow."""
+        with self.lock:
+            found = self.returns.get((platform, str(return_id)))
+            if found is None:
+                raise SandboxError("return_not_found", f"return {return_id} not found")
+            if stage not in RETURN_STAGES:
+                raise SandboxError(
+                    "invalid_return_stage", f"stage must be one of {', '.join(RETURN_STAGES)}"
+                )
+            if stage == found.stage:
+                return found
+            if stage not in RETURN_MOVES[found.stage]:
+                raise SandboxError(
+                    "return_stage_not_allowed",
+                    f"return {return_id} is {found.stage}: it cannot become {stage}",
+                )
+            found.stage = stage
+            found.update_time = self.now()
+        self._return_event(found)
+        return found
+
+    def returns_of(self, platform: Platform, shop_id: str) -> list[Return]:
+        return [r for r in self.returns.values() if r.platform == platform and r.shop_id == shop_id]
+
+    def _return_event(self, found: Return) -> None:
+        self.emit(
+            found.platform,
+            found.shop_id,
+            "return.status",
+            {"return_id": found.id, "order_id": found.order_id, "stage": found.stage},
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able copy (persistence, inspection)."""
         with self.lock:
@@ -412,6 +625,7 @@ class SandboxState:
                 "apps": {p: asdict(a) for p, a in self.apps.items()},
                 "shops": [asdict(s) for s in self.shops.values()],
                 "orders": [asdict(o) for o in self.orders.values()],
+                "returns": [asdict(r) for r in self.returns.values()],
                 "tokens": [asdict(t) for t in self.tokens.values()],
             }
 
@@ -425,3 +639,10 @@ def _order_id(platform: Platform, created: int) -> str:
         day = datetime.fromtimestamp(created, UTC).strftime("%y%m%d")
         return day + secrets.token_hex(4).upper()[:8]
     return str(576_000_000_000_000_000 + secrets.randbelow(10**15))
+
+
+def _return_id(platform: Platform, created: int) -> str:
+    if platform == "shopee":
+        day = datetime.fromtimestamp(created, UTC).strftime("%y%m%d")
+        return day + str(secrets.randbelow(10**9)).zfill(9)  # return_sn: digits
+    return str(4_035_000_000_000_000_000 + secrets.randbelow(10**15))
