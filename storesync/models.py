@@ -14,7 +14,7 @@ from storesync.inventory.models import (
     Reservation,
 )
 from storesync.notifications.models import Notification, WebhookDelivery, WebhookSubscription
-from storesync.orders.models import Order, OrderEvent, OrderItem
+from storesync.orders.models import Order, OrderEvent, OrderItem, OrderReturn, ShippingLabel
 from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
 from storesync.tenancy.models import (
     ApiKey,
@@ -50,10 +50,12 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderItem",
+    "OrderReturn",
     "Organization",
     "Product",
     "ProductVariant",
     "Reservation",
+    "ShippingLabel",
     "StockDrift",
     "StockOutbox",
     "Store",

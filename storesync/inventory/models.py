@@ -52,7 +52,8 @@ class InventoryTransaction(TenantTable, table=True):
         sa.Index(None, "inventory_item_id", "created_at"),
         sa.Index(None, "reference_type", "reference_id"),
         sa.CheckConstraint(
-            "kind IN ('receive', 'count', 'adjust', 'reserve', 'release', 'fulfil', 'sync')",
+            "kind IN ('receive', 'count', 'adjust', 'reserve', 'release', 'fulfil', 'sync', "
+            "'return')",
             name="kind",
         ),
     )

@@ -179,6 +179,10 @@ def order_row(ctx: RequestContext, store_id: uuid.UUID, platform: str, order: Ne
         ordered_at=order.ordered_at,
         paid_at=order.paid_at,
         shipped_at=utcnow() if status in LEFT_WAREHOUSE else None,
+        tracking_number=order.tracking_number,
+        carrier=order.carrier,
+        package_id=order.package_id,
+        shipping_address=dict(order.shipping_address),
     )
 
 

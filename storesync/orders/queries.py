@@ -29,7 +29,14 @@ from storesync.orders.schemas import (
     OrderItemDTO,
     OrderSummaryDTO,
 )
-from storesync.orders.status import HOLDS_STOCK, LEFT_WAREHOUSE, parse_status
+from storesync.orders.status import (
+    HOLDS_STOCK,
+    LEFT_WAREHOUSE,
+    OrderStatus,
+    ShippingStage,
+    parse_stage,
+    parse_status,
+)
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -68,6 +75,7 @@ def list_orders(
     search: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    stage: str | None = None,
 ) -> Page[OrderSummaryDTO]:
     """The order inbox, newest first, keyset-paginated on (ordered_at, id). `ordered_from` is
     inclusive, `ordered_to` exclusive; `search` matches order number, customer name or platform
@@ -79,6 +87,7 @@ def list_orders(
     size = clamp_limit(limit)
     query = select(Order).where(Order.organization_id == ctx.organization_id)
     query = _filter_orders(query, status, store_id, platform, ordered_from, ordered_to)
+    query = filter_stage(query, stage)
     numbers = _whole_order_number(search)
     if numbers:
         exact = _page(
@@ -155,6 +164,20 @@ def _filter_orders(
     if ordered_to is not None:
         query = query.where(col(Order.ordered_at) < _aware(ordered_to, "ordered_to"))
     return query
+
+
+def filter_stage(query: SelectOfScalar[Order], stage: str | None) -> SelectOfScalar[Order]:
+    """Only the orders waiting to ship at `stage` (to_arrange / to_print / to_hand_over)."""
+    if not stage:
+        return query
+    wanted = parse_stage(stage)
+    query = query.where(col(Order.status) == OrderStatus.TO_SHIP.value)
+    if wanted is ShippingStage.TO_ARRANGE:
+        return query.where(col(Order.arranged_at).is_(None))
+    query = query.where(col(Order.arranged_at).is_not(None))
+    if wanted is ShippingStage.TO_PRINT:
+        return query.where(col(Order.label_printed_at).is_(None))
+    return query.where(col(Order.label_printed_at).is_not(None))
 
 
 def _after_cursor(cursor: str) -> sa.ColumnElement[bool]:

@@ -19,7 +19,12 @@ from pydantic import (
 )
 
 from storesync.core.schemas import DTO
-from storesync.orders.status import FinancialStatus, FulfillmentStatus, OrderStatus
+from storesync.orders.status import (
+    FinancialStatus,
+    FulfillmentStatus,
+    OrderStatus,
+    shipping_stage,
+)
 
 NonNegativeMoney = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
 
@@ -65,6 +70,11 @@ class NewOrder(BaseModel):
     ordered_at: AwareDatetime
     paid_at: AwareDatetime | None = None
     items: list[NewOrderItem] = Field(min_length=1)
+    tracking_number: str = Field(default="", max_length=64)
+    carrier: str = Field(default="", max_length=64)
+    package_id: str = Field(default="", max_length=64)
+    # The recipient as the platform gives it (channels.schemas.ShippingAddress as a dict).
+    shipping_address: dict[str, str] = {}
 
     _money = field_validator("subtotal", "shipping_fee", "discount", "total", mode="before")(
         _no_float
@@ -124,11 +134,23 @@ class OrderDTO(DTO):
     paid_at: datetime | None
     shipped_at: datetime | None
     tracking_number: str
+    carrier: str
+    package_id: str
+    shipping_address: dict[str, str]
+    handover_method: str
+    arranged_at: datetime | None
+    label_printed_at: datetime | None
     has_unmapped_items: bool
     has_oversold_items: bool
     created_at: datetime
     updated_at: datetime | None
     items: list[OrderItemDTO]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def shipping_stage(self) -> str:
+        """to_arrange / to_print / to_hand_over while the order waits to ship, else ""."""
+        return shipping_stage(self.status, self.arranged_at, self.label_printed_at)
 
 
 class OrderEventDTO(DTO):
@@ -163,6 +185,17 @@ class OrderSummaryDTO(DTO):
     total: Decimal
     ordered_at: datetime
     has_unmapped_items: bool
+    tracking_number: str
+    carrier: str
+    handover_method: str
+    arranged_at: datetime | None
+    label_printed_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def shipping_stage(self) -> str:
+        """to_arrange / to_print / to_hand_over while the order waits to ship, else ""."""
+        return shipping_stage(self.status, self.arranged_at, self.label_printed_at)
 
 
 class BulkStatusResult(DTO):

@@ -21,6 +21,7 @@ AWAITING_COLLECTION/IN_TRANSIT/DELIVERED/COMPLETED/CANCELLED). Rules:
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from storesync.core.errors import ValidationFailed
@@ -35,6 +36,16 @@ class OrderStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     RETURNED = "returned"
+
+
+class ShippingStage(StrEnum):
+    """Where an order waiting to ship (`to_ship`) is in the day's shipping work: arrange the
+    shipment with the platform, print its label, hand the parcel to the carrier (the platform
+    then reports it shipped)."""
+
+    TO_ARRANGE = "to_arrange"
+    TO_PRINT = "to_print"
+    TO_HAND_OVER = "to_hand_over"
 
 
 class FinancialStatus(StrEnum):
@@ -134,3 +145,25 @@ def releases_stock(from_status: OrderStatus, to_status: OrderStatus) -> bool:
 def deducts_stock(from_status: OrderStatus, to_status: OrderStatus) -> bool:
     """Whether this move turns reservations into on-hand deductions (the parcel left)."""
     return from_status in HOLDS_STOCK and to_status in LEFT_WAREHOUSE
+
+
+def parse_stage(value: str, *, field: str = "stage") -> ShippingStage:
+    """`value` as a `ShippingStage`; `ValidationFailed` naming `field` when it is not one."""
+    try:
+        return ShippingStage(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ShippingStage)
+        raise ValidationFailed(field, f"{value!r} is not a shipping stage ({allowed})") from None
+
+
+def shipping_stage(
+    status: str, arranged_at: datetime | None, label_printed_at: datetime | None
+) -> str:
+    """The order's `ShippingStage` while it waits to ship (`to_ship`), else ""."""
+    if status != S.TO_SHIP:
+        return ""
+    if arranged_at is None:
+        return ShippingStage.TO_ARRANGE.value
+    if label_printed_at is None:
+        return ShippingStage.TO_PRINT.value
+    return ShippingStage.TO_HAND_OVER.value

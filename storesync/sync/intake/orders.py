@@ -112,7 +112,7 @@ def _ingest(
         if row.status == new.status.value:
             return row, IngestOutcome.CREATED
         # Another intake created it a moment earlier, in another status: follow the channel.
-    return _follow(session, ctx, row, new, order.tracking_number)
+    return _follow(session, ctx, row, new)
 
 
 def _note_channel_sale(session: Session, store_id: uuid.UUID, order: ChannelOrder) -> None:
@@ -186,6 +186,10 @@ def to_new_order(store_id: uuid.UUID, order: ChannelOrder) -> NewOrder:
             total=order.total,
             ordered_at=order.ordered_at,
             items=items,
+            tracking_number=order.tracking_number[:64],
+            carrier=order.carrier[:64],
+            package_id=(order.packages[0].package_id if order.packages else "")[:64],
+            shipping_address=_address(order),
         )
     except pydantic.ValidationError as error:
         first = error.errors()[0]
@@ -195,12 +199,20 @@ def to_new_order(store_id: uuid.UUID, order: ChannelOrder) -> NewOrder:
         ) from None
 
 
+def _address(order: ChannelOrder) -> dict[str, str]:
+    """The recipient as stored: non-empty fields, each cut to 255 characters."""
+    if order.shipping_address is None:
+        return {}
+    fields = order.shipping_address.model_dump()
+    return {name: str(value)[:255] for name, value in fields.items() if value}
+
+
 def _follow(
-    session: Session, ctx: RequestContext, row: Order, new: NewOrder, tracking: str
+    session: Session, ctx: RequestContext, row: Order, new: NewOrder
 ) -> tuple[Order, IngestOutcome]:
     """Move a known order to the channel's status, if that is a legal step forward."""
     current, target = OrderStatus(row.status), new.status
-    refreshed = _refresh_platform_fields(session, row, new.platform_status, tracking)
+    refreshed = _refresh_platform_fields(session, row, new)
     outcome = IngestOutcome.UPDATED if refreshed else IngestOutcome.UNCHANGED
     moved = False  # a status change announces itself (orders.transitions)
     if current != target and not can_transition(current, target):
@@ -233,16 +245,17 @@ def _follow(
     return row, outcome
 
 
-def _refresh_platform_fields(
-    session: Session, row: Order, platform_status: str, tracking: str
-) -> bool:
-    """Keep the channel's own status and tracking number current (no stock effect)."""
+def _refresh_platform_fields(session: Session, row: Order, new: NewOrder) -> bool:
+    """Keep the channel's own status, tracking number, carrier, package and recipient current
+    (no stock effect); a value the channel stops sending is kept."""
     changed = False
-    if platform_status and row.platform_status != platform_status:
-        row.platform_status = platform_status
-        changed = True
-    if tracking and not row.tracking_number:
-        row.tracking_number = tracking[:64]
+    for name in ("platform_status", "tracking_number", "carrier", "package_id"):
+        value = getattr(new, name)
+        if value and getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if new.shipping_address and row.shipping_address != new.shipping_address:
+        row.shipping_address = dict(new.shipping_address)
         changed = True
     if changed:
         row.updated_at = utcnow()
