@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import ChannelListing, Store
+from storesync.fulfilment.models import OrderReturn, ShippingLabel
 from storesync.inventory.models import (
     ChannelAllocation,
     InventoryItem,
@@ -14,7 +15,7 @@ from storesync.inventory.models import (
     Reservation,
 )
 from storesync.notifications.models import Notification, WebhookDelivery, WebhookSubscription
-from storesync.orders.models import Order, OrderEvent, OrderItem, OrderReturn, ShippingLabel
+from storesync.orders.models import Order, OrderEvent, OrderItem
 from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
 from storesync.tenancy.models import (
     ApiKey,

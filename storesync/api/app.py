@@ -14,7 +14,15 @@ from fastapi.responses import HTMLResponse
 from storesync.api.errors import DESCRIPTIONS, install_handlers
 from storesync.api.guard import ApiGuard
 from storesync.api.limits import Limiter, limiter_for
-from storesync.api.routes import inventory, jobs, orders, products, stores, webhooks
+from storesync.api.routes import (
+    fulfilment,
+    inventory,
+    jobs,
+    orders,
+    products,
+    stores,
+    webhooks,
+)
 from storesync.settings import Settings, get_settings
 
 PREFIX = "/api/v1"
@@ -43,7 +51,7 @@ def build_api(settings: Settings | None = None, *, limiter: Limiter | None = Non
     )
     api.state.limiter = limiter or limiter_for(cfg)
     install_handlers(api)
-    for module in (products, inventory, orders, stores, jobs, webhooks):
+    for module in (products, inventory, orders, fulfilment, stores, jobs, webhooks):
         api.include_router(module.router)
     api.add_middleware(ApiGuard, max_body_bytes=cfg.api_max_body_bytes)
 

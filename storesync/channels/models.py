@@ -38,6 +38,7 @@ class Store(TenantTable, table=True):
     sync_status: str = Field(default="idle", max_length=20)
     last_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     orders_cursor: str = Field(default="", max_length=255)
+    returns_cursor: str = Field(default="", max_length=255)
     # When the store stopped syncing (expired token, open circuit); cleared when it heals, after
     # the gap's orders are back-filled.
     unhealthy_since: datetime | None = Field(default=None, sa_type=UTCDateTime)

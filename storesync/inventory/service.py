@@ -371,6 +371,45 @@ def adjust_stock(
     return _level(session, item_id)
 
 
+def return_units(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    variant_id: uuid.UUID,
+    quantity: int,
+    restock: bool,
+    reason: str,
+    reference_id: str,
+    location_id: uuid.UUID | None = None,
+) -> StockLevelDTO:
+    """Units a buyer sent back: a `return` entry in the ledger, adding `quantity` to on-hand when
+    they are restocked, nothing (an entry of 0 recording the write-off) when they are not.
+    At the default location unless `location_id`. Needs PROCESS_ORDERS (and ADJUST_STOCK to
+    restock)."""
+    ctx.require(Permission.PROCESS_ORDERS)
+    if restock:
+        ctx.require(Permission.ADJUST_STOCK)
+    if quantity < 1:
+        raise ValidationFailed("quantity", "must be at least 1")
+    where = location_id or default_location(session, ctx=ctx).id
+    item_id = items.ensure_item(session, ctx, variant_id, where)
+    note = f"{reason}: {quantity} restocked" if restock else f"{reason}: {quantity} written off"
+    after = items.change(
+        session,
+        ctx,
+        item_id,
+        on_hand_delta=quantity if restock else 0,
+        reserved_delta=0,
+        kind="return",
+        reason=note,
+        reference_type="return",
+        reference_id=reference_id,
+    )
+    if after is None:  # cannot happen: adding on-hand never breaks reserved <= on_hand
+        raise ValidationFailed("quantity", "the return could not be recorded")
+    return _level(session, item_id)
+
+
 def adjust_stock_batch(
     session: Session, *, ctx: RequestContext, adjustments: Sequence[StockAdjustment]
 ) -> list[StockLevelDTO]:

@@ -85,34 +85,75 @@ def list_orders(
     orders: seconds at a million). Needs READ."""
     ctx.require(Permission.READ)
     size = clamp_limit(limit)
-    query = select(Order).where(Order.organization_id == ctx.organization_id)
-    query = _filter_orders(query, status, store_id, platform, ordered_from, ordered_to)
-    query = filter_stage(query, stage)
+    query = _filtered(ctx, status, store_id, platform, ordered_from, ordered_to, stage)
     numbers = _whole_order_number(search)
     if numbers:
-        exact = _page(
-            session,
-            query.where(
-                sa.or_(
-                    col(Order.platform_order_id).in_(numbers),
-                    col(Order.order_number).in_(numbers),
-                )
-            ),
-            size,
-            cursor,
-        )
+        exact = _page(session, _numbered(query, numbers), size, cursor)
         if exact.items:
             return exact
-    if search and search.strip():
-        pattern = contains_pattern(search.strip())
-        query = query.where(
-            sa.or_(
-                col(Order.order_number).ilike(pattern, escape="\\"),
-                col(Order.customer_name).ilike(pattern, escape="\\"),
-                col(Order.platform_order_id).ilike(pattern, escape="\\"),
-            )
+    return _page(session, _containing(query, search), size, cursor)
+
+
+def inbox_query(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    status: str | Sequence[str] | None = None,
+    store_id: uuid.UUID | None = None,
+    platform: str | None = None,
+    ordered_from: datetime | None = None,
+    ordered_to: datetime | None = None,
+    search: str | None = None,
+    stage: str | None = None,
+) -> SelectOfScalar[Order]:
+    """The orders `list_orders` shows for these filters, as an unordered query (for walking all
+    of them: order by (ordered_at, id) descending and page with `after_in_inbox`). A search
+    that is a whole, existing order number selects just that order, as in the inbox. Filters
+    are checked before anything is read. Needs READ."""
+    ctx.require(Permission.READ)
+    query = _filtered(ctx, status, store_id, platform, ordered_from, ordered_to, stage)
+    numbers = _whole_order_number(search)
+    if numbers:
+        exact = _numbered(query, numbers)
+        if session.exec(exact.limit(1)).first() is not None:
+            return exact
+    return _containing(query, search)
+
+
+def _filtered(
+    ctx: RequestContext,
+    status: str | Sequence[str] | None,
+    store_id: uuid.UUID | None,
+    platform: str | None,
+    ordered_from: datetime | None,
+    ordered_to: datetime | None,
+    stage: str | None,
+) -> SelectOfScalar[Order]:
+    query = select(Order).where(Order.organization_id == ctx.organization_id)
+    query = _filter_orders(query, status, store_id, platform, ordered_from, ordered_to)
+    return filter_stage(query, stage)
+
+
+def _numbered(query: SelectOfScalar[Order], numbers: list[str]) -> SelectOfScalar[Order]:
+    return query.where(
+        sa.or_(
+            col(Order.platform_order_id).in_(numbers),
+            col(Order.order_number).in_(numbers),
         )
-    return _page(session, query, size, cursor)
+    )
+
+
+def _containing(query: SelectOfScalar[Order], search: str | None) -> SelectOfScalar[Order]:
+    if not search or not search.strip():
+        return query
+    pattern = contains_pattern(search.strip())
+    return query.where(
+        sa.or_(
+            col(Order.order_number).ilike(pattern, escape="\\"),
+            col(Order.customer_name).ilike(pattern, escape="\\"),
+            col(Order.platform_order_id).ilike(pattern, escape="\\"),
+        )
+    )
 
 
 def _whole_order_number(search: str | None) -> list[str]:
@@ -187,9 +228,14 @@ def _after_cursor(cursor: str) -> sa.ColumnElement[bool]:
         last_id = uuid.UUID(str(raw_id))
     except ValueError:
         raise ValidationFailed("cursor", "is not a valid page cursor") from None
+    return after_in_inbox(_aware(ordered_at, "cursor"), last_id)
+
+
+def after_in_inbox(ordered_at: datetime, order_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """The orders after (`ordered_at`, `order_id`) in the inbox's order, newest first."""
     return sa.or_(
-        col(Order.ordered_at) < _aware(ordered_at, "cursor"),
-        sa.and_(col(Order.ordered_at) == ordered_at, col(Order.id) < last_id),
+        col(Order.ordered_at) < ordered_at,
+        sa.and_(col(Order.ordered_at) == ordered_at, col(Order.id) < order_id),
     )
 
 

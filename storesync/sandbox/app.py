@@ -121,7 +121,15 @@ class Sandbox:
         config = SeedConfig(**{**self.seed.__dict__, **seed_overrides})
         fresh = seed_state(self._new_state(), config)
         with self.state.lock:
-            for name in ("apps", "shops", "orders", "tokens", "refresh_tokens", "codes"):
+            for name in (
+                "apps",
+                "shops",
+                "orders",
+                "returns",
+                "tokens",
+                "refresh_tokens",
+                "codes",
+            ):
                 setattr(self.state, name, getattr(fresh, name))
             self.state.webhooks.clear()
             self.state.events.clear()

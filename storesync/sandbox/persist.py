@@ -67,8 +67,8 @@ def _restore(
         order = Order(**{**raw, "total": Decimal(raw["total"])}, lines=lines)
         state.orders[(order.platform, order.id)] = order
     for raw in data.get("returns", []):
-        lines = [ReturnLine(**{**ln, "price": Decimal(ln["price"])}) for ln in raw.pop("lines")]
-        found = Return(**raw, lines=lines)
+        returned = [ReturnLine(**{**ln, "price": Decimal(ln["price"])}) for ln in raw.pop("lines")]
+        found = Return(**raw, lines=returned)
         state.returns[(found.platform, found.id)] = found
     for raw in data["tokens"]:
         token = Token(**raw)

@@ -243,7 +243,8 @@ class TokenLifetimes:
 class SandboxEvent:
     platform: Platform
     shop_id: str
-    kind: str  # order.created | order.status | stock.changed | return.status
+    # order.created | order.status | order.tracking_number | stock.changed | return.status
+    kind: str
     data: dict[str, Any]
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     timestamp: int = field(default_factory=now)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from storesync.channels.schemas import ShipRequest
+from storesync.core.errors import AppError
 from storesync.db import session_scope
+from storesync.fulfilment import shipping
 from storesync.sync.health import backfill
 from storesync.sync.health.reconcile import reconcile_store
-from storesync.sync.intake import poll
+from storesync.sync.intake import poll, returns
 from storesync.sync.jobs.runner import JobKinds, JobRun, as_result, prefixed
 from storesync.sync.jobs.schemas import JobKind
 from storesync.sync.jobs.service import param_instant
@@ -43,8 +46,10 @@ async def _inventory(run: JobRun) -> Any:
 
 
 async def _orders(run: JobRun) -> Any:
+    """The store's orders, then its returns (a return reaches StoreSync even when its push did
+    not)."""
     with session_scope(run.ctx, engine=run.engine) as session:
-        return await poll.sync_orders(
+        report = await poll.sync_orders(
             session,
             ctx=run.ctx,
             store_id=run.store_id,
@@ -53,6 +58,14 @@ async def _orders(run: JobRun) -> Any:
             settings=run.settings,
             progress=run.sink,
         )
+    try:
+        found = await returns.sync_returns(
+            ctx=run.ctx, store_id=run.store_id, settings=run.settings, engine=run.engine
+        )
+    except AppError as error:  # the orders are in; the returns are asked again next time
+        return {**as_result(report), "returns": {"error": error.message}}
+    summary = {k: v for k, v in as_result(found).items() if k != "store_id"}
+    return {**as_result(report), "returns": summary}
 
 
 async def _reconcile(run: JobRun) -> dict[str, Any]:
@@ -84,6 +97,36 @@ async def _backfill(run: JobRun) -> Any:
     )
 
 
+async def _shipments(run: JobRun) -> dict[str, Any]:
+    """Arrange the given orders' shipment with the store's platform, each on its own, and fetch
+    their labels; the result names every order with its tracking number or the platform's
+    reason."""
+    params = run.job.params
+    request = ShipRequest(
+        method=params["method"],
+        address_id=params.get("address_id", ""),
+        slot_id=params.get("slot_id", ""),
+        branch_id=params.get("branch_id", ""),
+    )
+
+    def progress(done: int, total: int, failed: int) -> None:
+        run.sink(phase="arranging", done=done, total=total, failed=failed)
+
+    outcomes = await shipping.arrange_shipments(
+        run.ctx,
+        order_ids=[uuid.UUID(i) for i in params["order_ids"]],
+        requests={run.store_id: request},
+        settings=run.settings,
+        engine=run.engine,
+        progress=progress,
+    )
+    return {
+        "arranged": sum(1 for o in outcomes if o.ok),
+        "failed": sum(1 for o in outcomes if not o.ok),
+        "orders": [o.model_dump(mode="json") for o in outcomes],
+    }
+
+
 JOB_KINDS = JobKinds(
     run={
         JobKind.PRODUCTS: _products,
@@ -91,6 +134,7 @@ JOB_KINDS = JobKinds(
         JobKind.ORDERS: _orders,
         JobKind.RECONCILE: _reconcile,
         JobKind.BACKFILL: _backfill,
+        JobKind.SHIPMENTS: _shipments,
     },
     on_store_failure=backfill.note_failure,
 )

@@ -26,12 +26,14 @@ def install(app: rx.App) -> None:
     from storesync.api.app import PREFIX, build_api
     from storesync.stores.routes import routes as channel_routes
     from storesync.sync.intake.routes import routes as webhook_routes
+    from storesync.ui.downloads import routes as download_routes
     from storesync.ui.relay import relay
 
     settings = get_settings()
     routes: list[BaseRoute] = [
         *channel_routes,
         *webhook_routes,
+        *download_routes,
         Route("/api/relay", _relay_stats),
         Mount(PREFIX, app=build_api(settings)),
     ]

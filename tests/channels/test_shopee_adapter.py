@@ -30,6 +30,7 @@ from storesync.channels.schemas import (
     AuthorizedShop,
     Credentials,
     PriceUpdate,
+    ShipRequest,
     StockUpdate,
 )
 from storesync.channels.shopee.adapter import ShopeeAdapter
@@ -536,22 +537,30 @@ def test_orders_of_40_days_come_in_3_windows_each_once(running_sandbox: RunningS
         )
 
 
-def test_ship_order_arranges_pickup_and_returns_tracking(running_sandbox: RunningSandbox) -> None:
+def test_arrange_shipment_picks_up_at_an_offered_slot(running_sandbox: RunningSandbox) -> None:
     (order,) = place_orders(running_sandbox, 1)
 
-    async def scenario(adapter: ShopeeAdapter) -> tuple[str, Any]:
+    async def scenario(adapter: ShopeeAdapter) -> tuple[Any, Any, Any]:
         await authorize(adapter)
-        tracking = await adapter.ship_order(order.id)
+        options = await adapter.shipping_options(order.id)
+        address = options.addresses[0]
+        request = ShipRequest(
+            method="pickup", address_id=address.address_id, slot_id=address.slots[0].slot_id
+        )
+        shipment = await adapter.arrange_shipment(order.id, request)
         (detail,) = await adapter.fetch_order_details([order.id, "000000NOTREAL"])
         with pytest.raises(AppError) as again:
-            await adapter.ship_order(order.id)
-        assert again.value.type is ErrorType.VALIDATION and not again.value.retryable
-        return tracking, detail
+            await adapter.arrange_shipment(order.id, request)
+        return shipment, detail, again.value
 
-    tracking, detail = run(adapter_for(running_sandbox), scenario)
-    assert tracking.startswith("SPXID") and tracking == order.tracking_number
+    shipment, detail, again = run(adapter_for(running_sandbox), scenario)
+    assert shipment.tracking_number.startswith("SPXID")
+    assert shipment.tracking_number == order.tracking_number
+    assert shipment.method == order.handover_method == "pickup"
     assert order.status == "PROCESSED"
     assert (detail.platform_status, detail.status) == ("PROCESSED", "to_ship")
+    assert again.type is ErrorType.VALIDATION and not again.retryable
+    assert again.details["platform_error"] == "logistics.ship_order_not_ready_to_ship"
 
 
 # -- tokens ------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from storesync.channels.schemas import (
     ChannelProduct,
     Credentials,
     PriceUpdate,
+    Shipment,
+    ShipRequest,
     StockUpdate,
 )
 from storesync.channels.tiktok.adapter import TikTokShopAdapter
@@ -473,7 +475,7 @@ def test_fetch_orders_over_40_days_yields_every_order_once(
     assert by_id[orders[2].id].status == "to_ship"
     two_units = by_id[orders[3].id]
     assert [line.quantity for line in two_units.lines] == [2]
-    assert two_units.total == orders[3].total and two_units.customer_name == "buyer3"
+    assert two_units.total == orders[3].total and two_units.customer_name == "b***3"
     assert len(calls(running_sandbox, "/orders/search", since)) == 2 + 1
 
 
@@ -540,32 +542,39 @@ def full_order(order_id: str) -> dict[str, Any]:
     }
 
 
-def test_ship_order_returns_the_tracking_number(running_sandbox: RunningSandbox) -> None:
+def test_arrange_shipment_returns_the_tracking_number(running_sandbox: RunningSandbox) -> None:
     placed = httpx.post(
         f"{running_sandbox.base_url}/sandbox/orders", json={"platform": "tiktok"}
     ).json()
 
-    async def scenario() -> tuple[str, Any]:
+    async def scenario() -> tuple[Shipment, Any]:
         adapter = await connect(running_sandbox)
-        tracking = await adapter.ship_order(placed["id"])
+        shipment = await adapter.arrange_shipment(placed["id"], ShipRequest(method="pickup"))
         [detail] = await adapter.fetch_order_details([placed["id"]])
         with pytest.raises(AppError) as again:
-            await adapter.ship_order(placed["id"])
-        assert again.value.type is ErrorType.VALIDATION
-        return tracking, detail
+            await adapter.arrange_shipment(placed["id"], ShipRequest(method="pickup"))
+        assert again.value.type is ErrorType.VALIDATION and not again.value.retryable
+        assert "already been shipped" in again.value.message
+        return shipment, detail
 
-    tracking, detail = run(scenario)
+    shipment, detail = run(scenario)
 
     order = running_sandbox.state.orders[("tiktok", placed["id"])]
-    assert tracking and tracking == order.tracking_number
-    assert order.status == "AWAITING_COLLECTION"
-    assert (detail.status, detail.tracking_number) == ("to_ship", tracking)
+    assert shipment == Shipment(
+        platform_order_id=order.id,
+        package_id=order.package_id,
+        method="pickup",
+        tracking_number=order.tracking_number,
+        carrier="J&T Express",
+    )
+    assert order.tracking_number.startswith("JX") and order.status == "AWAITING_COLLECTION"
+    assert (detail.status, detail.tracking_number) == ("to_ship", order.tracking_number)
 
 
 # -- webhooks and health -----------------------------------------------------------------------
 
 
-def test_setup_webhooks_registers_order_and_inventory_events(
+def test_setup_webhooks_registers_order_inventory_cancellation_and_return_events(
     running_sandbox: RunningSandbox, receiver: Receiver
 ) -> None:
     app = app_credentials(running_sandbox.base_url, "tiktok")
@@ -583,7 +592,12 @@ def test_setup_webhooks_registers_order_and_inventory_events(
         time.sleep(0.05)
 
     events = running_sandbox.sandbox.sims["tiktok"].webhooks.events  # type: ignore[attr-defined]
-    assert set(events) == {"ORDER_STATUS_CHANGE", "INVENTORY_STATUS_CHANGE"}
+    assert set(events) == {
+        "ORDER_STATUS_CHANGE",
+        "INVENTORY_STATUS_CHANGE",
+        "CANCELLATION_STATUS_CHANGE",
+        "RETURN_STATUS_CHANGE",
+    }
     headers, body = receiver.received[0]
     assert verify_push(app.key, app.secret, body, headers["authorization"])
     assert json.loads(body)["data"]["order_id"] == placed["id"]

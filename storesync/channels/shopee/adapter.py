@@ -1,7 +1,8 @@
 """`ShopeeAdapter`: StoreSync's `PlatformAdapter` for Shopee Open Platform v2 (MARKETPLACES §1).
 
 The adapter knows the endpoints' paging and batching rules; signing, retries and the token
-lifecycle live in `client`, payload fields in `mapping`, error classification in `wire`.
+lifecycle live in `client`, payload fields in `mapping`, error classification in `wire`, and
+shipping, labels, cancellation and returns in `fulfilment`.
 """
 
 from __future__ import annotations
@@ -22,16 +23,22 @@ from storesync.channels.schemas import (
     Capabilities,
     ChannelOrder,
     ChannelProduct,
+    ChannelReturn,
     Credentials,
     PriceUpdate,
     PushFailure,
     PushResult,
+    Shipment,
+    ShippingLabel,
+    ShippingOptions,
+    ShipRequest,
     ShopHealth,
     StockUpdate,
 )
 from storesync.channels.shopee import client as api
 from storesync.channels.shopee import mapping
 from storesync.channels.shopee.client import ShopeeClient, Tally
+from storesync.channels.shopee.fulfilment import ShopeeFulfilment
 from storesync.channels.shopee.signing import public_base, sign
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, ValidationFailed
@@ -43,8 +50,9 @@ Update = TypeVar("Update", StockUpdate, PriceUpdate)
 
 LISTED_STATUSES = ("NORMAL", "UNLIST")  # what a seller still sells or may relist
 PARALLEL_CALLS = 8  # in flight per operation; the connection's bucket still sets the pace
-# 2 deauthorization, 3 order status, 4 tracking number, 8 reserved stock, 12 auth expiring.
-PUSH_CODES = [2, 3, 4, 8, 12]
+# 2 deauthorization, 3 order status, 4 tracking number, 8 reserved stock, 12 auth expiring,
+# 29 return updates.
+PUSH_CODES = [2, 3, 4, 8, 12, 29]
 PUSH_REFUSED = frozenset({"error_busi_update_stock_failed", "error_busi_update_price_failed"})
 
 
@@ -62,6 +70,7 @@ class ShopeeAdapter:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.client = ShopeeClient(connection)
+        self.fulfilment = ShopeeFulfilment(self.client)
         install_log_redaction()
 
     # -- authorization -------------------------------------------------------------------------
@@ -293,16 +302,48 @@ class ShopeeAdapter:
             orders.extend(mapping.order(detail) for detail in details)
         return orders
 
-    async def ship_order(self, order_id: str, *, tracking_number: str = "") -> str:
-        """Arrange shipment the way the order's logistics channel asks (see `mapping.ship_mode`),
-        then read the tracking number ("" while Shopee has not assigned one: poll later)."""
-        shop = self.client.shop
-        answer = await shop("GET", api.SHIPPING_PARAMETER, params=[("order_sn", order_id)])
-        mode = mapping.ship_mode(answer.get("response") or {}, tracking_number)
-        await shop("POST", api.SHIP_ORDER, body={"order_sn": order_id, **mode})
-        log.info("Shopee order %s shipped by %s", order_id, next(iter(mode)))
-        tracking = await shop("GET", api.TRACKING_NUMBER, params=[("order_sn", order_id)])
-        return str((tracking.get("response") or {}).get("tracking_number") or tracking_number)
+    # -- fulfilment ----------------------------------------------------------------------------
+
+    async def shipping_options(self, order_id: str) -> ShippingOptions:
+        """get_shipping_parameter for the order's package: pickup (the seller's addresses, each
+        with its time slots) and/or drop-off (branches, when Shopee lists any), with the
+        package and carrier from the order's detail."""
+        return await self.fulfilment.shipping_options(order_id)
+
+    async def arrange_shipment(self, order_id: str, request: ShipRequest) -> Shipment:
+        """ship_order by pickup (address and one of its slots) or drop-off (any branch, or the
+        one named), then get_tracking_number ("" while Shopee has not assigned one: ask again
+        later). A refusal (already arranged, cancelled, slot not offered) raises `AppError`
+        with Shopee's code in `details["platform_error"]`."""
+        return await self.fulfilment.arrange_shipment(order_id, request)
+
+    async def tracking_number(self, order_id: str) -> str:
+        """get_tracking_number; "" until Shopee assigns one (Shopee: poll no sooner than every
+        5 minutes)."""
+        return await self.fulfilment.tracking_number(order_id)
+
+    async def shipping_label(self, order_id: str) -> ShippingLabel:
+        """The label PDF: the suggested document type, create_shipping_document, then
+        get_shipping_document_result until READY (at most `fulfilment.label_polls` polls,
+        `fulfilment.label_poll_seconds` apart), then download_shipping_document. Before
+        shipment is arranged Shopee refuses (`logistics.package_can_not_print`); a FAILED
+        document raises `label_failed`, one still printing after the polls `label_not_ready`
+        (retryable)."""
+        return await self.fulfilment.shipping_label(order_id)
+
+    async def cancel_order(self, order_id: str, reason: str) -> None:
+        """cancel_order as the seller: out_of_stock → OUT_OF_STOCK naming every item of the
+        order, customer_request → CUSTOMER_REQUEST, undeliverable_area → UNDELIVERABLE_AREA
+        (TW and MY shops only). Shopee refuses once shipment is arranged (`order.error_limit`)."""
+        await self.fulfilment.cancel_order(order_id, reason)
+
+    def fetch_returns(
+        self, *, since: datetime, until: datetime | None = None
+    ) -> AsyncIterator[ChannelReturn]:
+        """Returns updated in [since, until) (default: until now), each once: get_return_list
+        in update-time windows of at most 15 days, 100 a page, with get_return_detail for a
+        return the list shows without items."""
+        return self.fulfilment.fetch_returns(since=since, until=until)
 
     # -- webhooks and health -------------------------------------------------------------------
 

@@ -37,9 +37,16 @@ UPDATE_STOCK = "/api/v2/product/update_stock"
 UPDATE_PRICE = "/api/v2/product/update_price"
 ORDER_LIST = "/api/v2/order/get_order_list"
 ORDER_DETAIL = "/api/v2/order/get_order_detail"
+CANCEL_ORDER = "/api/v2/order/cancel_order"
 SHIPPING_PARAMETER = "/api/v2/logistics/get_shipping_parameter"
 SHIP_ORDER = "/api/v2/logistics/ship_order"
 TRACKING_NUMBER = "/api/v2/logistics/get_tracking_number"
+DOCUMENT_PARAMETER = "/api/v2/logistics/get_shipping_document_parameter"
+CREATE_DOCUMENT = "/api/v2/logistics/create_shipping_document"
+DOCUMENT_RESULT = "/api/v2/logistics/get_shipping_document_result"
+DOWNLOAD_DOCUMENT = "/api/v2/logistics/download_shipping_document"
+RETURN_LIST = "/api/v2/returns/get_return_list"
+RETURN_DETAIL = "/api/v2/returns/get_return_detail"
 PUSH_CONFIG = "/api/v2/push/set_app_push_config"
 
 REFRESH_LIFETIME = timedelta(days=30)
@@ -58,7 +65,8 @@ class Tally:
 
 class ShopeeClient:
     """The wire for one `Connection`: `shop()` and `public()` return the answer's JSON object
-    (success fields under `response`, or at the top level for the auth and shop-info calls)."""
+    (success fields under `response`, or at the top level for the auth and shop-info calls);
+    `shop_file()` returns the bytes of an answer that is a file (a shipping document)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -76,21 +84,43 @@ class ShopeeClient:
     ) -> dict[str, Any]:
         """A shop-level call; a rejected access token is refreshed once and the call retried
         once (a second rejection raises)."""
+        response = await self._shop_call(method, path, params, body, accept, tally, False)
+        return _decoded(response, path)
+
+    async def shop_file(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None
+    ) -> bytes:
+        """A shop-level call answered with a file on success (a JSON error otherwise): its
+        bytes. Refreshes a rejected token like `shop`."""
+        response = await self._shop_call(method, path, (), body, (), None, True)
+        return response.content
+
+    async def _shop_call(
+        self,
+        method: str,
+        path: str,
+        params: Params,
+        body: dict[str, Any] | None,
+        accept: Collection[str],
+        tally: Tally | None,
+        binary: bool,
+    ) -> httpx.Response:
         credentials = await self._live_credentials()
+        call = (method, path, params, body)
         try:
-            return await self._send(method, path, params, body, credentials, accept, tally)
+            return await self._send(*call, credentials, accept, tally, binary)
         except AppError as error:
             if error.code != "token_invalid":
                 raise
         log.info("Shopee rejected the access token of shop %s; refreshing", credentials.shop_id)
         credentials = await self._refresh_after(credentials)
-        return await self._send(method, path, params, body, credentials, accept, tally)
+        return await self._send(*call, credentials, accept, tally, binary)
 
     async def public(
         self, method: str, path: str, *, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """A public- or auth-level call (signed without token and shop)."""
-        return await self._send(method, path, (), body, None, (), None)
+        return _decoded(await self._send(method, path, (), body, None, (), None, False), path)
 
     async def refresh(self) -> Credentials:
         """Spend the refresh token for a new pair; store it and hand it to `on_refresh`."""
@@ -152,7 +182,8 @@ class ShopeeClient:
         credentials: Credentials | None,
         accept: Collection[str],
         tally: Tally | None,
-    ) -> dict[str, Any]:
+        binary: bool,
+    ) -> httpx.Response:
         secret = self.connection.app.secret
         partner_id = self.partner_id()
         client = self.connection.http.client
@@ -171,11 +202,9 @@ class ShopeeClient:
                 tally.calls += 1
             return client.build_request(method, self.url(path), params=query, json=body)
 
-        response = await self.connection.http.send(build, classifier(path, accept=accept))
-        data: dict[str, Any] = json_body(response) or {}
-        if data.get("warning"):
-            log.info("Shopee %s warning: %s", path, data["warning"])
-        return data
+        return await self.connection.http.send(
+            build, classifier(path, accept=accept, binary=binary)
+        )
 
     async def _live_credentials(self) -> Credentials:
         credentials = self.credentials()
@@ -190,6 +219,13 @@ class ShopeeClient:
             if current.access_token != stale.access_token:
                 return current
             return await self._rotate()
+
+
+def _decoded(response: httpx.Response, path: str) -> dict[str, Any]:
+    data: dict[str, Any] = json_body(response) or {}
+    if data.get("warning"):
+        log.info("Shopee %s warning: %s", path, data["warning"])
+    return data
 
 
 def now_epoch() -> int:

@@ -1,5 +1,5 @@
-"""Shopee payloads ↔ StoreSync DTOs: the only place that knows Shopee product, order and
-logistics field names."""
+"""Shopee payloads ↔ StoreSync DTOs: Shopee's product, order and return field names (the
+logistics payloads of arranging shipment and printing labels are read in `fulfilment`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from typing import Any
 from storesync.channels.schemas import (
     ChannelOrder,
     ChannelOrderLine,
+    ChannelPackage,
     ChannelProduct,
+    ChannelReturn,
+    ChannelReturnLine,
     ChannelVariant,
     PriceUpdate,
+    ReturnState,
+    ShippingAddress,
     StockUpdate,
 )
-from storesync.core.errors import AppError, ErrorType, ValidationFailed
 from storesync.orders.status import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -40,11 +44,34 @@ ORDER_STATUS: dict[str, OrderStatus] = {
     "TO_RETURN": OrderStatus.RETURNED,
 }
 
-# Detail fields get_order_detail leaves out unless asked (no recipient address: we need none).
+# Detail fields get_order_detail leaves out unless asked.
 ORDER_DETAIL_FIELDS = (
     "buyer_username,item_list,total_amount,pay_time,package_list,cancel_reason,"
-    "shipping_carrier,payment_method"
+    "shipping_carrier,payment_method,recipient_address"
 )
+
+# StoreSync's cancellation reasons (`schemas.CANCEL_REASONS`) → cancel_order's cancel_reason.
+# UNDELIVERABLE_AREA applies to TW and MY shops only: elsewhere Shopee refuses it.
+CANCEL_REASON = {
+    "out_of_stock": "OUT_OF_STOCK",
+    "customer_request": "CUSTOMER_REQUEST",
+    "undeliverable_area": "UNDELIVERABLE_AREA",
+}
+
+# Shopee's ReturnStatus → StoreSync's reading. The buyer asked (REQUESTED); the seller agreed
+# or Shopee is deciding (ACCEPTED, PROCESSING, JUDGING, SELLER_DISPUTE); the refund went out
+# (REFUND_PAID); the buyer withdrew (CANCELLED); closed without a refund (CLOSED).
+RETURN_STATE: dict[str, ReturnState] = {
+    "REQUESTED": "requested",
+    "ACCEPTED": "in_progress",
+    "PROCESSING": "in_progress",
+    "JUDGING": "in_progress",
+    "SELLER_DISPUTE": "in_progress",
+    "REFUND_PAID": "completed",
+    "CANCELLED": "cancelled",
+    "CLOSED": "rejected",
+}
+REFUND_ONLY = 1  # return_solution: 0 return and refund, 1 refund only
 
 
 def order_status(platform_status: str) -> OrderStatus:
@@ -180,6 +207,7 @@ def order(detail: dict[str, Any]) -> ChannelOrder:
         )
         for line in detail.get("item_list") or []
     ]
+    packages = [_package(p, detail) for p in detail.get("package_list") or []]
     return ChannelOrder(
         platform_order_id=str(detail["order_sn"]),
         order_number=str(detail["order_sn"]),
@@ -191,7 +219,67 @@ def order(detail: dict[str, Any]) -> ChannelOrder:
         ordered_at=created,
         updated_at=epoch(detail.get("update_time")) or created,
         lines=lines,
+        carrier=str(detail.get("shipping_carrier") or "")
+        or next((p.carrier for p in packages if p.carrier), ""),
+        shipping_address=_address(detail.get("recipient_address")),
+        packages=packages,
         raw=detail,
+    )
+
+
+def _address(raw: Any) -> ShippingAddress | None:
+    """recipient_address as given: Shopee masks name and phone ("B****i"); so do we."""
+    if not isinstance(raw, dict):
+        return None
+    return ShippingAddress(
+        name=str(raw.get("name") or ""),
+        phone=str(raw.get("phone") or ""),
+        address=str(raw.get("full_address") or ""),
+        district=str(raw.get("district") or ""),
+        city=str(raw.get("city") or ""),
+        state=str(raw.get("state") or ""),
+        postcode=str(raw.get("zipcode") or ""),
+        country=str(raw.get("region") or ""),
+    )
+
+
+def _package(raw: dict[str, Any], detail: dict[str, Any]) -> ChannelPackage:
+    return ChannelPackage(
+        package_id=str(raw.get("package_number") or ""),
+        carrier=str(raw.get("shipping_carrier") or detail.get("shipping_carrier") or ""),
+        status=str(raw.get("logistics_status") or ""),
+    )
+
+
+def channel_return(raw: dict[str, Any]) -> ChannelReturn:
+    """One return from get_return_list or get_return_detail (the same fields)."""
+    platform_status = str(raw.get("status") or "")
+    state = RETURN_STATE.get(platform_status)
+    if state is None:
+        log.warning("unknown Shopee return status %r, treated as in_progress", platform_status)
+        state = "in_progress"
+    created = epoch(raw.get("create_time")) or datetime.fromtimestamp(0, UTC)
+    amount = raw.get("refund_amount")
+    return ChannelReturn(
+        platform_return_id=str(raw["return_sn"]),
+        platform_order_id=str(raw.get("order_sn") or ""),
+        platform_status=platform_status,
+        state=state,
+        reason=str(raw.get("text_reason") or raw.get("reason") or ""),
+        refund_only=raw.get("return_solution") == REFUND_ONLY,
+        lines=[
+            ChannelReturnLine(
+                platform_item_id=str(item.get("item_id") or ""),
+                platform_model_id=model_id(item.get("model_id")),
+                sku=str(item.get("variation_sku") or item.get("item_sku") or ""),
+                quantity=int(item.get("amount") or 0),
+            )
+            for item in raw.get("item") or []
+        ],
+        refund_amount=decimal(amount) if amount not in (None, "") else None,
+        currency=str(raw.get("currency") or ""),
+        created_at=created,
+        updated_at=epoch(raw.get("update_time")) or created,
     )
 
 
@@ -211,41 +299,3 @@ def price_entry(update: PriceUpdate) -> dict[str, Any]:
     price = update.price
     number: int | float = int(price) if price == price.to_integral_value() else float(price)
     return {"model_id": int(update.platform_model_id or 0), "original_price": number}
-
-
-def ship_mode(parameters: dict[str, Any], tracking_number: str) -> dict[str, Any]:
-    """The one shipping mode ship_order takes, read from get_shipping_parameter's answer:
-    pickup from the seller's pickup address at the first slot, else drop-off at the first
-    branch, else the seller's own courier with `tracking_number`."""
-    needed = parameters.get("info_needed") or {}
-    addresses = (parameters.get("pickup") or {}).get("address_list") or []
-    if "pickup" in needed and addresses:
-        address = next(
-            (a for a in addresses if "pickup_address" in (a.get("address_flag") or [])),
-            addresses[0],
-        )
-        pickup: dict[str, Any] = {"address_id": address["address_id"]}
-        slots = address.get("time_slot_list") or []
-        if slots:
-            pickup["pickup_time_id"] = slots[0]["pickup_time_id"]
-        if "tracking_number" in needed["pickup"] and tracking_number:
-            pickup["tracking_number"] = tracking_number
-        return {"pickup": pickup}
-    if "dropoff" in needed:
-        dropoff: dict[str, Any] = {}
-        branches = (parameters.get("dropoff") or {}).get("branch_list") or []
-        if "branch_id" in needed["dropoff"] and branches:
-            dropoff["branch_id"] = branches[0]["branch_id"]
-        if "tracking_number" in needed["dropoff"] and tracking_number:
-            dropoff["tracking_number"] = tracking_number
-        return {"dropoff": dropoff}
-    if "non_integrated" in needed:
-        if not tracking_number:
-            raise ValidationFailed("tracking_number", "this order's courier needs one from you")
-        return {"non_integrated": {"tracking_number": tracking_number}}
-    raise AppError(
-        ErrorType.VALIDATION,
-        "cannot_ship",
-        "Shopee offers no way to ship this order (no pickup, drop-off or own courier)",
-        retryable=False,
-    )

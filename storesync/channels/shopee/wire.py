@@ -2,7 +2,8 @@
 filter that keeps tokens and signatures (which Shopee carries in the query string) out of logs.
 
 Shopee's HTTP statuses are not documented, so answers are classified on the `error` field first;
-HTTP 429 and 5xx are honoured even without a readable body.
+HTTP 429 and 5xx are honoured even without a readable body. download_shipping_document answers
+a file on success (and JSON on failure): its classifier takes a complete file for success.
 """
 
 from __future__ import annotations
@@ -27,20 +28,23 @@ BAD_APP = "wrong partner id or key: check the Shopee partner_id and partner_key 
 Classifier = Callable[[httpx.Response], AppError | None]
 
 
-def classifier(path: str, *, accept: Collection[str] = ()) -> Classifier:
+def classifier(path: str, *, accept: Collection[str] = (), binary: bool = False) -> Classifier:
     """How to read an answer of `path`: None for success (or for an `error` listed in `accept`,
-    whose body the caller reads itself, e.g. update_stock's failure_list), else the AppError."""
+    whose body the caller reads itself, e.g. update_stock's failure_list), else the AppError.
+    `binary`: a 2xx answer that is not JSON is a file, a success when it is complete."""
 
     def classify(response: httpx.Response) -> AppError | None:
-        return classify_response(response, path, accept=accept)
+        return classify_response(response, path, accept=accept, binary=binary)
 
     return classify
 
 
 def classify_response(
-    response: httpx.Response, path: str, *, accept: Collection[str] = ()
+    response: httpx.Response, path: str, *, accept: Collection[str] = (), binary: bool = False
 ) -> AppError | None:
     status = response.status_code
+    if binary and 200 <= status < 300 and _is_file(response):
+        return None
     body = _json_body(response)
     error = str(body.get("error") or "") if body is not None else ""
     if status == 429 or error in ("error_rate_limit", "too_many_request"):
@@ -65,6 +69,17 @@ def classify_response(
     if error in accept:
         return None
     return _error(error, str(body.get("message") or ""), status, path)
+
+
+def _is_file(response: httpx.Response) -> bool:
+    """A non-JSON answer with content; a PDF only when it is whole (a cut-off download is
+    malformed and retried)."""
+    content = response.content
+    if not content or content.lstrip()[:1] in (b"{", b"["):
+        return False
+    if content.startswith(b"%PDF"):
+        return b"%%EOF" in content[-1024:]
+    return True
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any] | None:

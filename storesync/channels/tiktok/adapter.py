@@ -1,6 +1,7 @@
 """TikTok Shop Open API (202309) adapter: OAuth on the auth host, signed calls on the API host
 (`x-tts-access-token` header, `shop_cipher` on shop endpoints), products, stock and prices,
-orders, shipping, webhooks and health (MARKETPLACES §2).
+orders, fulfilment (`fulfilment`: handover, Ship Package, labels, cancellation) and returns
+(`returns`), webhooks and health (MARKETPLACES §2, docs/marketplaces/tiktok-fulfilment.md).
 
 Every call goes through the connection's `ResilientClient` (bucket, retries, breaker) with
 `wire.classify`; a shop call refused for its token triggers one refresh and one retry.
@@ -27,15 +28,28 @@ from storesync.channels.schemas import (
     Capabilities,
     ChannelOrder,
     ChannelProduct,
+    ChannelReturn,
     Credentials,
     PriceUpdate,
     PushFailure,
     PushResult,
+    Shipment,
+    ShippingLabel,
+    ShippingOptions,
+    ShipRequest,
     ShopHealth,
     StockUpdate,
 )
-from storesync.channels.tiktok import batching, mapping, wire
-from storesync.core.errors import AppError, ErrorType, NotFound
+from storesync.channels.tiktok import batching, fulfilment, mapping, returns, wire
+from storesync.channels.tiktok.paths import (
+    ORDERS,
+    ORDERS_SEARCH,
+    PRODUCT,
+    PRODUCTS_SEARCH,
+    SHOPS,
+    WEBHOOKS,
+)
+from storesync.core.errors import AppError, ErrorType
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +57,12 @@ log = logging.getLogger(__name__)
 MAX_SKUS_PER_CALL = 100
 MAX_ORDER_IDS = 50
 PAGE_SIZE = 100
-WEBHOOK_EVENTS = ("ORDER_STATUS_CHANGE", "INVENTORY_STATUS_CHANGE")
-
-SHOPS = "/authorization/202309/shops"
-PRODUCTS_SEARCH = "/product/202309/products/search"
-PRODUCT = "/product/202309/products/{product_id}"
-ORDERS_SEARCH = "/order/202309/orders/search"
-ORDERS = "/order/202309/orders"
-PACKAGE = "/fulfillment/202309/packages/{package_id}"
-WEBHOOKS = "/event/202309/webhooks"
+WEBHOOK_EVENTS = (
+    "ORDER_STATUS_CHANGE",
+    "INVENTORY_STATUS_CHANGE",
+    "CANCELLATION_STATUS_CHANGE",
+    "RETURN_STATUS_CHANGE",
+)
 
 
 class TikTokShopAdapter:
@@ -308,37 +319,48 @@ class TikTokShopAdapter:
             orders.extend(mapping.order(raw) for raw in page.get("orders") or [])
         return orders
 
-    async def ship_order(self, order_id: str, *, tracking_number: str = "") -> str:
-        """Ship every package of the order (platform pickup, or self-shipment when a tracking
-        number is given); returns the tracking number from the package."""
-        page = await self._call("GET", ORDERS, query={"ids": order_id})
-        orders = page.get("orders") or []
-        if not orders:
-            raise NotFound("order", order_id)
-        packages = [str(p["id"]) for p in orders[0].get("packages") or []]
-        if not packages:
-            raise AppError(
-                ErrorType.CONFLICT,
-                "no_package",
-                f"TikTok order {order_id} has no package to ship yet",
-                details={"order_id": order_id},
-            )
-        body: dict[str, Any] = {"handover_method": "PICKUP"}
-        if tracking_number:
-            body["self_shipment"] = {"tracking_number": tracking_number}
-        tracking = ""
-        for package_id in packages:
-            path = PACKAGE.format(package_id=package_id)
-            await self._call("POST", f"{path}/ship", body=body)
-            package = await self._call("GET", path)
-            tracking = tracking or str(package.get("tracking_number") or "")
-        log.info("tiktok order %s shipped (%d packages)", order_id, len(packages))
-        return tracking or tracking_number
+    # -- fulfilment ----------------------------------------------------------------------------
+
+    async def shipping_options(self, order_id: str) -> ShippingOptions:
+        """The first package's handover: pickup at the shop's Seller Center address in one of the
+        offered slots (`slot_id` "start-end"), and/or drop-off at any of the carrier's points.
+        Three calls: order detail, handover time slots, package detail."""
+        return await fulfilment.shipping_options(self._call, order_id)
+
+    async def arrange_shipment(self, order_id: str, request: ShipRequest) -> Shipment:
+        """Ship Package (PICKUP in the chosen slot, or DROP_OFF), then the package's tracking
+        number and carrier. TikTok's refusal (shipped, cancelled, slot not offered) raises its
+        `AppError` with TikTok's message."""
+        shipment = await fulfilment.arrange_shipment(self._call, order_id, request)
+        log.info("tiktok order %s: shipment arranged (%s)", order_id, request.method)
+        return shipment
+
+    async def tracking_number(self, order_id: str) -> str:
+        """The order's tracking number from its detail; "" before shipment is arranged."""
+        return await fulfilment.tracking_number(self._call, order_id)
+
+    async def shipping_label(self, order_id: str) -> ShippingLabel:
+        """The first package's shipping label: the document link TikTok answers, downloaded
+        (unsigned) through this connection's client and checked to be a PDF."""
+        return await fulfilment.shipping_label(self._call, self.connection.http, order_id)
+
+    async def cancel_order(self, order_id: str, reason: str) -> None:
+        """Cancel as the seller with TikTok's reason for `reason` (a `CANCEL_REASONS` key) at the
+        order's status; refused by TikTok once shipment is arranged or the order is cancelled."""
+        await fulfilment.cancel_order(self._call, order_id, reason)
+        log.info("tiktok order %s cancelled by the seller (%s)", order_id, reason)
+
+    def fetch_returns(
+        self, *, since: datetime, until: datetime | None = None
+    ) -> AsyncIterator[ChannelReturn]:
+        """Returns and refund requests updated in [since, until), oldest update first, each once,
+        with their lines' products."""
+        return returns.fetch_returns(self._call, since=since, until=until)
 
     # -- webhooks and health -------------------------------------------------------------------
 
     async def setup_webhooks(self, callback_url: str) -> None:
-        """Register `callback_url` for order status and inventory status pushes."""
+        """Register `callback_url` for order, inventory, cancellation and return pushes."""
         for event_type in WEBHOOK_EVENTS:
             await self._call(
                 "PUT", WEBHOOKS, body={"address": callback_url, "event_type": event_type}

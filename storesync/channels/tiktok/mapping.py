@@ -1,5 +1,5 @@
-"""TikTok Shop 202309 payloads → StoreSync DTOs: products, orders and their statuses, tokens and
-authorized shops. The only module that knows TikTok's payload field names."""
+"""TikTok Shop 202309 payloads → StoreSync DTOs: products, orders (with their recipient, carrier
+and packages) and their statuses, tokens and authorized shops. Returns are mapped in `returns`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from typing import Any
 from storesync.channels.schemas import (
     ChannelOrder,
     ChannelOrderLine,
+    ChannelPackage,
     ChannelProduct,
     ChannelVariant,
     Credentials,
+    ShippingAddress,
 )
 from storesync.core.errors import AppError, ErrorType
 from storesync.orders.status import OrderStatus
@@ -134,9 +136,70 @@ def order(raw: dict[str, Any]) -> ChannelOrder:
         ordered_at=created,
         updated_at=epoch(raw.get("update_time")) or created,
         lines=_lines(items),
-        tracking_number=_tracking(raw, items),
+        tracking_number=tracking(raw),
+        carrier=carrier(raw),
+        shipping_address=shipping_address(raw.get("recipient_address")),
+        packages=packages(raw),
         raw=raw,
     )
+
+
+def carrier(raw: dict[str, Any]) -> str:
+    """The order's shipping provider (the order's own field, else its first line item's)."""
+    if raw.get("shipping_provider"):
+        return str(raw["shipping_provider"])
+    items = raw.get("line_items") or []
+    return next(
+        (str(i["shipping_provider_name"]) for i in items if i.get("shipping_provider_name")), ""
+    )
+
+
+def shipping_address(raw: Any) -> ShippingAddress | None:
+    """The recipient as TikTok sends it (masked: "A*** F***i", "(+62)812*****89"); district,
+    city and state come from `district_info` levels L3, L2 and L1."""
+    if not isinstance(raw, dict):
+        return None
+    levels = {
+        str(d.get("address_level", "")): str(d.get("address_name", ""))
+        for d in raw.get("district_info") or []
+        if isinstance(d, dict)
+    }
+    lines = [str(raw.get(f"address_line{n}") or "") for n in range(1, 5)]
+    address = str(raw.get("address_detail") or "") or ", ".join(line for line in lines if line)
+    return ShippingAddress(
+        name=str(raw.get("name") or ""),
+        phone=str(raw.get("phone_number") or ""),
+        address=address or str(raw.get("full_address") or ""),
+        district=levels.get("L3", ""),
+        city=levels.get("L2", "") or str(raw.get("post_town") or ""),
+        state=levels.get("L1", ""),
+        postcode=str(raw.get("postal_code") or ""),
+        country=str(raw.get("region_code") or ""),
+    )
+
+
+def packages(raw: dict[str, Any]) -> list[ChannelPackage]:
+    """The order's packages (`packages[].id`), with the tracking number, carrier and package
+    status its line items carry."""
+    items = raw.get("line_items") or []
+    found = []
+    for entry in raw.get("packages") or []:
+        package_id = str(entry.get("id", "")) if isinstance(entry, dict) else ""
+        if not package_id:
+            continue
+        mine = [i for i in items if str(i.get("package_id", "")) == package_id]
+        if not any(i.get("package_id") for i in items):
+            mine = items  # line items that do not say their package belong to the only one
+        first = mine[0] if mine else {}
+        found.append(
+            ChannelPackage(
+                package_id=package_id,
+                tracking_number=str(first.get("tracking_number") or ""),
+                carrier=str(first.get("shipping_provider_name") or ""),
+                status=str(first.get("package_status") or ""),
+            )
+        )
+    return found
 
 
 def _lines(items: list[dict[str, Any]]) -> list[ChannelOrderLine]:
@@ -165,9 +228,12 @@ def _price(item: dict[str, Any]) -> str:
     return str(item.get("sale_price") or item.get("original_price") or "0")
 
 
-def _tracking(raw: dict[str, Any], items: list[dict[str, Any]]) -> str:
+def tracking(raw: dict[str, Any]) -> str:
+    """The order's tracking number (its own field, else its first line item's); "" while
+    shipment is not arranged."""
     if raw.get("tracking_number"):
         return str(raw["tracking_number"])
+    items = raw.get("line_items") or []
     return next((str(i["tracking_number"]) for i in items if i.get("tracking_number")), "")
 
 

@@ -150,3 +150,41 @@ def _error(
     if body is not None:
         details = {"platform_code": body.get("code"), "request_id": body.get("request_id", "")}
     return AppError(type_, code, message, details=details, retryable=retryable)
+
+
+def document_request(url: str) -> httpx.Request:
+    """A shipping document download: a plain GET of the link TikTok answered (a CDN URL that
+    carries its own expiring token), never signed."""
+    return httpx.Request("GET", url, headers={"accept": "application/pdf"})
+
+
+def classify_document(response: httpx.Response) -> AppError | None:
+    """None for a PDF; the download's failure otherwise (5xx and 429 retryable, an expired or
+    unknown link not: ask for a new one)."""
+    status = response.status_code
+    if status == 429:
+        return AppError(ErrorType.RATE_LIMIT, "rate_limited", "TikTok Shop rate limit hit")
+    if status >= 500:
+        return AppError(
+            ErrorType.PLATFORM_API,
+            "server_error",
+            f"TikTok Shop's document server failed (HTTP {status})",
+            retryable=True,
+        )
+    if status >= 400:
+        return AppError(
+            ErrorType.PLATFORM_API,
+            "document_unavailable",
+            f"TikTok Shop refused the shipping document link (HTTP {status}); ask for it again",
+            details={"http_status": status},
+            retryable=False,
+        )
+    if not response.content.startswith(b"%PDF-"):
+        return AppError(
+            ErrorType.PLATFORM_API,
+            "malformed_response",
+            "TikTok Shop's shipping document is not a PDF",
+            details={"content_type": response.headers.get("content-type", "")},
+            retryable=False,
+        )
+    return None

@@ -1,2 +1,3 @@
-"""The Shopee Open Platform v2 simulator: `sim.ShopeeSim`, `wire`, `auth`, `product`, `order`.
-Imports only its own modules and `storesync.sandbox.state` (never `app`, never `tiktok`)."""
+"""The Shopee Open Platform v2 simulator: `sim.ShopeeSim`, `wire`, `auth`, `product`, `order`,
+`logistics`, `documents`, `cancel`, `returns`. Imports only its own modules, `state` and the
+shared `fulfilment` labels (never `app`, never `tiktok`)."""

@@ -24,7 +24,11 @@ from storesync.sandbox.shopee.wire import (
 from storesync.sandbox.state import SandboxError, SandboxState
 
 PAGE_LIFETIME = 600  # seconds the consent page stays usable
-PUSH_CODES = range(1, 14)
+# 1-13 as the set_app_push_config spec lists them, and the later codes seller consoles show:
+# 15 shipping document status, 16 violation item, 22 item price update, 23/24/25 booking,
+# 27 scheduled publish failed, 28 shop penalty, 29 return updates, 30 package fulfilment,
+# 33, 36 FBS, 37 courier binding, 38 video upload result, 47 package info.
+PUSH_CODES = frozenset(range(1, 14)) | {15, 16, 22, 23, 24, 25, 27, 28, 29, 30, 33, 36, 37, 38, 47}
 MAX_BLOCKED_SHOPS = 500
 AUTH_VALIDITY = 365 * 86400  # shop authorization lasts a year on Shopee
 
@@ -199,7 +203,7 @@ def _codes(value: Any, name: str) -> set[int]:
     if not isinstance(value, list):
         raise param_error(f"{name} should be a list of push codes")
     codes = {as_int(code, name) for code in value}
-    if not codes <= set(PUSH_CODES):
+    if not codes <= PUSH_CODES:
         raise param_error(f"{name} contains an unknown push code")
     return codes
 

@@ -1,9 +1,9 @@
-"""Shopee order and logistics APIs: order list and detail, shipping parameters, ship, tracking."""
+"""Shopee order APIs: order list and detail, and the order lookups the logistics, cancel and
+document modules share (`find_order`, `package_number`, `recipient_address`)."""
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from typing import Any
 
 from storesync.sandbox.shopee.product import location_id
@@ -12,7 +12,6 @@ from storesync.sandbox.shopee.wire import (
     Call,
     Endpoint,
     ShopeeError,
-    as_int,
     money,
     param_error,
 )
@@ -30,7 +29,6 @@ FILTER_STATUSES = (
     "CANCELLED",
     "INVOICE_PENDING",
 )
-SHIPPABLE = ("READY_TO_SHIP", "RETRY_SHIP")
 LOGISTICS_STATUS = {
     "UNPAID": "LOGISTICS_NOT_START",
     "PENDING": "LOGISTICS_NOT_START",
@@ -46,12 +44,19 @@ LOGISTICS_STATUS = {
 }
 CARRIER = "SPX Express"
 CHANNEL_ID = 8005
-ADDRESS_ID = 200_001
 DAYS_TO_SHIP = 2
 NOT_FOUND = "Wrong parameters, detail: the order is not found."
+# What get_order_detail shows as `cancel_reason` for the seller's cancel_reason codes.
+CANCEL_REASON_TEXT = {
+    "OUT_OF_STOCK": "Out of Stock",
+    "CUSTOMER_REQUEST": "Customer Request",
+    "UNDELIVERABLE_AREA": "Undeliverable Area",
+    "COD_NOT_SUPPORTED": "COD Not Supported",
+}
 
 
-def _order(call: Call, order_sn: str) -> Order:
+def find_order(call: Call, order_sn: str) -> Order:
+    """The shop's order; `error_not_found` as get_order_detail answers an unknown order_sn."""
     order = call.state.orders.get(("shopee", order_sn))
     if order is None or order.shop_id != call.shop.id:
         raise ShopeeError("error_not_found", NOT_FOUND)
@@ -149,17 +154,7 @@ def _optional_fields(shop: Shop, order: Order) -> dict[str, Any]:
     return {
         "buyer_user_id": int(hashlib.sha256(order.buyer.encode()).hexdigest()[:8], 16),
         "buyer_username": order.buyer,
-        "recipient_address": {
-            "name": "B****i",
-            "phone": "******78",
-            "town": "",
-            "district": "Kebayoran Baru",
-            "city": "Kota Jakarta Selatan",
-            "state": "DKI Jakarta",
-            "region": shop.region,
-            "zipcode": "12190",
-            "full_address": "Jl. S******** No. **, Kebayoran Baru, Jakarta Selatan",
-        },
+        "recipient_address": recipient_address(shop),
         "item_list": [_line(ln, index) for index, ln in enumerate(order.lines)],
         "total_amount": money(order.total),
         "pay_time": order.create_time if paid else None,
@@ -174,17 +169,36 @@ def _optional_fields(shop: Shop, order: Order) -> dict[str, Any]:
         "note_update_time": 0,
         "split_up": False,
         "fulfillment_flag": "fulfilled_by_local_seller",
-        "pickup_done_time": 0,
+        "pickup_done_time": order.shipped_time,
         "goods_to_declare": False,
         "dropshipper": "",
         "dropshipper_phone": "",
-        "buyer_cancel_reason": "",
-        "cancel_by": "seller"
-        if cancelled and order.cancel_reason
-        else ("buyer" if cancelled else ""),
-        "cancel_reason": order.cancel_reason or ("Buyer cancelled" if cancelled else ""),
+        "buyer_cancel_reason": order.cancel_reason if order.cancel_by == "buyer" else "",
+        "cancel_by": (order.cancel_by or "system") if cancelled else "",
+        "cancel_reason": _cancel_reason(order) if cancelled else "",
         "invoice_data": None,
         "reverse_shipping_fee": 0,
+    }
+
+
+def _cancel_reason(order: Order) -> str:
+    if order.cancel_by == "seller":
+        return CANCEL_REASON_TEXT.get(order.cancel_reason, order.cancel_reason)
+    return order.cancel_reason or "Buyer cancelled"
+
+
+def recipient_address(shop: Shop) -> dict[str, Any]:
+    """The buyer's address as Shopee shows it to a local seller: name and phone masked."""
+    return {
+        "name": "B****i",
+        "phone": "******78",
+        "town": "",
+        "district": "Kebayoran Baru",
+        "city": "Kota Jakarta Selatan",
+        "state": "DKI Jakarta",
+        "region": shop.region,
+        "zipcode": "12190",
+        "full_address": "Jl. S******** No. **, Kebayoran Baru, Jakarta Selatan",
     }
 
 
@@ -238,107 +252,7 @@ def _package(shop: Shop, order: Order) -> dict[str, Any]:
     }
 
 
-def _pickup_slots(today: int) -> list[dict[str, Any]]:
-    """The next three mornings after `today` (Unix seconds); pickup_time_id is the slot's Unix
-    time as a string."""
-    day = today // 86400 * 86400
-    return [
-        {
-            "date": day + offset * 86400,
-            "time_text": "09:00 - 12:00",
-            "pickup_time_id": str(day + offset * 86400 + 2 * 3600),
-        }
-        for offset in (1, 2, 3)
-    ]
-
-
-def get_shipping_parameter(call: Call) -> dict[str, Any]:
-    order = _order(call, call.text("order_sn"))
-    _check_package(call.query.get("package_number"), order)
-    if order.status not in SHIPPABLE:
-        raise ShopeeError("logistics.error_param", "The order status is not ready to ship.")
-    return {
-        "info_needed": {"dropoff": [], "pickup": ["address_id", "pickup_time_id"]},
-        "dropoff": {"branch_list": [], "slug_list": []},
-        "pickup": {
-            "address_list": [
-                {
-                    "address_id": ADDRESS_ID,
-                    "region": call.shop.region,
-                    "state": "DKI Jakarta",
-                    "city": "Kota Jakarta Barat",
-                    "district": "Kebon Jeruk",
-                    "town": "",
-                    "address": "Jl. Panjang No. 5, Gudang Toko Maju",
-                    "zipcode": "11530",
-                    "address_flag": ["default_address", "pickup_address", "return_address"],
-                    "time_slot_list": _pickup_slots(call.state.now()),
-                }
-            ]
-        },
-    }
-
-
-def _check_package(raw: Any, order: Order) -> None:
-    if raw not in (None, "") and raw != package_number(order):
-        raise ShopeeError("logistics.error_param", "The package_number is invalid.")
-
-
-def ship_order(call: Call) -> None:
-    """Arrange shipment (pickup or dropoff): READY_TO_SHIP → PROCESSED with a tracking number.
-    The answer has no `response`."""
-    sn = call.field("order_sn")
-    order = _order(call, sn if isinstance(sn, str) else "")
-    _check_package(call.body.get("package_number"), order)
-    modes = [m for m in ("pickup", "dropoff", "non_integrated") if call.body.get(m) is not None]
-    if len(modes) != 1:
-        raise ShopeeError(
-            "logistics.ship_order_only_support_one_type",
-            "Please select just one way to ship order: pickup or dropoff or non_integrated.",
-        )
-    if order.status not in SHIPPABLE:
-        raise ShopeeError(
-            "logistics.ship_order_not_ready_to_ship", "The order is not ready to ship."
-        )
-    if modes[0] == "non_integrated":
-        raise ShopeeError("logistics.error_param", "Logistic channel is not non-integrated.")
-    if modes[0] == "pickup":
-        _check_pickup(call.body["pickup"], call.state.now())
-    with call.state.lock:
-        order.package_id = package_number(order)
-        order.tracking_number = order.tracking_number or f"SPXID0{secrets.randbelow(10**11):011d}"
-    call.state.set_order_status("shopee", order.id, "PROCESSED")
-    return None
-
-
-def _check_pickup(pickup: Any, today: int) -> None:
-    if (
-        not isinstance(pickup, dict)
-        or not pickup.get("address_id")
-        or not pickup.get("pickup_time_id")
-    ):
-        raise ShopeeError(
-            "logistics.ship_order_need_address_pickup_time",
-            "Parameter address_id and pickup_time_id are required.",
-        )
-    if as_int(pickup["address_id"], "address_id") != ADDRESS_ID:
-        raise ShopeeError("logistics.address_not_found", "Address is not found.")
-    if pickup["pickup_time_id"] not in {s["pickup_time_id"] for s in _pickup_slots(today)}:
-        raise ShopeeError("logistics.error_param", "The pickup time is invalid.")
-
-
-def get_tracking_number(call: Call) -> dict[str, Any]:
-    order = _order(call, call.text("order_sn"))
-    _check_package(call.query.get("package_number"), order)
-    if not order.tracking_number:
-        return {"tracking_number": "", "hint": "The tracking number is not ready yet."}
-    return {"tracking_number": order.tracking_number}
-
-
 ENDPOINTS = [
     Endpoint("GET", "/api/v2/order/get_order_list", "shop", get_order_list),
     Endpoint("GET", "/api/v2/order/get_order_detail", "shop", get_order_detail),
-    Endpoint("GET", "/api/v2/logistics/get_shipping_parameter", "shop", get_shipping_parameter),
-    Endpoint("POST", "/api/v2/logistics/ship_order", "shop", ship_order, "bare"),
-    Endpoint("GET", "/api/v2/logistics/get_tracking_number", "shop", get_tracking_number),
 ]

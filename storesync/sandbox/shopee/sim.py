@@ -1,8 +1,10 @@
 """The Shopee Open Platform v2 simulator, mounted at `/shopee`: a client swaps only the host.
 
 Wire details live in `wire` (signing, envelope, HTTP statuses), the endpoints in `auth`,
-`product` and `order` (all in this package). Pushes follow §1.6: code 3 for order
-status, code 8 for stock (see `ShopeeSim.webhook`), signed as HMAC(partner_key, url|body).
+`product`, `order`, `logistics` (arranging shipment), `documents` (shipping labels), `cancel`
+and `returns` (all in this package). Pushes follow §1.6: code 3 for order status, code 4 for
+a tracking number, code 8 for stock, code 29 for returns (see `ShopeeSim.webhook`), signed as
+HMAC(partner_key, url|body).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from storesync.sandbox.shopee import auth, order, product
+from storesync.sandbox.shopee import auth, cancel, documents, logistics, order, product, returns
 from storesync.sandbox.shopee.wire import (
     Endpoint,
     ShopeeError,
@@ -33,17 +35,20 @@ __all__ = ["ShopeeSim", "push_signature", "sign"]
 
 PREFIX = "/shopee"
 ORDER_STATUS_PUSH = 3
+TRACKING_NUMBER_PUSH = 4
 RESERVED_STOCK_PUSH = 8
+RETURN_UPDATES_PUSH = 29
 
 
 class ShopeeSim:
     """`PlatformSim` for Shopee. Push codes switched off through set_app_push_config are
-    remembered here (all codes are on until then)."""
+    remembered here (all codes are on until then), as are the shipping documents created."""
 
     name: Platform = "shopee"
 
     def __init__(self) -> None:
         self.push_off: set[int] = set()
+        self.documents = documents.DocumentTasks()
 
     def mounts(self, state: SandboxState) -> dict[str, ASGIApp]:
         return {PREFIX: self.build_app(state)}
@@ -54,6 +59,10 @@ class ShopeeSim:
             *auth.endpoints(self.push_off),
             *product.ENDPOINTS,
             *order.ENDPOINTS,
+            *logistics.ENDPOINTS,
+            *documents.endpoints(self.documents),
+            *cancel.ENDPOINTS,
+            *returns.ENDPOINTS,
         ]
         routes = [
             Route("/api/v2/shop/auth_partner", pages.show, methods=["GET"]),
@@ -87,31 +96,15 @@ class ShopeeSim:
     def webhook(
         self, app: App, url: str, event: SandboxEvent
     ) -> tuple[bytes, dict[str, str]] | None:
-        """Code 3 `{ordersn, status, update_time}` for order.created/order.status; code 8
-        `{item_id, model_id, stock, update_time}` (model_id 0 without models, `stock` the new
-        seller stock) for stock.changed. Compact JSON, `Authorization` = HMAC(url|body)."""
+        """The push of a Shopee event, as compact JSON `{shop_id, code, timestamp, data}` with
+        `Authorization` = HMAC(url|body); None for events Shopee does not push, or codes
+        switched off. `data` per code (see `push_data`)."""
         if event.platform != "shopee":
             return None
-        data: dict[str, Any]
-        if event.kind in ("order.created", "order.status"):
-            code = ORDER_STATUS_PUSH
-            data = {
-                "ordersn": event.data["order_id"],
-                "status": event.data["status"],
-                "update_time": event.timestamp,
-            }
-        elif event.kind == "stock.changed":
-            code = RESERVED_STOCK_PUSH
-            data = {
-                "item_id": int(event.data["item_id"]),
-                "model_id": int(event.data["model_id"]),
-                "stock": event.data["stock"],
-                "update_time": event.timestamp,
-            }
-        else:
+        found = push_data(event)
+        if found is None or found[0] in self.push_off:
             return None
-        if code in self.push_off:
-            return None
+        code, data = found
         payload = {
             "shop_id": int(event.shop_id),
             "code": code,
@@ -125,6 +118,44 @@ class ShopeeSim:
         }
 
 
+def push_data(event: SandboxEvent) -> tuple[int, dict[str, Any]] | None:
+    """Push code and `data` of an event:
+    - order.created / order.status → 3 `{ordersn, status, update_time}`
+    - order.tracking_number (ship_order) → 4 `{ordersn, package_number, tracking_no}`
+    - stock.changed → 8 `{item_id, model_id, stock, update_time}` (model_id 0 without models,
+      `stock` the new seller stock)
+    - return.status → 29 `{return_sn, order_sn, status, update_time}` (Shopee's ReturnStatus)
+    """
+    kind, raw = event.kind, event.data
+    if kind in ("order.created", "order.status"):
+        return ORDER_STATUS_PUSH, {
+            "ordersn": raw["order_id"],
+            "status": raw["status"],
+            "update_time": event.timestamp,
+        }
+    if kind == "order.tracking_number":
+        return TRACKING_NUMBER_PUSH, {
+            "ordersn": raw["order_id"],
+            "package_number": raw["package_id"],
+            "tracking_no": raw["tracking_number"],
+        }
+    if kind == "stock.changed":
+        return RESERVED_STOCK_PUSH, {
+            "item_id": int(raw["item_id"]),
+            "model_id": int(raw["model_id"]),
+            "stock": raw["stock"],
+            "update_time": event.timestamp,
+        }
+    if kind == "return.status":
+        return RETURN_UPDATES_PUSH, {
+            "return_sn": raw["return_id"],
+            "order_sn": raw["order_id"],
+            "status": returns.STATUS[raw["stage"]],
+            "update_time": event.timestamp,
+        }
+    return None
+
+
 def _route(state: SandboxState, endpoint: Endpoint) -> Route:
     async def run(request: Request) -> Response:
         try:
@@ -132,6 +163,8 @@ def _route(state: SandboxState, endpoint: Endpoint) -> Route:
             result = endpoint.handler(call)
         except ShopeeError as exc:
             return error_response(exc)
+        if isinstance(result, Response):
+            return result
         return success_response(result, endpoint.shape, call.warning)
 
     return Route(endpoint.path, run, methods=[endpoint.method])

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from storesync.sandbox.state import App, SandboxError, SandboxState, Shop, Token
 
@@ -192,6 +192,13 @@ class Call:
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() == "true"
 
+    def string_field(self, name: str) -> str:
+        """A required, non-empty JSON string of the body (`order_sn`, `return_sn`, ...)."""
+        value = self.field(name)
+        if not isinstance(value, str) or not value.strip():
+            raise param_error(f"{name} should be a non-empty string")
+        return value.strip()
+
 
 # -- authentication ----------------------------------------------------------------------------
 
@@ -264,12 +271,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-Handler = Callable[[Call], dict[str, Any] | None]
+Handler = Callable[[Call], dict[str, Any] | Response | None]
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One signed JSON API: where it lives, how it is signed and where its answer goes."""
+    """One signed API: where it lives, how it is signed and where its answer goes. A handler
+    that returns a `Response` (a file, e.g. download_shipping_document's PDF) answers with it
+    as it is, outside the JSON envelope."""
 
     method: Literal["GET", "POST"]
     path: str

@@ -1,17 +1,13 @@
-"""The TikTok Shop Open API host (`open-api.tiktokglobalshop.com`) as a Starlette app.
+"""The TikTok Shop Open API host (`open-api.tiktokglobalshop.com`) as a Starlette app: the
+route table, products, authorized shops and shop webhooks (`GET`/`PUT`/`DELETE
+/event/202309/webhooks`; PUT only, as documented). Orders live in `orders`, packages, shipping
+and documents in `fulfillment`, cancellations and returns in `returns`.
 
-Endpoints (202309): authorized shops, product search/detail, inventory and price updates, order
-search/detail, package detail and ship (`POST /fulfillment/202309/packages/{package_id}/ship`,
-the documented Ship Package path; it moves AWAITING_SHIPMENT → AWAITING_COLLECTION and assigns a
-tracking number), and shop webhooks (`GET`/`PUT`/`DELETE /event/202309/webhooks`; PUT only, as
-documented). Parameter and business errors answer HTTP 200 with code 36009004 (see `wire`).
+Parameter and business errors answer HTTP 200 with code 36009004 (see `wire`).
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlparse
@@ -22,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from storesync.sandbox.state import Item, Order, SandboxState, Shop
-from storesync.sandbox.tiktok import render
+from storesync.sandbox.state import Item, SandboxState, Shop
+from storesync.sandbox.tiktok import fulfillment, orders, render, returns
+from storesync.sandbox.tiktok.filters import in_range, scope
+from storesync.sandbox.tiktok.fulfillment import Documents
 from storesync.sandbox.tiktok.wire import (
     INVALID_PARAMETER,
     Call,
@@ -32,14 +30,12 @@ from storesync.sandbox.tiktok.wire import (
     envelope,
     invalid,
     page_size,
-    paginate,
     paginate_sorted,
     sorted_rows,
 )
 
 MAX_INVENTORY_SKUS_PER_CALL = 100  # [UNCONF] TikTok does not publish it; a product has ≤ 100 SKUs
 MAX_QUANTITY = 99_999  # per warehouse, as Seller Center allows
-MAX_ORDER_IDS = 50
 PRODUCT_STATUSES = (
     "DRAFT",
     "PENDING",
@@ -49,17 +45,6 @@ PRODUCT_STATUSES = (
     "PLATFORM_DEACTIVATED",
     "FREEZE",
     "DELETED",
-)
-ORDER_STATUSES = (
-    "UNPAID",
-    "ON_HOLD",
-    "AWAITING_SHIPMENT",
-    "PARTIALLY_SHIPPING",
-    "AWAITING_COLLECTION",
-    "IN_TRANSIT",
-    "DELIVERED",
-    "COMPLETED",
-    "CANCELLED",
 )
 WEBHOOK_EVENT_TYPES = (
     "ORDER_STATUS_CHANGE",
@@ -73,32 +58,6 @@ WEBHOOK_EVENT_TYPES = (
     "PRODUCT_INFORMATION_CHANGE",
     "INVENTORY_STATUS_CHANGE",
 )
-
-
-def _int_field(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(f"{name} must be a Unix timestamp (integer seconds)")
-    return value
-
-
-def _in_range(body: dict[str, Any], prefix: str, upper: str) -> Callable[[int], bool]:
-    """The body's `<prefix>_ge` / `<prefix>_<upper>` window as a predicate, validated once per
-    call (a search over 20,000 products asks it 20,000 times)."""
-    low, high = _int_field(body, f"{prefix}_ge"), _int_field(body, f"{prefix}_{upper}")
-    if low is None and high is None:
-        return lambda _value: True
-    return lambda value: (
-        (low is None or value >= low)
-        and (high is None or (value <= high if upper == "le" else value < high))
-    )
-
-
-def _scope(call: Call, body: dict[str, Any], *extra: str) -> str:
-    shop = call.the_shop().id
-    return json.dumps([shop, body, [call.query.get(k, "") for k in extra]], sort_keys=True)
 
 
 # -- products ----------------------------------------------------------------------------------
@@ -115,7 +74,7 @@ def search_products(call: Call) -> dict[str, Any]:
         isinstance(wanted, list) and all(isinstance(s, str) for s in wanted)
     ):
         raise invalid("seller_skus must be a list of strings")
-    created, updated = _in_range(body, "create_time", "le"), _in_range(body, "update_time", "le")
+    created, updated = in_range(body, "create_time", "le"), in_range(body, "update_time", "le")
 
     def keep(item: Item) -> bool:
         return (
@@ -131,7 +90,7 @@ def search_products(call: Call) -> dict[str, Any]:
         descending=True,
         size=size,
         token=call.query.get("page_token", ""),
-        scope=_scope(call, body),
+        scope=scope(call, body),
     )
     return {
         "products": [render.product(shop, item) for item in page],
@@ -225,85 +184,6 @@ def _amount(sku_id: str, raw: Any) -> Decimal:
     return amount
 
 
-# -- orders and packages -----------------------------------------------------------------------
-
-
-def search_orders(call: Call) -> dict[str, Any]:
-    shop, body = call.the_shop(), call.json()
-    size = page_size(call.query)
-    sort_field = call.query.get("sort_field", "create_time")
-    sort_order = call.query.get("sort_order", "DESC")
-    if sort_field not in ("create_time", "update_time") or sort_order not in ("ASC", "DESC"):
-        raise invalid("sort_field must be create_time|update_time, sort_order ASC|DESC")
-    status = body.get("order_status")
-    if status is not None and status not in ORDER_STATUSES:
-        raise invalid(f"order_status must be one of {', '.join(ORDER_STATUSES)}")
-    created, updated = _in_range(body, "create_time", "lt"), _in_range(body, "update_time", "lt")
-    orders = [
-        o
-        for o in call.state.orders_of("tiktok", shop.id)
-        if (status is None or o.status == status)
-        and created(o.create_time)
-        and updated(o.update_time)
-    ]
-    page, next_token = paginate(
-        orders,
-        key=lambda o: (getattr(o, sort_field), o.id),
-        descending=sort_order == "DESC",
-        size=size,
-        token=call.query.get("page_token", ""),
-        scope=_scope(call, body, "sort_field", "sort_order"),
-    )
-    return {
-        "orders": [render.order(call.state, shop, o) for o in page],
-        "next_page_token": next_token,
-        "total_count": len(orders),
-    }
-
-
-def get_orders(call: Call) -> dict[str, Any]:
-    shop = call.the_shop()
-    ids = [i for i in call.query.get("ids", "").split(",") if i]
-    if not ids:
-        raise invalid("ids is required (comma-separated order ids)")
-    if len(ids) > MAX_ORDER_IDS:
-        raise invalid(f"at most {MAX_ORDER_IDS} ids per call")
-    found = [call.state.orders.get(("tiktok", i)) for i in dict.fromkeys(ids)]
-    return {
-        "orders": [render.order(call.state, shop, o) for o in found if o and o.shop_id == shop.id]
-    }
-
-
-def _package_order(call: Call) -> Order:
-    package_id = str(call.request.path_params["package_id"])
-    shop = call.the_shop()
-    for order in call.state.orders_of("tiktok", shop.id):
-        if render.ensure_package(call.state, order) == package_id:
-            return order
-    raise invalid(f"package {package_id} does not exist in this shop")
-
-
-def get_package(call: Call) -> dict[str, Any]:
-    return render.package(call.state, _package_order(call))
-
-
-def ship_package(call: Call) -> dict[str, Any]:
-    order, body = _package_order(call), call.json()
-    method = body.get("handover_method", "PICKUP")
-    if method not in ("PICKUP", "DROP_OFF"):
-        raise invalid("handover_method must be PICKUP or DROP_OFF")
-    self_shipment = body.get("self_shipment") or {}
-    if not isinstance(self_shipment, dict):
-        raise invalid("self_shipment must be an object")
-    if order.status != "AWAITING_SHIPMENT":
-        raise invalid(f"package cannot be shipped: order {order.id} is {order.status}")
-    tracking = str(self_shipment.get("tracking_number") or "")
-    with call.state.lock:
-        order.tracking_number = tracking or f"JX{secrets.randbelow(10**10):010d}"
-    call.state.set_order_status("tiktok", order.id, "AWAITING_COLLECTION")
-    return {}
-
-
 # -- shops and webhooks ------------------------------------------------------------------------
 
 
@@ -383,10 +263,14 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     )
 
 
-def build_api_app(state: SandboxState, webhooks: Webhooks) -> Starlette:
+def build_api_app(state: SandboxState, webhooks: Webhooks, documents: Documents) -> Starlette:
     def route(path: str, handler: Any, method: str, *, shop_scoped: bool = True) -> Route:
         return Route(path, endpoint(state, handler, shop_scoped=shop_scoped), methods=[method])
 
+    async def document(request: Request) -> Response:
+        return documents.download(state, request)
+
+    package = "/fulfillment/202309/packages/{package_id}"
     return Starlette(
         routes=[
             route("/authorization/202309/shops", authorized_shops, "GET", shop_scoped=False),
@@ -396,13 +280,24 @@ def build_api_app(state: SandboxState, webhooks: Webhooks) -> Starlette:
                 "/product/202309/products/{product_id}/inventory/update", update_inventory, "POST"
             ),
             route("/product/202309/products/{product_id}/prices/update", update_prices, "POST"),
-            route("/order/202309/orders/search", search_orders, "POST"),
-            route("/order/202309/orders", get_orders, "GET"),
-            route("/fulfillment/202309/packages/{package_id}", get_package, "GET"),
-            route("/fulfillment/202309/packages/{package_id}/ship", ship_package, "POST"),
+            route("/order/202309/orders/search", orders.search_orders, "POST"),
+            route("/order/202309/orders", orders.get_orders, "GET"),
+            route("/order/202507/orders", orders.get_orders, "GET"),
+            route("/fulfillment/202309/packages/search", fulfillment.search_packages, "POST"),
+            route(package, fulfillment.get_package, "GET"),
+            route(f"{package}/handover_time_slots", fulfillment.handover_time_slots, "GET"),
+            route(f"{package}/ship", fulfillment.ship_package, "POST"),
+            route(f"{package}/shipping_documents", documents.get_document, "GET"),
+            route("/fulfillment/202309/orders/{order_id}/tracking", fulfillment.tracking, "GET"),
+            route("/return_refund/202309/cancellations", returns.cancel_order, "POST"),
+            route(
+                "/return_refund/202309/cancellations/search", returns.search_cancellations, "POST"
+            ),
+            route("/return_refund/202309/returns/search", returns.search_returns, "POST"),
             route("/event/202309/webhooks", webhooks.get, "GET"),
             route("/event/202309/webhooks", webhooks.put, "PUT"),
             route("/event/202309/webhooks", webhooks.delete, "DELETE"),
+            Route("/cdn/shipping_documents/{token}.pdf", document, methods=["GET"]),
         ],
         exception_handlers={404: _not_found, 405: _not_found},
     )

@@ -14,6 +14,12 @@ HTTP statuses (our choice, documented here once; clients must read `code`, never
 | 36009004 | unknown path / method | 404 / 405 |
 | 36009002 | rate limited | 429 |
 | 36009003 | internal error (fault injection) | the injected 5xx |
+
+Business refusals (shipping a cancelled or already shipped package, a pickup slot that is not
+offered, a label before shipping, cancelling a shipped or cancelled order) answer 36009004 with a
+message saying which rule refused: TikTok's per-endpoint business codes are published behind the
+partner login and none could be confirmed [UNCONF], so clients must read the message, not branch
+on the number.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from storesync.orders.models import Order
 from storesync.orders.schemas import NewOrder
 from storesync.orders.status import OrderStatus
 from storesync.settings import Settings
+from storesync.sync.intake import returns
 from storesync.sync.intake.orders import (
     EVENTS,
     MAX_ERROR,
@@ -103,7 +104,7 @@ async def process_store_events(
         report.claimed = len(claimed)
         if not claimed:
             return report
-        wanted, settled = _read(session, ctx, claimed, report)
+        wanted, settled, returns = _read(session, ctx, claimed, report)
         adapter = None
         if wanted:
             try:
@@ -122,6 +123,8 @@ async def process_store_events(
             _ingest_retrying(ctx, engine, claimed[0], wanted, fetched, report)
         finally:
             await _close(adapter)
+    if returns:
+        await _sync_returns(ctx, claimed[0].store_id, returns, settings, engine, report)
     if event_id in report.errors:
         report.own = EventOutcome.FAILED
     elif event_id in settled:
@@ -209,12 +212,36 @@ def _claim_statement(*, single: bool, postgres: bool) -> Any:
     )
 
 
+async def _sync_returns(
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    events: list[uuid.UUID],
+    settings: Settings | None,
+    engine: Engine | None,
+    report: BatchReport,
+) -> None:
+    """Return pushes: the store's returns fetched once for all of them."""
+    problem = ""
+    try:
+        await returns.sync_returns(ctx=ctx, store_id=store_id, settings=settings, engine=engine)
+    except AppError as error:
+        problem = error.message[:MAX_ERROR]
+    with session_scope(ctx, engine=engine) as session:
+        if problem:
+            _fail_all(session, ctx, dict.fromkeys(events, ""), problem, report)
+        else:
+            _finish(session, ctx, events, EventOutcome.PROCESSED, "")
+            report.processed += len(events)
+
+
 def _read(
     session: Session, ctx: RequestContext, claimed: list[_Claimed], report: BatchReport
-) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
-    """Event id → platform order id for the order pushes; the rest are settled at once."""
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str], list[uuid.UUID]]:
+    """Event id → platform order id for the order pushes, and the return pushes; the rest are
+    settled at once."""
     wanted: dict[uuid.UUID, str] = {}
     settled: dict[uuid.UUID, str] = {}
+    return_events: list[uuid.UUID] = []
     for event in claimed:
         try:
             push = read_push(event.platform, event.payload)
@@ -224,7 +251,9 @@ def _read(
             report.errors[event.id] = str(error)
             settled[event.id] = EventOutcome.FAILED
             continue
-        if push.kind is not PushKind.ORDER:
+        if push.kind is PushKind.RETURN:
+            return_events.append(event.id)
+        elif push.kind is not PushKind.ORDER:
             _finish(session, ctx, event.id, EventOutcome.IGNORED, "")
             report.ignored += 1
             settled[event.id] = EventOutcome.IGNORED
@@ -236,7 +265,7 @@ def _read(
             settled[event.id] = EventOutcome.FAILED
         else:
             wanted[event.id] = push.order_id
-    return wanted, settled
+    return wanted, settled, return_events
 
 
 def _fail_all(

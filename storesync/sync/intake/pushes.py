@@ -34,7 +34,7 @@ SHOPEE_EVENTS: dict[int, tuple[str, PushKind]] = {
     1: ("shop_authorization", PushKind.OTHER),
     2: ("shop_deauthorization", PushKind.OTHER),
     3: ("order_status", PushKind.ORDER),
-    4: ("tracking_number", PushKind.OTHER),
+    4: ("tracking_number", PushKind.ORDER),
     5: ("shopee_updates", PushKind.OTHER),
     6: ("banned_item", PushKind.OTHER),
     7: ("item_promotion", PushKind.OTHER),
@@ -44,6 +44,7 @@ SHOPEE_EVENTS: dict[int, tuple[str, PushKind]] = {
     11: ("video_upload", PushKind.OTHER),
     12: ("authorization_expiry", PushKind.OTHER),
     13: ("brand_register_result", PushKind.OTHER),
+    29: ("return_updates", PushKind.RETURN),
 }
 TIKTOK_EVENTS: dict[int, tuple[str, PushKind]] = {
     1: ("ORDER_STATUS_CHANGE", PushKind.ORDER),
@@ -53,7 +54,8 @@ TIKTOK_EVENTS: dict[int, tuple[str, PushKind]] = {
     5: ("PRODUCT_STATUS_CHANGE", PushKind.STOCK),
     6: ("SELLER_DEAUTHORIZATION", PushKind.OTHER),
     7: ("UPCOMING_AUTHORIZATION_EXPIRATION", PushKind.OTHER),
-    12: ("RETURN_STATUS_CHANGE", PushKind.OTHER),
+    11: ("CANCELLATION_STATUS_CHANGE", PushKind.ORDER),
+    12: ("RETURN_STATUS_CHANGE", PushKind.RETURN),
     27: ("INVENTORY_STATUS_CHANGE", PushKind.STOCK),
 }
 
@@ -83,6 +85,11 @@ def _shopee_push(payload: dict[str, Any]) -> Push:
     if code == 3:
         order_id = str(data.get("ordersn") or "")
         parts = [order_id, data.get("status"), data.get("update_time")]
+    elif code == 4:  # the tracking number was assigned: fetch the order again
+        order_id = str(data.get("ordersn") or "")
+        parts = [order_id, data.get("package_number"), data.get("tracking_no")]
+    elif code == 29:  # a return changed: the store's returns are fetched again
+        parts = [data.get("return_sn"), data.get("status"), data.get("update_time")]
     elif code == 8:
         parts = [data.get(k) for k in ("item_id", "model_id", "stock", "update_time")]
     else:
@@ -159,10 +166,11 @@ def record_push(
     """Store a push as a webhook event; `(event, True)` when it is new, and the event already
     stored under the same dedupe key with `False` when it is a repeat. The unique key decides,
     also between concurrent deliveries (INSERT … ON CONFLICT DO NOTHING: the caller's
-    transaction survives a repeat). Order pushes are stored `received` for processing; every
-    other kind is stored `ignored` at once (see storesync.sync.intake.orders) and never queued."""
+    transaction survives a repeat). Order and return pushes are stored `received` for
+    processing; every other kind is stored `ignored` at once (see storesync.sync.intake.orders)
+    and never queued."""
     now = utcnow()
-    wanted = push.kind is PushKind.ORDER
+    wanted = push.kind in (PushKind.ORDER, PushKind.RETURN)
     values = {
         "id": new_id(),
         "organization_id": ctx.organization_id,

@@ -17,6 +17,7 @@ class PushKind(StrEnum):
 
     ORDER = "order"  # an order changed: fetch it and ingest it
     STOCK = "stock"  # the channel's stock or product status changed: ours is the truth
+    RETURN = "return"  # a return or refund changed: fetch the store's returns
     OTHER = "other"  # anything else (tracking numbers, promotions, chat, ...): not used yet
 
 

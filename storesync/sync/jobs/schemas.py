@@ -19,6 +19,7 @@ class JobKind(StrEnum):
     ORDERS = "orders"  # fetch orders from the cursor, or a since/until window
     RECONCILE = "reconcile"  # compare channel stock with ours and repair drift
     BACKFILL = "backfill"  # after an outage: the gap's orders, then stock re-pushed
+    SHIPMENTS = "shipments"  # arrange the shipment of the given orders, and fetch their labels
 
 
 class JobStatus(StrEnum):
@@ -53,7 +54,9 @@ _ALLOWED = {
     JobKind.ORDERS: {"since", "until"},
     JobKind.RECONCILE: set(),
     JobKind.BACKFILL: {"since", "until"},
+    JobKind.SHIPMENTS: {"order_ids", "method", "address_id", "slot_id", "branch_id"},
 }
+MAX_SHIPMENT_ORDERS = 500
 
 
 def validate_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,6 +72,8 @@ def validate_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
         clean["create_products"] = params["create_products"]
     if "variant_ids" in params:
         clean["variant_ids"] = _uuid_list(params["variant_ids"])
+    if kind is JobKind.SHIPMENTS:
+        clean.update(_shipment_params(params))
     for name in ("since", "until"):
         if params.get(name) is not None:
             clean[name] = _instant(name, params[name]).isoformat()
@@ -79,13 +84,33 @@ def validate_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _uuid_list(value: Any) -> list[str]:
+def _uuid_list(value: Any, name: str = "variant_ids") -> list[str]:
     if not isinstance(value, list | tuple) or not value:
-        raise ValidationFailed("params.variant_ids", "must be a non-empty list of variant ids")
+        raise ValidationFailed(f"params.{name}", "must be a non-empty list of ids")
     try:
         return sorted({str(uuid.UUID(str(v))) for v in value})
     except ValueError:
-        raise ValidationFailed("params.variant_ids", "holds a value that is not an id") from None
+        raise ValidationFailed(f"params.{name}", "holds a value that is not an id") from None
+
+
+def _shipment_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A shipments job: which orders, and how they are handed over (pickup needs the address
+    and slot the platform offered; drop-off may name a branch)."""
+    order_ids = _uuid_list(params.get("order_ids"), "order_ids")
+    if len(order_ids) > MAX_SHIPMENT_ORDERS:
+        raise ValidationFailed("params.order_ids", f"at most {MAX_SHIPMENT_ORDERS} orders")
+    method = params.get("method")
+    if method not in ("pickup", "dropoff"):
+        raise ValidationFailed("params.method", "must be pickup or dropoff")
+    clean: dict[str, Any] = {"order_ids": order_ids, "method": method}
+    for name in ("address_id", "slot_id", "branch_id"):
+        value = params.get(name) or ""
+        if not isinstance(value, str) or len(value) > 64:
+            raise ValidationFailed(f"params.{name}", "must be text of at most 64 characters")
+        clean[name] = value
+    if method == "pickup" and not (clean["address_id"] and clean["slot_id"]):
+        raise ValidationFailed("params.slot_id", "a pickup needs the address and a time slot")
+    return clean
 
 
 def _instant(name: str, value: Any) -> datetime:

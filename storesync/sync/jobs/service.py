@@ -107,6 +107,8 @@ def start_job(
     clean = validate_params(kind_, params or {})
     if kind_ is JobKind.PRODUCTS and clean.get("create_products"):
         ctx.require(Permission.MANAGE_CATALOG)
+    if kind_ is JobKind.SHIPMENTS:
+        ctx.require(Permission.PROCESS_ORDERS)
     lock_store(session, ctx=ctx, store_id=store_id)
     active = find_active(session, ctx=ctx, store_id=store_id, kind=kind_)
     if active is not None:
