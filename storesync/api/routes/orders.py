@@ -1,7 +1,7 @@
 """Orders: the inbox (status, store, platform, date range, search; keyset pages) and its CSV
-export, one order with its lines and timeline, status changes (with their stock effects),
-fulfilment and bulk status changes. Every change lands on the order's timeline with source
-`api`."""
+export, one order with its lines and timeline, and recording status changes made outside
+StoreSync (with their stock effects; the marketplace is not told: acting on the marketplace is
+in `fulfilment`). Every change lands on the order's timeline with source `api`."""
 
 from __future__ import annotations
 
@@ -183,8 +183,10 @@ def get_order(caller: Read, order_id: uuid.UUID) -> OrderDetailDTO:
     responses=documented(400, 409, 413, 422),
 )
 def bulk_change_status(caller: Write, body: BulkStatusChange) -> list[BulkStatusResult]:
-    """Move many orders at once; each result (in the order of `order_ids`, duplicates once)
-    reports its own outcome: an illegal transition or an unknown order fails only itself."""
+    """Record, in StoreSync only, that many orders moved (the marketplaces are not told: to
+    cancel on the marketplace use `/orders/{id}/cancel`, to ship `/orders/{id}/shipment`).
+    Each result (in the order of `order_ids`, duplicates once) reports its own outcome: an
+    illegal transition or an unknown order fails only itself."""
     with writing(caller.ctx) as session:
         return orders.bulk_change_status(
             session,
@@ -202,7 +204,9 @@ def bulk_change_status(caller: Write, body: BulkStatusChange) -> list[BulkStatus
     responses=documented(400, 404, 409, 413, 422),
 )
 def change_status(caller: Write, order_id: uuid.UUID, body: StatusChange) -> OrderDTO:
-    """Move an order along its lifecycle: cancelling releases its reserved stock, shipping
+    """Record, in StoreSync only, that an order moved along its lifecycle (for a change made
+    outside StoreSync; the marketplace is not told: use `/orders/{id}/cancel` or
+    `/orders/{id}/shipment` to act on it). Cancelling releases its reserved stock, shipping
     deducts it. A move the lifecycle forbids is a 409 (`illegal_transition`) and changes
     nothing."""
     with writing(caller.ctx) as session:
@@ -222,8 +226,10 @@ def change_status(caller: Write, order_id: uuid.UUID, body: StatusChange) -> Ord
     responses=documented(400, 404, 409, 413, 422),
 )
 def fulfil_order(caller: Write, order_id: uuid.UUID, body: Fulfilment | None = None) -> OrderDTO:
-    """Mark an order shipped (its reserved stock leaves on-hand) and record its tracking
-    number; the body may be omitted. An order that may not ship (e.g. cancelled) is a 409."""
+    """Record, in StoreSync only, that an order was shipped outside StoreSync (its reserved
+    stock leaves on-hand) with its tracking number; the body may be omitted. The marketplace
+    is not told: `/orders/{id}/shipment` arranges the shipment on it. An order that may not
+    ship (e.g. cancelled) is a 409."""
     given = body or Fulfilment()
     with writing(caller.ctx) as session:
         return orders.ship_order(
