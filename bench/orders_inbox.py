@@ -88,7 +88,7 @@ INSERT INTO sales_order (
     id, organization_id, created_at, store_id, platform, platform_order_id, order_number,
     status, platform_status, financial_status, fulfillment_status, customer_name, currency,
     subtotal, shipping_fee, discount, total, ordered_at, paid_at, shipped_at, tracking_number,
-    has_unmapped_items, raw, updated_at)
+    carrier, package_id, shipping_address, handover_method, has_unmapped_items, raw, updated_at)
 SELECT
     gen_random_uuid(), :org, at,
     CASE WHEN shopee THEN CAST(:shopee AS uuid) ELSE CAST(:tiktok AS uuid) END,
@@ -109,6 +109,8 @@ SELECT
     CASE WHEN status IN ('shipped', 'delivered', 'completed', 'returned')
          THEN CASE WHEN shopee THEN 'SPXID' ELSE 'JX' END || lpad(CAST(i AS text), 10, '0')
          ELSE '' END,
+    CASE WHEN shopee THEN 'SPX Express' ELSE 'J&T Express' END, '',
+    jsonb_build_object('name', customer, 'city', 'Jakarta Selatan', 'country', 'ID'), '',
     i % 50 = 0,
     jsonb_build_object(
         'order_sn', number, 'order_status', upper(status), 'buyer_username', lower(customer),
