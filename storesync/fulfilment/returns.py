@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 from storesync.channels.schemas import ChannelReturn
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
-from storesync.core.events import publish_after_commit
 from storesync.core.pagination import Page, clamp_limit, decode_typed, encode_cursor
 from storesync.fulfilment.models import RETURN_STATES, OrderReturn
 from storesync.fulfilment.schemas import (
@@ -99,18 +98,7 @@ def record_returns(
         session.flush()
         if completed_now:
             _order_returned(session, ctx, order, row)
-        publish_after_commit(
-            session,
-            ctx.organization_id,
-            "order.updated",
-            {
-                "order_id": str(order.id),
-                "store_id": str(store_id),
-                "platform": order.platform,
-                "platform_order_id": order.platform_order_id,
-                "status": order.status,
-            },
-        )
+        orders.announce(session, ctx, "order.updated", order)
     return ReturnsSyncReport(store_id=store_id, **counts)
 
 

@@ -27,14 +27,12 @@ from storesync.channels.models import ChannelListing
 from storesync.channels.schemas import CANCEL_REASONS, ShippingOptions, ShipRequest
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
-from storesync.core.events import publish_after_commit
 from storesync.db import session_scope
 from storesync.fulfilment import documents
 from storesync.fulfilment.models import ShippingLabel
 from storesync.fulfilment.schemas import OrderOutcome, PrintedLabels
 from storesync.inventory.items import touch
 from storesync.orders import service as orders
-from storesync.orders._common import add_event
 from storesync.orders.models import Order, OrderItem
 from storesync.orders.schemas import OrderDTO
 from storesync.orders.status import OrderStatus, ShippingStage, check_transition, shipping_stage
@@ -296,20 +294,11 @@ def _lock(session: Session, ctx: RequestContext, order_id: uuid.UUID) -> Order:
 
 def _note(session: Session, ctx: RequestContext, row: Order, reason: str) -> None:
     """A timeline entry that does not change the status, and the live inbox update."""
-    add_event(session, ctx=ctx, row=row, from_status=row.status, source="user", reason=reason)
-    session.flush()
-    publish_after_commit(
-        session,
-        ctx.organization_id,
-        "order.updated",
-        {
-            "order_id": str(row.id),
-            "store_id": str(row.store_id),
-            "platform": row.platform,
-            "platform_order_id": row.platform_order_id,
-            "status": row.status,
-        },
+    orders.add_event(
+        session, ctx=ctx, row=row, from_status=row.status, source="user", reason=reason
     )
+    session.flush()
+    orders.announce(session, ctx, "order.updated", row)
 
 
 # -- labels --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from storesync.core.events import publish_after_commit
 from storesync.orders.models import Order, OrderEvent
 from storesync.tenancy.context import RequestContext
 
@@ -24,4 +25,21 @@ def add_event(
             source=source[:32],
             reason=reason.strip()[:_REASON_MAX],
         )
+    )
+
+
+def announce(session: Session, ctx: RequestContext, kind: str, row: Order) -> None:
+    """Tell open inboxes (storesync.ui.relay) and webhook subscribers about the order after
+    commit: `order.created` or `order.updated`."""
+    publish_after_commit(
+        session,
+        ctx.organization_id,
+        kind,
+        {
+            "order_id": str(row.id),
+            "store_id": str(row.store_id),
+            "platform": row.platform,
+            "platform_order_id": row.platform_order_id,
+            "status": str(row.status),
+        },
     )

@@ -15,6 +15,7 @@ This module is the public entry point; the code lives in `intake` (creating orde
 
 from __future__ import annotations
 
+from storesync.orders._common import add_event, announce
 from storesync.orders.intake import create_order, record_order
 from storesync.orders.intake_batch import record_new_orders
 from storesync.orders.queries import get_order, list_orders
@@ -26,6 +27,8 @@ from storesync.orders.schemas import OrderSummaryDTO as OrderSummaryDTO
 from storesync.orders.transitions import bulk_change_status, change_status, ship_order
 
 __all__ = [
+    "add_event",
+    "announce",
     "bulk_change_status",
     "change_status",
     "create_order",

@@ -10,9 +10,8 @@ from sqlmodel import Session, select
 
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, NotFound, ValidationFailed
-from storesync.core.events import publish_after_commit
 from storesync.inventory import service as inventory
-from storesync.orders._common import add_event
+from storesync.orders._common import add_event, announce
 from storesync.orders.models import Order
 from storesync.orders.queries import order_dto
 from storesync.orders.schemas import BulkStatusResult, OrderDTO
@@ -150,15 +149,4 @@ def _transition(
     row.updated_at = now
     add_event(session, ctx=ctx, row=row, from_status=current.value, source=source, reason=reason)
     session.flush()
-    publish_after_commit(  # open inboxes follow (storesync.ui.relay)
-        session,
-        ctx.organization_id,
-        "order.updated",
-        {
-            "order_id": str(row.id),
-            "store_id": str(row.store_id),
-            "platform": row.platform,
-            "platform_order_id": row.platform_order_id,
-            "status": row.status,
-        },
-    )
+    announce(session, ctx, "order.updated", row)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -75,9 +76,29 @@ class BulkStatusChange(BaseModel):
     reason: Reason = ""
 
 
-@router.get("", response_model=Page[OrderSummaryDTO], responses=documented(422))
-def list_orders(
-    caller: Read,
+@dataclass(frozen=True)
+class InboxFilters:
+    """The inbox's filters, shared by the list and its CSV export."""
+
+    status: list[str] | None
+    store_id: uuid.UUID | None
+    platform: str | None
+    ordered_from: AwareDatetime | None
+    ordered_to: AwareDatetime | None
+    search: str | None
+
+    def given(self) -> dict[str, Any]:
+        return {
+            "status": self.status or None,
+            "store_id": self.store_id,
+            "platform": self.platform or None,
+            "ordered_from": self.ordered_from,
+            "ordered_to": self.ordered_to,
+            "search": self.search,
+        }
+
+
+def inbox_filters(
     status: Annotated[
         list[StatusName] | None,
         Query(description="Only orders in these statuses (repeat the parameter for several)"),
@@ -92,6 +113,14 @@ def list_orders(
         str | None,
         Query(max_length=200, description="Order number, customer name or platform order id"),
     ] = None,
+) -> InboxFilters:
+    return InboxFilters(status, store_id, platform, ordered_from, ordered_to, search)
+
+
+@router.get("", response_model=Page[OrderSummaryDTO], responses=documented(422))
+def list_orders(
+    caller: Read,
+    filters: Annotated[InboxFilters, Depends(inbox_filters)],
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> Page[OrderSummaryDTO]:
@@ -100,12 +129,7 @@ def list_orders(
         return orders.list_orders(
             session,
             ctx=caller.ctx,
-            status=status or None,
-            store_id=store_id,
-            platform=platform or None,
-            ordered_from=ordered_from,
-            ordered_to=ordered_to,
-            search=search,
+            **filters.given(),
             limit=limit,
             cursor=cursor,
         )
@@ -123,36 +147,14 @@ CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
     },
 )
 def export_orders(
-    caller: Read,
-    status: Annotated[
-        list[StatusName] | None,
-        Query(description="Only orders in these statuses (repeat the parameter for several)"),
-    ] = None,
-    store_id: uuid.UUID | None = None,
-    platform: Annotated[str | None, Query(description="shopee or tiktok")] = None,
-    ordered_from: Annotated[
-        AwareDatetime | None, Query(description="Ordered at or after (inclusive)")
-    ] = None,
-    ordered_to: Annotated[AwareDatetime | None, Query(description="Ordered before")] = None,
-    search: Annotated[
-        str | None,
-        Query(max_length=200, description="Order number, customer name or platform order id"),
-    ] = None,
+    caller: Read, filters: Annotated[InboxFilters, Depends(inbox_filters)]
 ) -> StreamingResponse:
     """Every order the inbox shows for these filters, newest first, as one CSV file (UTF-8):
     order_number, platform_order_id, platform, store, status, platform_status, ordered_at,
     customer_name, recipient, carrier, tracking_number, items (`SKU x2; ...`), quantity,
     currency, total. Streamed in batches, so any number of orders may be exported. Cells that
     a spreadsheet would run as a formula start with a single quote."""
-    chunks = _export_chunks(
-        caller,
-        status=status or None,
-        store_id=store_id,
-        platform=platform or None,
-        ordered_from=ordered_from,
-        ordered_to=ordered_to,
-        search=search,
-    )
+    chunks = _export_chunks(caller, **filters.given())
     header = next(chunks)  # the filters are checked here, before the response starts
     filename = order_export.export_filename(utcnow())
     return StreamingResponse(

@@ -35,7 +35,6 @@ from storesync.channels.models import ChannelListing, Store
 from storesync.channels.schemas import ChannelOrder
 from storesync.core.clock import utcnow
 from storesync.core.errors import ValidationFailed
-from storesync.core.events import publish_after_commit
 from storesync.core.models import table_of
 from storesync.db import session_scope
 from storesync.orders import service as orders
@@ -264,18 +263,7 @@ def _refresh_platform_fields(session: Session, row: Order, new: NewOrder) -> boo
 
 
 def _announce(session: Session, ctx: RequestContext, kind: str, row: Order) -> None:
-    publish_after_commit(
-        session,
-        ctx.organization_id,
-        kind,
-        {
-            "order_id": str(row.id),
-            "store_id": str(row.store_id),
-            "platform": row.platform,
-            "platform_order_id": row.platform_order_id,
-            "status": str(row.status),
-        },
-    )
+    orders.announce(session, ctx, kind, row)
 
 
 # -- helpers -------------------------------------------------------------------------------------
