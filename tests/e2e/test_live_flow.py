@@ -1,8 +1,8 @@
 """The merchant's journey in the browser, live: sign up, connect both sandbox stores through
 OAuth, import products, then an order placed on the Shopee sandbox appears in the inbox and on
-the dashboard without a reload, is fulfilled, and TikTok's stock follows. A second browser of
-the organization sees the same; another organization's browser sees none of it; a viewer
-cannot adjust stock, not even with an event crafted by hand. Screenshots of every page at
+the dashboard without a reload, is shipped through Shopee, and TikTok's stock follows. A second
+browser of the organization sees the same; another organization's browser sees none of it; a
+viewer cannot adjust stock, not even with an event crafted by hand. Screenshots of every page at
 375 px and 1280 px go to artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -196,13 +196,21 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
         time.sleep(0.1)
     assert _tiktok_stock(base, shops["tiktok"], sku) == before - 1
 
-    # Fulfil it: it ships, every browser of the organization sees it, TikTok keeps the sale.
+    # Fulfil it through Shopee: the shipment is arranged (the platform's first offer), the
+    # courier picks it up, and every browser of the organization sees it shipped; TikTok keeps
+    # the sale.
     page.locator(".order-row", has_text=order["id"]).click()
-    page.wait_for_selector("#fulfil")
-    page.fill("#tracking-number", f"TRK{tag}")
-    page.click("#fulfil")
-    wait_text(page, "#detail-status", "shipped")
-    wait_text(colleague, ".order-row", "shipped")
+    page.click("#detail-arrange")
+    page.wait_for_selector(".arrange-group[data-platform='shopee'] .arrange-method")
+    page.click("#arrange-submit")
+    page.wait_for_selector(".arrange-result[data-ok='yes']", timeout=30_000)
+    page.click("#arrange-close")
+    wait_text(page, "#detail-stage", "to print")
+    httpx.post(
+        f"{_control(base)}/orders/advance", json={"platform": "shopee", "order_id": order["id"]}
+    ).raise_for_status()
+    wait_text(page, "#detail-status", "shipped", timeout=10_000)
+    wait_text(colleague, ".order-row", "shipped", timeout=10_000)
     page.click("#detail-close")
     time.sleep(1)
     assert _tiktok_stock(base, shops["tiktok"], sku) == before - 1
@@ -239,15 +247,19 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.wait_for_selector(".unread-count", state="detached")
     page.keyboard.press("Escape")
 
-    # Both orders of the pair are cancelled in one bulk change: the unit is free again and
-    # both channels show it.
+    # Both orders of the pair are cancelled on their marketplaces in one bulk action: the unit
+    # is free again and both channels show it.
     _open(page, base, "/orders", "Orders")
     for order_id in pair:
         wait_text(page, ".order-row", order_id)
         page.locator(".order-row", has_text=order_id).locator(".order-select").click()
     wait_text(page, "#bulk-count", "2")
-    page.click("#bulk-cancelled")
-    wait_text(page, "[data-sonner-toast]", "2 orders changed")
+    page.click("#bulk-cancel")
+    page.click("#cancel-reason")
+    page.get_by_role("option", name="Out of stock", exact=True).click()
+    page.click("#cancel-submit")
+    wait_text(page, "[data-sonner-toast]", "2 cancelled on the marketplace")
+    page.click("#cancel-close")
     for order_id in pair:
         wait_text(page, ".order-row", "cancelled")
         assert "cancelled" in page.locator(".order-row", has_text=order_id).inner_text()

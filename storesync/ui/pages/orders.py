@@ -1,59 +1,218 @@
-"""Orders: one inbox across channels; new orders appear without a reload."""
+"""Orders: one inbox across channels, new orders live; the day's shipping work by stage (to
+arrange, to print, to hand over) with bulk actions through the marketplaces; returns."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from storesync.orders.status import OrderStatus
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.cancel_dialog import cancel_dialog
 from storesync.ui.components.controls import pager, search_form
 from storesync.ui.components.layout import app_frame
+from storesync.ui.components.order_detail import (
+    detail_dialog,
+    return_row,
+    stage_badge,
+    status_badge,
+)
+from storesync.ui.components.to_ship import (
+    arrange_dialog,
+    field_label,
+    print_failures,
+)
 from storesync.ui.state.auth import may
 from storesync.ui.state.orders import OrdersState
 
-STATUS_COLORS = {
-    "unpaid": "gray",
-    "to_ship": "amber",
-    "shipped": "blue",
-    "delivered": "teal",
-    "completed": "green",
-    "cancelled": "red",
-    "returned": "orange",
-}
+TABS = (
+    ("all", "All"),
+    ("to_arrange", "To arrange"),
+    ("to_print", "To print"),
+    ("to_hand_over", "To hand over"),
+    ("returns", "Returns"),
+)
+STATUS_OPTIONS = (
+    ("all", "All statuses"),
+    ("unpaid", "Unpaid"),
+    ("to_ship", "To ship"),
+    ("shipped", "Shipped"),
+    ("delivered", "Delivered"),
+    ("completed", "Completed"),
+    ("cancelled", "Cancelled"),
+    ("returned", "Returned"),
+)
+CHANNEL_OPTIONS = (("all", "All channels"), ("shopee", "Shopee"), ("tiktok", "TikTok Shop"))
 
 
-def status_badge(status: rx.Var[str], text: rx.Var[str]) -> rx.Component:
-    return rx.badge(
+def _tab(key: str, text: str) -> rx.Component:
+    active = OrdersState.tab == key
+    return rx.button(
         text,
-        color_scheme=rx.match(status, *[(k, v) for k, v in STATUS_COLORS.items()], "gray"),
-        variant="soft",
+        rx.cond(
+            OrdersState.counts.contains(key),
+            rx.badge(
+                OrdersState.counts[key],
+                variant=rx.cond(active, "solid", "soft"),
+                radius="full",
+                size="1",
+                class_name="tab-count",
+            ),
+        ),
+        variant=rx.cond(active, "solid", "soft"),
+        color_scheme=rx.cond(active, "accent", "gray"),
+        size="2",
+        on_click=OrdersState.show_tab(key),
+        role="tab",
+        aria_selected=rx.cond(active, "true", "false"),
+        id=f"tab-{key}",
+    )
+
+
+def _tabs() -> rx.Component:
+    return rx.flex(
+        *[_tab(key, text) for key, text in TABS],
+        spacing="2",
+        wrap="wrap",
+        role="tablist",
+        aria_label="Orders by shipping stage",
+        margin_bottom="1rem",
+        id="order-tabs",
+    )
+
+
+def _labelled_select(
+    label: str, options: tuple[tuple[str, str], ...], value: rx.Var, on_change, id_: str
+) -> rx.Component:
+    return rx.vstack(
+        field_label(label, as_="label", html_for=id_),
+        rx.select.root(
+            rx.select.trigger(id=id_, min_width="9rem"),
+            rx.select.content(*[rx.select.item(text, value=key) for key, text in options]),
+            value=rx.cond(value != "", value, "all"),
+            on_change=on_change,
+        ),
+        spacing="1",
     )
 
 
 def _filters() -> rx.Component:
     return rx.flex(
-        rx.select(
-            ["all", *[s.value for s in OrderStatus]],
-            value=rx.cond(OrdersState.status, OrdersState.status, "all"),
-            on_change=OrdersState.set_status_filter,
-            id="filter-status",
+        _labelled_select(
+            "Status",
+            STATUS_OPTIONS,
+            OrdersState.status,
+            OrdersState.set_status_filter,
+            "filter-status",
         ),
-        rx.select(
-            ["all", "shopee", "tiktok"],
-            value=rx.cond(OrdersState.platform, OrdersState.platform, "all"),
-            on_change=OrdersState.set_platform_filter,
-            id="filter-platform",
+        _labelled_select(
+            "Channel",
+            CHANNEL_OPTIONS,
+            OrdersState.platform,
+            OrdersState.set_platform_filter,
+            "filter-platform",
         ),
-        search_form(
-            OrdersState.search_orders,
-            input_id="filter-search",
-            placeholder="Order no., customer…",
-            value=OrdersState.search,
+        rx.vstack(
+            field_label("Search", as_="label", html_for="filter-search"),
+            search_form(
+                OrdersState.search_orders,
+                input_id="filter-search",
+                placeholder="Order no., customer…",
+                value=OrdersState.search,
+            ),
+            spacing="1",
+            flex="1 1 16rem",
         ),
-        spacing="2",
+        rx.button(
+            rx.el.a(
+                rx.icon("download", size=16),
+                "Export CSV",
+                href=OrdersState.export_href,
+                download="orders.csv",
+                reload_document=True,  # the server's file, not a page of the app
+                id="export-csv",
+            ),
+            as_child=True,
+            variant="soft",
+            color_scheme="gray",
+        ),
+        spacing="3",
         wrap="wrap",
+        align="end",
         width="100%",
         margin_bottom="1rem",
+    )
+
+
+def _bulk_button(text: str, icon: str, on_click, id_: str, **props) -> rx.Component:
+    return rx.button(
+        rx.icon(icon, size=14),
+        text,
+        size="1",
+        on_click=on_click,
+        id=id_,
+        **{"variant": "soft", **props},
+    )
+
+
+def _bulk_bar() -> rx.Component:
+    return rx.cond(
+        (OrdersState.selected.length() > 0) & may(Permission.PROCESS_ORDERS),
+        rx.flex(
+            rx.text(
+                OrdersState.selected.length(),
+                " selected",
+                size="2",
+                weight="medium",
+                id="bulk-count",
+            ),
+            _bulk_button(
+                "Arrange shipment",
+                "truck",
+                OrdersState.open_arrange,
+                "bulk-arrange",
+                variant="solid",
+            ),
+            _bulk_button("Print labels", "printer", OrdersState.print_labels, "bulk-labels"),
+            _bulk_button("Pick list", "list-checks", OrdersState.pick_list, "bulk-pick-list"),
+            _bulk_button(
+                "Packing slips", "file-text", OrdersState.packing_slips, "bulk-packing-slips"
+            ),
+            _bulk_button(
+                "Cancel orders", "ban", OrdersState.open_cancel, "bulk-cancel", color_scheme="red"
+            ),
+            rx.button(
+                "Clear",
+                size="1",
+                variant="ghost",
+                on_click=OrdersState.clear_selection,
+                id="bulk-clear",
+            ),
+            spacing="2",
+            wrap="wrap",
+            align="center",
+            padding="0.5rem",
+            margin_bottom="0.5rem",
+            border_radius="8px",
+            background=rx.color("accent", 2),
+            position="sticky",
+            top=["4.5rem", "4.5rem", "0"],
+            z_index="5",
+            id="bulk-bar",
+        ),
+    )
+
+
+def _shipping_line(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.cond(
+        (row["carrier"] != "") | (row["tracking"] != ""),
+        rx.text(
+            rx.icon("truck", size=12, display="inline", margin_right="0.25rem"),
+            row["carrier"],
+            rx.cond((row["carrier"] != "") & (row["tracking"] != ""), " · ", ""),
+            rx.text.span(row["tracking"], class_name="order-tracking"),
+            size="1",
+            color_scheme="gray",
+            overflow_wrap="anywhere",
+        ),
     )
 
 
@@ -66,6 +225,7 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                     rx.checkbox(
                         checked=OrdersState.selected.contains(row["id"]),
                         on_change=lambda ticked: OrdersState.toggle_selected(row["id"], ticked),
+                        aria_label="Select order " + row["number"],
                         class_name="order-select",
                     ),
                     on_click=rx.stop_propagation,
@@ -73,25 +233,33 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 ),
             ),
             rx.vstack(
-                rx.hstack(
-                    rx.text(row["number"], weight="bold", size="2", class_name="order-number"),
+                rx.flex(
+                    rx.text(
+                        row["number"],
+                        weight="bold",
+                        size="2",
+                        class_name="order-number",
+                        overflow_wrap="anywhere",
+                    ),
                     rx.badge(row["platform"], variant="outline", size="1"),
+                    stage_badge(row["stage"], row["stage_label"]),
                     spacing="2",
                     align="center",
+                    wrap="wrap",
                 ),
                 rx.text(row["customer"], size="1", color_scheme="gray"),
+                rx.cond(
+                    row["items"] != "", rx.text(row["items"], size="1", class_name="order-items")
+                ),
+                _shipping_line(row),
                 spacing="1",
                 min_width="0",
                 flex="1",
             ),
             rx.vstack(
-                rx.text(row["total"], size="2", weight="medium"),
-                rx.hstack(
-                    status_badge(row["status"], row["status_label"]),
-                    rx.text(row["ordered_at"], size="1", color_scheme="gray"),
-                    spacing="2",
-                    align="center",
-                ),
+                rx.text(row["total"], size="2", weight="medium", white_space="nowrap"),
+                status_badge(row["status"], row["status_label"]),
+                rx.text(row["ordered_at"], size="1", color_scheme="gray", white_space="nowrap"),
                 align="end",
                 spacing="1",
             ),
@@ -105,120 +273,18 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         _hover={"background": rx.color("accent", 2)},
         class_name="order-row",
-        custom_attrs={"data-order-id": row["id"]},
+        custom_attrs={
+            "data-order-id": row["id"],
+            "data-stage": row["stage"],
+            "data-platform": row["platform"],
+        },
     )
 
 
-def _detail() -> rx.Component:
-    detail = OrdersState.detail
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.hstack(
-                rx.dialog.title(detail["number"], id="detail-number"),
-                rx.spacer(),
-                rx.icon_button(
-                    rx.icon("x"),
-                    variant="ghost",
-                    on_click=OrdersState.close_order,
-                    id="detail-close",
-                ),
-                width="100%",
-            ),
-            rx.hstack(
-                rx.badge(detail["platform"], variant="outline"),
-                rx.box(status_badge(detail["status"], detail["status_label"]), id="detail-status"),
-                rx.text(detail["total"], weight="bold"),
-                spacing="2",
-                wrap="wrap",
-            ),
-            rx.text(detail["customer"], " · ", detail["ordered_at"], size="2", color_scheme="gray"),
-            rx.heading("Items", size="3", margin_top="1rem"),
-            rx.foreach(
-                OrdersState.detail_items,
-                lambda item: rx.hstack(
-                    rx.vstack(
-                        rx.text(item["title"], size="2"),
-                        rx.text(item["sku"], " · ", item["stock"], size="1", color_scheme="gray"),
-                        spacing="0",
-                    ),
-                    rx.spacer(),
-                    rx.text("x ", item["quantity"], size="2"),
-                    rx.text(item["price"], size="2"),
-                    width="100%",
-                    class_name="detail-item",
-                ),
-            ),
-            rx.heading("Timeline", size="3", margin_top="1rem"),
-            rx.foreach(
-                OrdersState.detail_events,
-                lambda event: rx.text(
-                    event["at"], " · ", event["change"], " · ", event["source"], size="1"
-                ),
-            ),
-            rx.cond(
-                may(Permission.PROCESS_ORDERS)
-                & ((detail["status"] == "to_ship") | (detail["status"] == "unpaid")),
-                rx.form(
-                    rx.hstack(
-                        rx.input(
-                            name="tracking_number",
-                            placeholder="Tracking number (optional)",
-                            id="tracking-number",
-                            flex="1",
-                        ),
-                        rx.button("Fulfil", type="submit", id="fulfil"),
-                        width="100%",
-                        margin_top="1rem",
-                    ),
-                    on_submit=OrdersState.fulfil,
-                ),
-            ),
-            max_width="36rem",
-            id="order-detail",
-        ),
-        open=detail.contains("id"),
-    )
-
-
-def _bulk_bar() -> rx.Component:
-    return rx.cond(
-        OrdersState.selected.length() > 0,
-        rx.flex(
-            rx.text(OrdersState.selected.length(), " selected", size="2", id="bulk-count"),
-            rx.button(
-                "Mark shipped",
-                size="1",
-                on_click=OrdersState.bulk_status("shipped"),
-                id="bulk-shipped",
-            ),
-            rx.button(
-                "Cancel orders",
-                size="1",
-                color_scheme="red",
-                variant="soft",
-                on_click=OrdersState.bulk_status("cancelled"),
-                id="bulk-cancelled",
-            ),
-            rx.button(
-                "Clear",
-                size="1",
-                variant="ghost",
-                on_click=OrdersState.clear_selection,
-            ),
-            spacing="2",
-            wrap="wrap",
-            align="center",
-            margin_bottom="0.5rem",
-            id="bulk-bar",
-        ),
-    )
-
-
-def orders_page() -> rx.Component:
-    return app_frame(
-        "Orders",
-        "/orders",
+def _orders_list() -> rx.Component:
+    return rx.fragment(
         _filters(),
+        print_failures(),
         _bulk_bar(),
         rx.cond(
             OrdersState.waiting_new > 0,
@@ -233,14 +299,57 @@ def orders_page() -> rx.Component:
         ),
         rx.card(
             rx.cond(
+                may(Permission.PROCESS_ORDERS) & (OrdersState.rows.length() > 0),
+                rx.flex(
+                    rx.checkbox(
+                        "Select all on this page",
+                        checked=OrdersState.page_selected,
+                        on_change=OrdersState.toggle_page,
+                        size="1",
+                        id="select-page",
+                    ),
+                    padding="0.5rem 0.75rem",
+                    border_bottom=f"1px solid {rx.color('gray', 4)}",
+                ),
+            ),
+            rx.cond(
                 OrdersState.rows.length() > 0,
                 rx.foreach(OrdersState.rows, _order_row),
-                rx.text("No orders match.", color_scheme="gray", id="orders-empty"),
+                rx.text(
+                    "No orders match.", color_scheme="gray", id="orders-empty", padding="0.75rem"
+                ),
             ),
             padding="0",
             width="100%",
             id="orders-list",
         ),
         pager(OrdersState, "orders", back="Newer", on="Older"),
-        _detail(),
+    )
+
+
+def _returns_list() -> rx.Component:
+    return rx.fragment(
+        rx.card(
+            rx.cond(
+                OrdersState.returns.length() > 0,
+                rx.foreach(OrdersState.returns, return_row),
+                rx.text("No returns yet.", color_scheme="gray", id="returns-empty"),
+            ),
+            padding="0 0.75rem",
+            width="100%",
+            id="returns-list",
+        ),
+        pager(OrdersState, "returns", back="Newer", on="Older"),
+    )
+
+
+def orders_page() -> rx.Component:
+    return app_frame(
+        "Orders",
+        "/orders",
+        _tabs(),
+        rx.cond(OrdersState.tab == "returns", _returns_list(), _orders_list()),
+        detail_dialog(),
+        arrange_dialog(),
+        cancel_dialog(),
     )
