@@ -22,7 +22,7 @@ from storesync.channels.models import ChannelListing
 from storesync.channels.schemas import ShipRequest
 from storesync.core.errors import AppError
 from storesync.db import session_scope
-from storesync.fulfilment import returns, shipping
+from storesync.fulfilment import labels, returns, shipping
 from storesync.fulfilment.models import OrderReturn
 from storesync.inventory import service as inventory
 from storesync.inventory.models import InventoryTransaction
@@ -175,7 +175,7 @@ def test_arranging_prints_labels_and_the_sandbox_has_the_same_tracking_numbers(
     )
     assert (again[0].ok, again[0].error_code) == (False, "already_arranged")
 
-    printed = asyncio.run(shipping.print_labels(world.ctx, order_ids=[tiktok_order, shopee_order]))
+    printed = asyncio.run(labels.print_labels(world.ctx, order_ids=[tiktok_order, shopee_order]))
 
     assert printed.failed == [] and printed.pdf is not None and printed.pages == 2
     pages = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(printed.pdf)).pages]

@@ -19,7 +19,7 @@ from storesync.channels.schemas import CANCEL_REASONS, ShippingOptions, ShipRequ
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.pagination import MAX_PAGE_SIZE, Page
 from storesync.db import session_scope, writing
-from storesync.fulfilment import paperwork, returns, shipping
+from storesync.fulfilment import labels, paperwork, returns, shipping
 from storesync.fulfilment.schemas import OrderOutcome, ReturnDTO
 from storesync.orders.schemas import OrderDTO
 from storesync.tenancy.api_keys import ApiCaller
@@ -116,7 +116,7 @@ def order_label(caller: Read, order_id: uuid.UUID) -> Response:
     """The order's shipping label as the marketplace printed it (404 until it was fetched:
     arrange the shipment, or print labels)."""
     with session_scope(caller.ctx) as session:
-        pdf = shipping.order_label(session, ctx=caller.ctx, order_id=order_id)
+        pdf = labels.order_label(session, ctx=caller.ctx, order_id=order_id)
     return _pdf(pdf, f"label-{order_id}.pdf")
 
 
@@ -129,7 +129,7 @@ async def print_labels(caller: Write, body: OrderSelection) -> Response:
     """The labels of these orders merged into one PDF, in the order given (a label not fetched
     yet is fetched first); the orders included are marked printed. 409 when none could be
     printed, with each order's reason in `details`."""
-    printed = await shipping.print_labels(caller.ctx, order_ids=body.order_ids)
+    printed = await labels.print_labels(caller.ctx, order_ids=body.order_ids)
     if printed.pdf is None:
         raise AppError(
             ErrorType.CONFLICT,

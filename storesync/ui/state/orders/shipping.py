@@ -13,7 +13,7 @@ import reflex as rx
 
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError
-from storesync.fulfilment import paperwork, shipping
+from storesync.fulfilment import labels, paperwork, shipping
 from storesync.stores import service as stores
 from storesync.sync.jobs import service as jobs
 from storesync.sync.jobs.schemas import PROGRESS_EVENT, JobDTO, JobKind
@@ -255,7 +255,7 @@ class ShippingMixin(rx.State, mixin=True):
         if ctx is None:
             return rx.redirect(SIGN_IN_ROUTE)
         try:
-            printed = await shipping.print_labels(ctx, order_ids=order_ids)
+            printed = await labels.print_labels(ctx, order_ids=order_ids)
         except AppError as error:
             return rx.toast.error(error.message, id="toast-error")
         self.print_failures = [outcome_row(o) for o in printed.failed]
