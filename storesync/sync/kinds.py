@@ -4,6 +4,7 @@ them, so it stays below the work it runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -112,8 +113,11 @@ async def _shipments(run: JobRun) -> dict[str, Any]:
     def progress(done: int, total: int, failed: int) -> None:
         run.sink(phase="arranging", done=done, total=total, failed=failed)
 
+    # The timeline names who asked for the shipments, not the worker that ran them.
+    requester = run.job.requested_by
+    ctx = dataclasses.replace(run.ctx, user_id=requester) if requester else run.ctx
     outcomes = await shipping.arrange_shipments(
-        run.ctx,
+        ctx,
         order_ids=[uuid.UUID(i) for i in params["order_ids"]],
         requests={run.store_id: request},
         settings=run.settings,

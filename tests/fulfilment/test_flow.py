@@ -27,6 +27,8 @@ from storesync.fulfilment.models import OrderReturn
 from storesync.inventory import service as inventory
 from storesync.inventory.models import InventoryTransaction
 from storesync.orders.models import Order
+from storesync.sync.jobs import runner as job_runner
+from storesync.sync.jobs import service as jobs
 from storesync.tenancy.context import RequestContext
 from tests.channels.conftest import connect_store, make_org
 from tests.sandbox.conftest import RunningSandbox
@@ -305,3 +307,65 @@ def test_a_return_from_the_platform_restocks_and_the_other_channel_shows_it(
     with session_scope(world.ctx, engine=app_engine) as session, pytest.raises(AppError) as again:
         returns.resolve_return(session, ctx=world.ctx, return_id=row.id, resolution="write_off")
     assert again.value.code == "already_resolved"
+
+
+def test_a_buyer_cancellation_on_the_platform_releases_and_restores_every_channel(
+    app_engine: Engine,
+    running_sandbox: RunningSandbox,
+    production_stack: dict,  # noqa: F811
+) -> None:
+    world = World(app_engine, running_sandbox, production_stack["settings"])
+    placed, order_id = world.place("tiktok", 4)
+    assert world.wait_stock(6, 6)
+    assert world.stock() == (10, 4)
+
+    world.control("orders/cancel", {"platform": "tiktok", "order_id": placed})
+
+    world.wait_order(placed, "cancelled")
+    assert world.stock() == (10, 0)
+    assert world.wait_stock(10, 10)
+    with session_scope(world.ctx, engine=app_engine) as session:
+        row = session.get(Order, order_id)
+        assert row is not None and row.arranged_at is None
+        assert inventory.check_ledger(session, organization_id=world.ctx.organization_id) == []
+    refused = httpx.post(
+        f"{running_sandbox.base_url}/sandbox/orders/cancel",
+        json={"platform": "tiktok", "order_id": placed},
+    )
+    assert refused.status_code == 400 and "cancelled" in refused.json()["error"]
+
+
+def test_a_shipments_job_arranges_each_order_and_names_who_asked(
+    app_engine: Engine,
+    running_sandbox: RunningSandbox,
+    production_stack: dict,  # noqa: F811
+) -> None:
+    world = World(app_engine, running_sandbox, production_stack["settings"])
+    first_id, first = world.place("shopee", 1)
+    second_id, second = world.place("shopee", 1)
+    world.control("orders/cancel", {"platform": "shopee", "order_id": second_id})  # on Shopee only
+    request = asyncio.run(world.pickup(first))
+    with session_scope(world.ctx, engine=app_engine) as session:
+        job = jobs.start_job(
+            session,
+            ctx=world.ctx,
+            store_id=world.stores["shopee"],
+            kind="shipments",
+            params={"order_ids": [str(first), str(second)], **request.model_dump()},
+        )
+
+    done = job_runner.run_job(job.id, world.ctx.organization_id, engine=app_engine)
+
+    assert done is not None and done.status == "succeeded", done
+    results = {o["order_id"]: o for o in done.result["orders"]}
+    assert (done.result["arranged"], done.result["failed"]) == (1, 1)
+    tracking = running_sandbox.state.order("shopee", first_id).tracking_number
+    assert results[str(first)]["ok"] and results[str(first)]["tracking_number"] == tracking
+    assert not results[str(second)]["ok"] and results[str(second)]["error_message"]
+    assert (done.done, done.total, done.failed) == (2, 2, 1)
+    with session_scope(world.ctx, engine=app_engine) as session:
+        actors = session.execute(
+            sa.text("SELECT actor_user_id, reason FROM order_event WHERE order_id = :o"),
+            {"o": first},
+        ).all()
+    assert (world.ctx.user_id, "shipment arranged on shopee (pickup)") in [tuple(a) for a in actors]
