@@ -1,5 +1,6 @@
 """The documents StoreSync makes itself for a day's shipping: the platforms' labels merged into one
-file to print, a pick list for the warehouse and a packing slip per parcel.
+file to print and a pick list for the warehouse (packing slips are in `slips`, on the fonts and
+text helpers here).
 
 Pure functions, bytes out: no database, no HTTP. Text is real PDF text (searchable, and read back
 by the tests). Product titles come in every script the marketplaces allow: DejaVu Sans is used
@@ -20,9 +21,8 @@ from pathlib import Path
 
 from pypdf import PageObject, PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
-from reportlab.lib.pagesizes import A4, A5
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -41,7 +41,7 @@ class PickItem:
     quantity: int
 
     def __post_init__(self) -> None:
-        _positive("quantity", self.quantity)
+        require_positive("quantity", self.quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,40 +56,16 @@ class PickLine:
     orders: int
 
     def __post_init__(self) -> None:
-        _positive("quantity", self.quantity)
-        _positive("orders", self.orders)
+        require_positive("quantity", self.quantity)
+        require_positive("orders", self.orders)
 
 
-@dataclass(frozen=True, slots=True)
-class PackingSlip:
-    """What goes in one parcel: `lines` are (sku, title, quantity); `recipient` the address lines
-    as they are to be printed (masked where the platform masks them)."""
-
-    order_number: str
-    platform: str
-    store: str
-    ordered_at: datetime
-    recipient: list[str]
-    tracking_number: str
-    carrier: str
-    lines: list[tuple[str, str, int]]
-
-    def __post_init__(self) -> None:
-        if not self.order_number.strip():
-            raise ValueError("a packing slip needs an order number")
-        _aware("ordered_at", self.ordered_at)
-        if not self.lines:
-            raise ValueError(f"packing slip {self.order_number}: no lines")
-        for _sku, _title, quantity in self.lines:
-            _positive(f"packing slip {self.order_number}: quantity", quantity)
-
-
-def _positive(name: str, value: int) -> None:
+def require_positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive whole number, not {value!r}")
 
 
-def _aware(name: str, value: datetime) -> None:
+def require_aware(name: str, value: datetime) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
 
@@ -141,7 +117,7 @@ def _read(name: str, document: bytes) -> list[PageObject]:
 
 
 @dataclass(frozen=True)
-class _Fonts:
+class Fonts:
     regular: str
     bold: str
     glyphs: frozenset[int] | None  # code points both fonts show; None: WinAnsi (standard fonts)
@@ -168,14 +144,14 @@ class _Fonts:
         return True
 
 
-HELVETICA = _Fonts("Helvetica", "Helvetica-Bold", None)
+HELVETICA = Fonts("Helvetica", "Helvetica-Bold", None)
 FONT_ROOT = Path("/usr/share/fonts")
 _FONT_DIRS = ("truetype/dejavu", "dejavu", "TTF", "dejavu-sans-fonts")
 _REGULAR, _BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
 
 
 @functools.cache
-def _fonts() -> _Fonts:
+def pdf_fonts() -> Fonts:
     """DejaVu Sans when the machine has it (registered once), else Helvetica."""
     found = _find_fonts(FONT_ROOT)
     if found is None:
@@ -189,7 +165,7 @@ def _fonts() -> _Fonts:
     pdfmetrics.registerFont(regular)
     pdfmetrics.registerFont(bold)
     glyphs = frozenset(regular.face.charToGlyph) & frozenset(bold.face.charToGlyph)
-    return _Fonts(regular.fontName, bold.fontName, glyphs)
+    return Fonts(regular.fontName, bold.fontName, glyphs)
 
 
 def _find_fonts(root: Path) -> tuple[Path, Path] | None:
@@ -202,7 +178,7 @@ def _find_fonts(root: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def _fit(text: str, font: str, size: float, width: float) -> str:
+def fit_text(text: str, font: str, size: float, width: float) -> str:
     """`text` cut (with an ellipsis) to fit `width` points."""
     if pdfmetrics.stringWidth(text, font, size) <= width:
         return text
@@ -211,14 +187,14 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
     return text + "…"
 
 
-def _canvas(out: io.BytesIO, size: tuple[float, float], title: str) -> Canvas:
+def new_canvas(out: io.BytesIO, size: tuple[float, float], title: str) -> Canvas:
     pdf = Canvas(out, pagesize=size, pageCompression=1, invariant=1)
     pdf.setTitle(title)
     pdf.setCreator("StoreSync")
     return pdf
 
 
-def _when(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".strip()
 
 
@@ -286,17 +262,17 @@ def pick_list_pdf(
         raise ValueError("nothing to pick: no lines")
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 0:
         raise ValueError(f"orders must be a whole number of at least 0, not {orders!r}")
-    _aware("generated_at", generated_at)
+    require_aware("generated_at", generated_at)
     ordered = sorted(lines, key=_pick_order)
     units = sum(line.quantity for line in ordered)
     pages = _pick_pages(ordered)
-    fonts = _fonts()
+    fonts = pdf_fonts()
     summary = (
-        f"Generated {_when(generated_at)}  ·  {orders} orders  ·  {len(ordered)} lines  ·  "
+        f"Generated {stamp(generated_at)}  ·  {orders} orders  ·  {len(ordered)} lines  ·  "
         f"{units} units"
     )
     out = io.BytesIO()
-    pdf = _canvas(out, A4, title)
+    pdf = new_canvas(out, A4, title)
     for number, rows in enumerate(pages, start=1):
         _pick_header(pdf, fonts, fonts.clean(title), summary, f"Page {number} of {len(pages)}")
         y = _PAGE_H - _MARGIN - _HEAD
@@ -338,10 +314,10 @@ def _by_location(lines: list[PickLine]) -> list[tuple[str, list[PickLine]]]:
     return list(groups.items())
 
 
-def _pick_header(pdf: Canvas, fonts: _Fonts, title: str, summary: str, page: str) -> None:
+def _pick_header(pdf: Canvas, fonts: Fonts, title: str, summary: str, page: str) -> None:
     top = _PAGE_H - _MARGIN
     pdf.setFont(fonts.bold, 15)
-    pdf.drawString(_MARGIN, top - 15, _fit(title, fonts.bold, 15, _PAGE_W - 2 * _MARGIN - 90))
+    pdf.drawString(_MARGIN, top - 15, fit_text(title, fonts.bold, 15, _PAGE_W - 2 * _MARGIN - 90))
     pdf.setFont(fonts.regular, 9)
     pdf.drawRightString(_PAGE_W - _MARGIN, top - 15, page)
     pdf.drawString(_MARGIN, top - 31, summary)
@@ -357,182 +333,28 @@ def _pick_header(pdf: Canvas, fonts: _Fonts, title: str, summary: str, page: str
     pdf.drawCentredString(_PAGE_W / 2, _MARGIN - 2, page)
 
 
-def _pick_row(pdf: Canvas, fonts: _Fonts, row: _Row, y: float) -> None:
+def _pick_row(pdf: Canvas, fonts: Fonts, row: _Row, y: float) -> None:
     baseline = y - _ROW + 4
     if row.kind == "location":
         pdf.setFillGray(0.9)
         pdf.rect(_MARGIN, y - _ROW + 1, _PAGE_W - 2 * _MARGIN, _ROW - 1, stroke=0, fill=1)
         pdf.setFillGray(0)
         pdf.setFont(fonts.bold, 10)
-        pdf.drawString(_X_SKU + 2, baseline, _fit(fonts.clean(row.text), fonts.bold, 10, 400))
+        pdf.drawString(_X_SKU + 2, baseline, fit_text(fonts.clean(row.text), fonts.bold, 10, 400))
         return
     if row.line is not None:
         line = row.line
         pdf.setFont(fonts.regular, 9)
-        pdf.drawString(_X_SKU, baseline, _fit(fonts.clean(line.sku), fonts.regular, 9, 118))
+        pdf.drawString(_X_SKU, baseline, fit_text(fonts.clean(line.sku), fonts.regular, 9, 118))
         width = _X_QTY - 60 - _X_TITLE
-        pdf.drawString(_X_TITLE, baseline, _fit(fonts.clean(line.title), fonts.regular, 9, width))
+        pdf.drawString(
+            _X_TITLE, baseline, fit_text(fonts.clean(line.title), fonts.regular, 9, width)
+        )
         pdf.drawRightString(_X_QTY, baseline, str(line.quantity))
         pdf.drawRightString(_X_ORDERS, baseline, str(line.orders))
         return
     pdf.setLineWidth(0.4 if row.kind == "subtotal" else 1.0)
     pdf.line(_X_TITLE, y, _X_ORDERS, y)
     pdf.setFont(fonts.bold, 9)
-    pdf.drawString(_X_TITLE, baseline, _fit(fonts.clean(row.text), fonts.bold, 9, 300))
+    pdf.drawString(_X_TITLE, baseline, fit_text(fonts.clean(row.text), fonts.bold, 9, 300))
     pdf.drawRightString(_X_QTY, baseline, str(row.quantity))
-
-
-# ---------------------------------------------------------------------------------------------
-# Packing slips
-
-_SLIP_W, _SLIP_H = A5
-_SLIP_MARGIN = 12 * mm
-_SLIP_ROW = 16.0
-_SLIP_FOOT = 18.0
-_RECIPIENT_LINES = 8
-_X_BOX = _SLIP_MARGIN
-_X_SLIP_SKU = _SLIP_MARGIN + 18
-_X_SLIP_TITLE = _SLIP_MARGIN + 110
-_X_SLIP_QTY = _SLIP_W - _SLIP_MARGIN
-_PLATFORMS = {"shopee": "Shopee", "tiktok": "TikTok Shop"}
-
-
-def packing_slips_pdf(slips: Sequence[PackingSlip]) -> bytes:
-    """Packing slips (A5), one page per order: the store, order number and date, the recipient,
-    carrier and tracking number, and the items with a box to tick as each goes in. An order
-    with more lines than fit continues on the next page, which repeats the order number and
-    tracking number. `ValueError` for no slips."""
-    if not slips:
-        raise ValueError("no packing slips to print")
-    fonts = _fonts()
-    out = io.BytesIO()
-    pdf = _canvas(out, A5, "Packing slips")
-    for slip in slips:
-        _draw_slip(pdf, fonts, slip)
-    pdf.save()
-    return out.getvalue()
-
-
-def _draw_slip(pdf: Canvas, fonts: _Fonts, slip: PackingSlip) -> None:
-    recipient = _recipient_lines(fonts, slip.recipient)
-    bottom = _SLIP_MARGIN + _SLIP_FOOT
-    first = int((_first_table_top(len(recipient)) - bottom) // _SLIP_ROW)
-    rest = int((_next_table_top() - bottom) // _SLIP_ROW)
-    rows: list[tuple[str, str, int] | None] = [*slip.lines, None]  # None: the total row
-    chunks = [rows[:first]]
-    for start in range(first, len(rows), rest):
-        chunks.append(rows[start : start + rest])
-    units = sum(quantity for _, _, quantity in slip.lines)
-    number = fonts.clean(slip.order_number)
-    for page, chunk in enumerate(chunks, start=1):
-        if page == 1:
-            top = _slip_header(pdf, fonts, slip, recipient)
-        else:
-            top = _slip_continued(pdf, fonts, slip)
-        _slip_table(pdf, fonts, chunk, top, len(slip.lines), units)
-        pdf.setFont(fonts.regular, 8)
-        footer = f"Order {number}  ·  page {page} of {len(chunks)}"
-        pdf.drawCentredString(_SLIP_W / 2, _SLIP_MARGIN - 4, footer)
-        pdf.showPage()
-
-
-def _recipient_lines(fonts: _Fonts, recipient: list[str]) -> list[str]:
-    width = _SLIP_W - 2 * _SLIP_MARGIN
-    lines: list[str] = []
-    for given in recipient:
-        text = fonts.clean(given).strip()
-        if text:
-            lines.extend(simpleSplit(text, fonts.regular, 9, width))
-    if len(lines) > _RECIPIENT_LINES:
-        last = _fit(lines[_RECIPIENT_LINES - 1] + " …", fonts.regular, 9, width)
-        lines = [*lines[: _RECIPIENT_LINES - 1], last]
-    return lines
-
-
-def _first_table_top(recipient_lines: int) -> float:
-    return _SLIP_H - _SLIP_MARGIN - 96 - 11 * max(recipient_lines, 1) - 24
-
-
-def _next_table_top() -> float:
-    return _SLIP_H - _SLIP_MARGIN - 60
-
-
-def _slip_header(pdf: Canvas, fonts: _Fonts, slip: PackingSlip, recipient: list[str]) -> float:
-    left, right, top = _SLIP_MARGIN, _SLIP_W - _SLIP_MARGIN, _SLIP_H - _SLIP_MARGIN
-    width = right - left
-    pdf.setFont(fonts.bold, 13)
-    pdf.drawString(left, top - 13, _fit(fonts.clean(slip.store), fonts.bold, 13, width - 90))
-    pdf.setFont(fonts.bold, 8)
-    pdf.drawRightString(right, top - 11, "PACKING SLIP")
-    pdf.setFont(fonts.regular, 9)
-    platform = _PLATFORMS.get(slip.platform, slip.platform)
-    pdf.drawString(left, top - 26, _fit(fonts.clean(platform), fonts.regular, 9, width))
-    pdf.setFont(fonts.bold, 12)
-    number = _fit(f"Order {fonts.clean(slip.order_number)}", fonts.bold, 12, width)
-    pdf.drawString(left, top - 46, number)
-    pdf.setFont(fonts.regular, 9)
-    pdf.drawString(left, top - 59, f"Ordered {_when(slip.ordered_at)}")
-    pdf.setFont(fonts.bold, 9)
-    pdf.drawString(left, top - 80, "Ship to")
-    pdf.setFont(fonts.regular, 9)
-    y = top - 92
-    for line in recipient or ["-"]:
-        pdf.drawString(left, y, line)
-        y -= 11
-    y -= 6
-    _carrier_and_tracking(pdf, fonts, slip, y)
-    return _first_table_top(len(recipient))
-
-
-def _slip_continued(pdf: Canvas, fonts: _Fonts, slip: PackingSlip) -> float:
-    left, top = _SLIP_MARGIN, _SLIP_H - _SLIP_MARGIN
-    width = _SLIP_W - 2 * _SLIP_MARGIN
-    pdf.setFont(fonts.bold, 11)
-    title = f"{fonts.clean(slip.store)}  ·  Order {fonts.clean(slip.order_number)} (continued)"
-    pdf.drawString(left, top - 12, _fit(title, fonts.bold, 11, width))
-    _carrier_and_tracking(pdf, fonts, slip, top - 30)
-    return _next_table_top()
-
-
-def _carrier_and_tracking(pdf: Canvas, fonts: _Fonts, slip: PackingSlip, y: float) -> None:
-    width = (_SLIP_W - 2 * _SLIP_MARGIN) / 2 - 6
-    pdf.setFont(fonts.regular, 9)
-    carrier = _fit(f"Carrier: {fonts.clean(slip.carrier) or '-'}", fonts.regular, 9, width)
-    pdf.drawString(_SLIP_MARGIN, y, carrier)
-    pdf.setFont(fonts.bold, 9)
-    tracking = f"Tracking: {fonts.clean(slip.tracking_number) or '-'}"
-    pdf.drawString(_SLIP_W / 2, y, _fit(tracking, fonts.bold, 9, width))
-
-
-def _slip_table(
-    pdf: Canvas,
-    fonts: _Fonts,
-    rows: list[tuple[str, str, int] | None],
-    top: float,
-    lines: int,
-    units: int,
-) -> None:
-    pdf.setFont(fonts.bold, 8)
-    pdf.drawString(_X_SLIP_SKU, top + 4, "SKU")
-    pdf.drawString(_X_SLIP_TITLE, top + 4, "Product")
-    pdf.drawRightString(_X_SLIP_QTY, top + 4, "Qty")
-    pdf.setLineWidth(0.6)
-    pdf.line(_SLIP_MARGIN, top, _X_SLIP_QTY, top)
-    y = top
-    for row in rows:
-        baseline = y - _SLIP_ROW + 5
-        if row is None:
-            pdf.setFont(fonts.bold, 9)
-            pdf.drawString(_X_SLIP_TITLE, baseline, f"{lines} lines, {units} units")
-            break
-        sku, title, quantity = row
-        pdf.setLineWidth(0.7)
-        pdf.rect(_X_BOX, baseline - 1, 9, 9, stroke=1, fill=0)
-        pdf.setFont(fonts.regular, 8.5)
-        pdf.drawString(_X_SLIP_SKU, baseline, _fit(fonts.clean(sku), fonts.regular, 8.5, 88))
-        width = _X_SLIP_QTY - 30 - _X_SLIP_TITLE
-        title_text = _fit(fonts.clean(title), fonts.regular, 8.5, width)
-        pdf.drawString(_X_SLIP_TITLE, baseline, title_text)
-        pdf.setFont(fonts.bold, 9)
-        pdf.drawRightString(_X_SLIP_QTY, baseline, str(quantity))
-        y -= _SLIP_ROW

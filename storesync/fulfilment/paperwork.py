@@ -13,7 +13,7 @@ from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import Store
 from storesync.core.clock import utcnow
 from storesync.core.errors import ValidationFailed
-from storesync.fulfilment import documents
+from storesync.fulfilment import documents, slips
 from storesync.inventory.models import InventoryItem, Location, Reservation
 from storesync.orders.models import Order, OrderItem
 from storesync.tenancy.context import RequestContext
@@ -153,8 +153,8 @@ def packing_slips(
     by_order: dict[uuid.UUID, list[OrderItem]] = {}
     for item in items:
         by_order.setdefault(item.order_id, []).append(item)
-    slips = [
-        documents.PackingSlip(
+    pages = [
+        slips.PackingSlip(
             order_number=order.order_number or order.platform_order_id,
             platform=order.platform,
             store=stores.get(order.store_id, ""),
@@ -166,7 +166,7 @@ def packing_slips(
         )
         for order in orders
     ]
-    return documents.packing_slips_pdf(slips)
+    return slips.packing_slips_pdf(pages)
 
 
 def recipient_lines(address: dict[str, str], fallback_name: str = "") -> list[str]:

@@ -14,15 +14,14 @@ from reportlab.pdfgen.canvas import Canvas
 
 from storesync.fulfilment import documents
 from storesync.fulfilment.documents import (
-    PackingSlip,
     PickItem,
     PickLine,
     merge_pdfs,
-    packing_slips_pdf,
     page_count,
     pick_lines,
     pick_list_pdf,
 )
+from storesync.fulfilment.slips import PackingSlip, packing_slips_pdf
 
 GENERATED = datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Asia/Jakarta"))
 ORDERED = datetime(2026, 2, 28, 14, 5, tzinfo=UTC)
@@ -243,7 +242,7 @@ def test_titles_in_any_script_print_and_the_rest_of_the_text_stays(
     fonts: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if fonts == "helvetica":
-        monkeypatch.setattr(documents, "_fonts", lambda: documents.HELVETICA)
+        monkeypatch.setattr(documents, "pdf_fonts", lambda: documents.HELVETICA)
     lines = [PickLine("MAIN", f"SKU-{i}", title, 1, 1) for i, title in enumerate(TITLES)]
     slip = _slip("SO-9", recipient=["Nguyễn Văn A", "กรุงเทพฯ"], count=1)
 
@@ -254,7 +253,7 @@ def test_titles_in_any_script_print_and_the_rest_of_the_text_stays(
     assert "Kaos ? hitam" in pick and "Tab here" in pick
     assert "Áo thun c" in pick  # in Latin-1 or DejaVu
     assert "Order SO-9" in packing and "Tracking: TRK-SO-9" in packing
-    if documents._fonts() is not documents.HELVETICA:
+    if documents.pdf_fonts() is not documents.HELVETICA:
         assert "Áo thun cổ tròn" in pick and "Nguyễn Văn A" in packing
     else:
         assert "?" in packing
