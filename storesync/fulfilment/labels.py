@@ -19,6 +19,7 @@ from storesync.db import session_scope
 from storesync.fulfilment import documents, refs
 from storesync.fulfilment.models import ShippingLabel
 from storesync.fulfilment.schemas import OrderOutcome, PrintedLabels
+from storesync.orders import service as orders
 from storesync.settings import Settings
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
@@ -58,7 +59,7 @@ async def _label_or_raise(
         row.pdf = label.pdf
         row.pages = documents.page_count(label.pdf)
         session.add(row)
-        order = refs.lock_order(session, ctx, ref.id)
+        order = orders.lock_order(session, ctx=ctx, order_id=ref.id)
         if label.tracking_number and not order.tracking_number:
             order.tracking_number = label.tracking_number[:64]
     return label.tracking_number
@@ -141,7 +142,7 @@ def _merge_and_mark(
             pages = sum(labels[r.id].pages for r in in_order)
             now = utcnow()
             for ref in in_order:
-                row = refs.lock_order(session, ctx, ref.id)
+                row = orders.lock_order(session, ctx=ctx, order_id=ref.id)
                 if row.label_printed_at is None:
                     row.label_printed_at = now
                     row.updated_at = now

@@ -114,17 +114,6 @@ def not_found(order_id: uuid.UUID) -> OrderOutcome:
     )
 
 
-def lock_order(session: Session, ctx: RequestContext, order_id: uuid.UUID) -> Order:
-    row = session.exec(
-        select(Order)
-        .where(Order.id == order_id, Order.organization_id == ctx.organization_id)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound("order", order_id)
-    return row
-
-
 def note(session: Session, ctx: RequestContext, row: Order, reason: str) -> None:
     """A timeline entry that does not change the status, and the live inbox update."""
     orders.add_event(

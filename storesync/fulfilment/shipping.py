@@ -176,7 +176,7 @@ async def _arrange_one(
         if tracking:
             break
     with session_scope(ctx, engine=engine, write_lock=True) as session:
-        row = refs.lock_order(session, ctx, ref.id)
+        row = orders.lock_order(session, ctx=ctx, order_id=ref.id)
         row.arranged_at = utcnow()
         row.handover_method = shipment.method
         row.tracking_number = (tracking or row.tracking_number)[:64]

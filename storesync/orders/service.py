@@ -24,7 +24,12 @@ from storesync.orders.schemas import NewOrder as NewOrder
 from storesync.orders.schemas import OrderDetailDTO as OrderDetailDTO
 from storesync.orders.schemas import OrderDTO as OrderDTO
 from storesync.orders.schemas import OrderSummaryDTO as OrderSummaryDTO
-from storesync.orders.transitions import bulk_change_status, change_status, ship_order
+from storesync.orders.transitions import (
+    bulk_change_status,
+    change_status,
+    lock_order,
+    ship_order,
+)
 
 __all__ = [
     "add_event",
@@ -34,6 +39,7 @@ __all__ = [
     "create_order",
     "get_order",
     "list_orders",
+    "lock_order",
     "record_new_orders",
     "record_order",
     "ship_order",

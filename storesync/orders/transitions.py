@@ -45,7 +45,7 @@ def change_status(
     Needs PROCESS_ORDERS."""
     ctx.require(Permission.PROCESS_ORDERS)
     target = parse_status(to_status, field="to_status")
-    row = _lock_order(session, ctx=ctx, order_id=order_id)
+    row = lock_order(session, ctx=ctx, order_id=order_id)
     _transition(session, ctx=ctx, row=row, target=target, reason=reason, source=source)
     return order_dto(session, ctx=ctx, row=row)
 
@@ -65,7 +65,7 @@ def ship_order(
     tracking = tracking_number.strip()
     if len(tracking) > 64:
         raise ValidationFailed("tracking_number", "must be at most 64 characters")
-    row = _lock_order(session, ctx=ctx, order_id=order_id)
+    row = lock_order(session, ctx=ctx, order_id=order_id)
     _transition(session, ctx=ctx, row=row, target=OrderStatus.SHIPPED, reason=reason, source=source)
     if tracking and tracking != row.tracking_number:
         row.tracking_number = tracking
@@ -109,7 +109,9 @@ def bulk_change_status(
     return [results[order_id] for order_id in unique]
 
 
-def _lock_order(session: Session, *, ctx: RequestContext, order_id: uuid.UUID) -> Order:
+def lock_order(session: Session, *, ctx: RequestContext, order_id: uuid.UUID) -> Order:
+    """The order's row, locked for the rest of the transaction (`NotFound` when it is not
+    the organization's)."""
     row = session.exec(
         select(Order)
         .where(Order.id == order_id, Order.organization_id == ctx.organization_id)
