@@ -74,10 +74,28 @@ def run(
     """Start StoreSync. Embedded: migrate, seed the demo, serve UI and API on one port."""
     settings = get_settings()
     if settings.env is RunMode.EMBEDDED:
+        check_exposure(settings, seed=seed)
         _prepare_embedded(settings, seed=seed)
     else:
         _check_production_database()
     _serve(settings)
+
+
+def check_exposure(settings: Settings, *, seed: bool = True) -> None:
+    """Embedded mode serving a non-loopback address with the published demo password would let
+    anyone on the network sign in: refuse, naming the settings that change it."""
+    from storesync.settings import DEMO_PASSWORD
+    from storesync.ui.sandbox_guard import is_loopback
+
+    if is_loopback(settings.host) or settings.allow_public_demo:
+        return
+    if seed and settings.seed_demo and settings.demo_password == DEMO_PASSWORD:
+        raise CliError(
+            f"STORESYNC_HOST={settings.host} would expose the demo login "
+            f"({settings.demo_email} / the published password) to the network: set "
+            "STORESYNC_DEMO_PASSWORD to a password of your own, STORESYNC_SEED_DEMO=0, or "
+            "STORESYNC_ALLOW_PUBLIC_DEMO=1 to allow it"
+        )
 
 
 def _prepare_embedded(settings: Settings, *, seed: bool) -> None:
@@ -135,6 +153,13 @@ def _serve(settings: Settings) -> None:
         typer.echo(f"StoreSync is running at {url}  (health: {url}/ping)")
         if settings.env is RunMode.EMBEDDED and settings.seed_demo:
             typer.echo(f"Demo login: {settings.demo_email} / {settings.demo_password}")
+        if settings.env is RunMode.EMBEDDED and settings.embedded_sandbox:
+            from storesync.ui.sandbox_guard import TOKEN_FILE
+
+            typer.echo(
+                f"Sandbox control API: {url}/sandbox/sandbox/ with header X-Sandbox-Token: "
+                f"$(cat {settings.var_dir / TOKEN_FILE}) (this machine only)"
+            )
     sys.exit(child.wait())
 
 

@@ -26,6 +26,9 @@ class SettingsError(Exception):
     """A setting is missing or invalid; the message is one line naming the variable."""
 
 
+DEMO_PASSWORD = "demo-storesync"  # noqa: S105 - the published demo login
+
+
 class RunMode(StrEnum):
     EMBEDDED = "embedded"
     PRODUCTION = "production"
@@ -90,7 +93,12 @@ class Settings(BaseSettings):
 
     seed_demo: bool = True
     demo_email: str = "demo@storesync.local"
-    demo_password: str = "demo-storesync"  # noqa: S105 - the published demo login
+    demo_password: str = DEMO_PASSWORD
+    # Embedded mode on a non-loopback host with the published demo password refuses to start
+    # unless this says the demo may be reached from the network.
+    allow_public_demo: bool = False
+    # The embedded sandbox's control API token; empty: generated once in var/sandbox-token.
+    sandbox_token: str = ""
     log_level: str = "INFO"
 
     @field_validator("database_url", "migration_database_url")

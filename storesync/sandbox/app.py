@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from storesync.sandbox import persist
 from storesync.sandbox.control import build_control_app
@@ -146,13 +147,19 @@ class Sandbox:
 
     # -- ASGI ----------------------------------------------------------------------------------
 
-    def routes(self) -> list[Mount]:
+    def routes(self, *, control_guard: Callable[[ASGIApp], ASGIApp] | None = None) -> list[Mount]:
+        """The platforms' mounts and the control API under `/sandbox`, wrapped in
+        `control_guard` when the host application closes it (StoreSync does: only its own
+        operator may drive the sandbox)."""
         mounts = [
             Mount(prefix, app=FaultMiddleware(app, sim, self.faults))
             for sim in self.sims.values()
             for prefix, app in sim.mounts(self.state).items()
         ]
-        return [*mounts, Mount("/sandbox", app=build_control_app(self))]
+        control: ASGIApp = build_control_app(self)
+        if control_guard is not None:
+            control = control_guard(control)
+        return [*mounts, Mount("/sandbox", app=control)]
 
     def asgi(self) -> Starlette:
         """The sandbox served alone (its lifespan starts delivery and the generator)."""

@@ -16,20 +16,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from storesync.settings import RunMode, get_settings
+from storesync.settings import RunMode, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
 def install(app: rx.App) -> None:
     """Mount what the run mode needs; in embedded mode that includes the marketplace sandbox."""
+    from storesync.ui.relay import relay
+
+    settings = get_settings()
+    routes, sandbox = extra_routes(settings)
+    app.register_lifespan_task(relay.lifespan, app=app)
+    from workers import runtime, wiring
+
+    wiring.wire()
+    if settings.env is RunMode.EMBEDDED:
+        app.register_lifespan_task(runtime.embedded_worker)
+    if sandbox is not None:
+        from storesync.channels import apps
+
+        apps.in_process_apps = sandbox.app_credentials
+        app.register_lifespan_task(sandbox.lifespan)
+        if settings.seed_demo and settings.demo_alive:
+            demo = functools.update_wrapper(functools.partial(_demo_alive, sandbox), _demo_alive)
+            app.register_lifespan_task(demo)
+    app.api_transformer = Starlette(routes=routes)
+
+
+def extra_routes(settings: Settings) -> tuple[list[BaseRoute], Any | None]:
+    """The routes beside the Reflex app, and the embedded sandbox when the run mode has one
+    (never in production). The sandbox's control API is closed (`sandbox_guard`)."""
     from storesync.api.app import PREFIX, build_api
     from storesync.stores.routes import routes as channel_routes
     from storesync.sync.intake.routes import routes as webhook_routes
     from storesync.ui.downloads import routes as download_routes
-    from storesync.ui.relay import relay
+    from storesync.ui.sandbox_guard import guard_for
 
-    settings = get_settings()
     routes: list[BaseRoute] = [
         *channel_routes,
         *webhook_routes,
@@ -37,34 +60,20 @@ def install(app: rx.App) -> None:
         Route("/api/relay", _relay_stats),
         Mount(PREFIX, app=build_api(settings)),
     ]
-    app.register_lifespan_task(relay.lifespan, app=app)
-    from workers import runtime, wiring
+    if settings.env is not RunMode.EMBEDDED or not settings.embedded_sandbox:
+        return routes, None
+    from storesync.core.clock import utcnow
+    from storesync.sandbox.app import Sandbox
 
-    wiring.wire()
-    if settings.env is RunMode.EMBEDDED:
-        app.register_lifespan_task(runtime.embedded_worker)
-    if settings.env is RunMode.EMBEDDED and settings.embedded_sandbox:
-        from storesync.core.clock import utcnow
-        from storesync.sandbox.app import Sandbox
-
-        sandbox = Sandbox(
-            orders_per_minute=settings.sandbox_orders_per_minute,
-            state_file=settings.var_dir / "sandbox.sqlite",
-            clock=utcnow,
-        )
-        from storesync.channels import apps
-
-        apps.in_process_apps = sandbox.app_credentials
-        for platform in ("shopee", "tiktok"):  # the push URL a merchant's app registers
-            sandbox.state.webhooks.setdefault(
-                platform, f"{settings.public_url}/webhooks/{platform}"
-            )
-        routes.append(Mount("/sandbox", routes=sandbox.routes()))
-        app.register_lifespan_task(sandbox.lifespan)
-        if settings.seed_demo and settings.demo_alive:
-            demo = functools.update_wrapper(functools.partial(_demo_alive, sandbox), _demo_alive)
-            app.register_lifespan_task(demo)
-    app.api_transformer = Starlette(routes=routes)
+    sandbox = Sandbox(
+        orders_per_minute=settings.sandbox_orders_per_minute,
+        state_file=settings.var_dir / "sandbox.sqlite",
+        clock=utcnow,
+    )
+    for platform in ("shopee", "tiktok"):  # the push URL a merchant's app registers
+        sandbox.state.webhooks.setdefault(platform, f"{settings.public_url}/webhooks/{platform}")
+    routes.append(Mount("/sandbox", routes=sandbox.routes(control_guard=guard_for(settings))))
+    return routes, sandbox
 
 
 async def _relay_stats(_request: Request) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import unavailable
@@ -35,7 +37,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-START_TIMEOUT = 900  # a fresh clone installs the frontend's packages on first start
+START_TIMEOUT = 900
+# The embedded sandbox's control API answers only with its token (storesync.ui.sandbox_guard);
+# the app under test is given this one, and `sandbox_http` sends it.
+SANDBOX_TOKEN = secrets.token_urlsafe(24)
+sandbox_http = httpx.Client(
+    headers={"X-Sandbox-Token": SANDBOX_TOKEN}, timeout=5
+)  # a fresh clone installs the frontend's packages on first start
 
 
 def _free_port() -> int:
@@ -121,6 +129,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # demo organization keeps its hands off them and no generated orders arrive.
         "STORESYNC_DEMO_ALIVE": "0",
         "STORESYNC_SANDBOX_ORDERS_PER_MINUTE": "0",
+        "STORESYNC_SANDBOX_TOKEN": SANDBOX_TOKEN,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "storesync.cli", "run"],

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.browsing import new_page, no_horizontal_scroll
-from tests.e2e.conftest import http_get
+from tests.e2e.conftest import http_get, sandbox_http
 
 pytestmark = pytest.mark.browser
 
@@ -169,18 +169,48 @@ def test_the_embedded_app_mounts_the_sandbox(running_app: str) -> None:
 
     import httpx
 
-    shops = httpx.get(f"{running_app}/sandbox/sandbox/shops", timeout=10).json()
-    apps = httpx.get(f"{running_app}/sandbox/sandbox/apps", timeout=10).json()
+    shops = sandbox_http.get(f"{running_app}/sandbox/sandbox/shops", timeout=10).json()
+    apps = sandbox_http.get(f"{running_app}/sandbox/sandbox/apps", timeout=10).json()
     partner_id, key = apps["shopee"]["partner_id"], apps["shopee"]["partner_key"]
     path = "/api/v2/shop/auth_partner"
     timestamp = int(time.time())
     sign = hmac.new(key.encode(), f"{partner_id}{path}{timestamp}".encode(), hashlib.sha256)
     params = {"partner_id": partner_id, "timestamp": timestamp, "redirect": f"{running_app}/cb"}
-    good = httpx.get(
+    good = sandbox_http.get(
         f"{running_app}/sandbox/shopee{path}", params={**params, "sign": sign.hexdigest()}
     )
-    bad = httpx.get(f"{running_app}/sandbox/shopee{path}", params={**params, "sign": "0" * 64})
+    bad = sandbox_http.get(
+        f"{running_app}/sandbox/shopee{path}", params={**params, "sign": "0" * 64}
+    )
 
+    # The control API is closed: no token, a foreign page's request, or a wrong token: 403.
+    shopee_shop = next(x["shop_id"] for x in shops if x["platform"] == "shopee")
+    listing_query = {"platform": "shopee", "shop_id": shopee_shop}
+    stock_before = sandbox_http.get(
+        f"{running_app}/sandbox/sandbox/listings", params=listing_query, timeout=10
+    ).json()
+    bare = httpx.get(f"{running_app}/sandbox/sandbox/apps", timeout=10)
+    foreign = httpx.post(
+        f"{running_app}/sandbox/sandbox/reset",
+        json={},
+        headers={"Origin": "https://evil.example", "X-Sandbox-Token": "guess"},
+        timeout=10,
+    )
+    from_page = sandbox_http.post(
+        f"{running_app}/sandbox/sandbox/orders",
+        json={"platform": "shopee"},
+        headers={"Origin": "https://evil.example"},
+        timeout=10,
+    )
+    after = sandbox_http.get(f"{running_app}/sandbox/sandbox/shops", timeout=10).json()
+    stock_after = sandbox_http.get(
+        f"{running_app}/sandbox/sandbox/listings", params=listing_query, timeout=10
+    ).json()
+
+    assert (bare.status_code, foreign.status_code, from_page.status_code) == (403, 403, 403)
+    assert "partner_key" not in bare.text and "token" in bare.json()["error"]
+    assert "cross-origin" in from_page.json()["error"]
+    assert after == shops and stock_after == stock_before  # nothing placed, nothing reset
     assert sorted(s["platform"] for s in shops) == ["shopee", "tiktok"]
     assert good.status_code == 200 and 'id="authorize"' in good.text
     assert bad.status_code == 403 and bad.json()["error"] == "error_sign"

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pypdf import PdfReader
 
 from tests.e2e.browsing import new_page, no_horizontal_scroll, sign_in, sign_up, wait_text
+from tests.e2e.conftest import sandbox_http
 
 pytestmark = pytest.mark.browser
 
@@ -49,11 +49,11 @@ def _sandbox_world(base: str, shops_per_platform: int) -> None:
     """A freshly seeded sandbox (the same seed: the first shops keep their ids) with its push
     URLs pointing at StoreSync again."""
     control = _control(base)
-    httpx.post(
+    sandbox_http.post(
         f"{control}/reset", json={"shops_per_platform": shops_per_platform}
     ).raise_for_status()
     for platform in PLATFORMS:
-        httpx.post(
+        sandbox_http.post(
             f"{control}/webhooks", json={"platform": platform, "url": f"{base}/webhooks/{platform}"}
         ).raise_for_status()
 
@@ -73,7 +73,7 @@ def _connect(page: Any, platform: str, shop_id: str) -> None:
 
 
 def _listings(base: str, platform: str, shop_id: str) -> dict[str, int]:
-    rows = httpx.get(
+    rows = sandbox_http.get(
         f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
     ).json()
     return {row["sku"]: int(row["stock"]) for row in rows if row["sku"]}
@@ -88,7 +88,7 @@ def merchant(running_app: str, browser: Any) -> Iterator[Merchant]:
     try:
         shops = {
             s["platform"]: s["shop_id"]
-            for s in httpx.get(f"{_control(base)}/shops").json()
+            for s in sandbox_http.get(f"{_control(base)}/shops").json()
             if s["name"].endswith(" 2")
         }
         stock = {p: _listings(base, p, shops[p]) for p in PLATFORMS}
@@ -114,7 +114,7 @@ def merchant(running_app: str, browser: Any) -> Iterator[Merchant]:
 
 
 def _place(base: str, platform: str, shop_id: str, lines: list[tuple[str, int]]) -> str:
-    answer = httpx.post(
+    answer = sandbox_http.post(
         f"{_control(base)}/orders",
         json={
             "platform": platform,
@@ -127,7 +127,7 @@ def _place(base: str, platform: str, shop_id: str, lines: list[tuple[str, int]])
 
 
 def _sandbox_order(base: str, platform: str, order_id: str) -> dict[str, Any]:
-    answer = httpx.get(f"{_control(base)}/orders/{order_id}", params={"platform": platform})
+    answer = sandbox_http.get(f"{_control(base)}/orders/{order_id}", params={"platform": platform})
     answer.raise_for_status()
     return answer.json()  # type: ignore[no-any-return]
 
@@ -420,7 +420,7 @@ def test_cancelling_cancels_on_the_marketplace_and_a_refusal_changes_nothing(
     # The courier's pickup reaches StoreSync late: its push is held back for now.
     _push(base, "shopee", on=False)
     try:
-        httpx.post(
+        sandbox_http.post(
             f"{_control(base)}/orders/advance", json={"platform": "shopee", "order_id": shipped}
         ).raise_for_status()
         assert _sandbox_order(base, "shopee", shipped)["status"] == "SHIPPED"
@@ -432,7 +432,7 @@ def test_cancelling_cancels_on_the_marketplace_and_a_refusal_changes_nothing(
 
 def _push(base: str, platform: str, *, on: bool) -> None:
     url = f"{base}/webhooks/{platform}" if on else ""
-    httpx.post(
+    sandbox_http.post(
         f"{_control(base)}/webhooks", json={"platform": platform, "url": url}
     ).raise_for_status()
 
@@ -480,17 +480,17 @@ def test_a_completed_return_is_restocked_by_the_merchant(
     page.wait_for_selector(".arrange-result[data-ok='yes']", timeout=60_000)
     page.click("#arrange-close")
     wait_text(page, "#detail-stage", "to print")
-    httpx.post(
+    sandbox_http.post(
         f"{_control(base)}/orders/advance", json={"platform": "tiktok", "order_id": number}
     ).raise_for_status()
     wait_text(page, "#detail-status", "shipped", timeout=15_000)
     page.keyboard.press("Escape")
     shipped = _available(page, base, first)
-    found = httpx.post(
+    found = sandbox_http.post(
         f"{_control(base)}/returns", json={"platform": "tiktok", "order_id": number}
     ).json()
     for stage in ("accepted", "completed"):
-        httpx.post(
+        sandbox_http.post(
             f"{_control(base)}/returns/stage",
             json={"platform": "tiktok", "return_id": found["id"], "stage": stage},
         ).raise_for_status()

@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from storesync.ui.relay import HOUSEKEEPING_SECONDS
 from tests.e2e.browsing import new_page, search, sign_in, sign_up, wait_text
+from tests.e2e.conftest import sandbox_http
 
 pytestmark = pytest.mark.browser
 
@@ -46,11 +46,13 @@ def _control(base: str) -> str:
 
 def _shared_sku(base: str) -> tuple[str, dict[str, str]]:
     """A SKU both sandbox shops list with stock to spare, and each platform's shop id."""
-    shops = {s["platform"]: s["shop_id"] for s in httpx.get(f"{_control(base)}/shops").json()}
+    shops = {
+        s["platform"]: s["shop_id"] for s in sandbox_http.get(f"{_control(base)}/shops").json()
+    }
     stock = {
         p: {
             row["sku"]: row["stock"]
-            for row in httpx.get(
+            for row in sandbox_http.get(
                 f"{_control(base)}/listings", params={"platform": p, "shop_id": shops[p]}
             ).json()
         }
@@ -61,7 +63,7 @@ def _shared_sku(base: str) -> tuple[str, dict[str, str]]:
 
 
 def _tiktok_stock(base: str, shop_id: str, sku: str) -> int:
-    rows = httpx.get(
+    rows = sandbox_http.get(
         f"{_control(base)}/listings", params={"platform": "tiktok", "shop_id": shop_id}
     ).json()
     return int(next(r["stock"] for r in rows if r["sku"] == sku))
@@ -97,7 +99,7 @@ def _review_a_listing(page: Any, base: str, sku: str) -> None:
 
 
 def _channel_stock(base: str, platform: str, shop_id: str, sku: str) -> int:
-    rows = httpx.get(
+    rows = sandbox_http.get(
         f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
     ).json()
     return int(next(r["stock"] for r in rows if r["sku"] == sku))
@@ -114,11 +116,11 @@ def _sell_everywhere_at_once(base: str, shops: dict[str, str], sku: str) -> list
     """The last unit sells on Shopee and, before StoreSync's push reaches it (TikTok's API is
     slowed down for the moment), on TikTok too."""
     faults = f"{_control(base)}/faults"
-    httpx.post(faults, json={"platform": "tiktok", "latency_ms": 2000}).raise_for_status()
+    sandbox_http.post(faults, json={"platform": "tiktok", "latency_ms": 2000}).raise_for_status()
     placed = []
     try:
         for platform in ("shopee", "tiktok"):
-            answer = httpx.post(
+            answer = sandbox_http.post(
                 f"{_control(base)}/orders",
                 json={
                     "platform": platform,
@@ -129,7 +131,7 @@ def _sell_everywhere_at_once(base: str, shops: dict[str, str], sku: str) -> list
             answer.raise_for_status()
             placed.append(str(answer.json()["id"]))
     finally:
-        httpx.post(faults, json={"platform": "tiktok", "latency_ms": 0}).raise_for_status()
+        sandbox_http.post(faults, json={"platform": "tiktok", "latency_ms": 0}).raise_for_status()
     return placed
 
 
@@ -173,7 +175,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     _open(stranger, base, "/orders", "Orders")
     stranger.evaluate("window.__noReload = true")
 
-    order = httpx.post(
+    order = sandbox_http.post(
         f"{_control(base)}/orders",
         json={
             "platform": "shopee",
@@ -206,7 +208,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.wait_for_selector(".arrange-result[data-ok='yes']", timeout=30_000)
     page.click("#arrange-close")
     wait_text(page, "#detail-stage", "to print")
-    httpx.post(
+    sandbox_http.post(
         f"{_control(base)}/orders/advance", json={"platform": "shopee", "order_id": order["id"]}
     ).raise_for_status()
     wait_text(page, "#detail-status", "shipped", timeout=10_000)
@@ -356,7 +358,7 @@ def _screenshots(browser: Any, base: str, email: str, width: int, folder: Path) 
 
 
 def _relay(base: str) -> dict[str, int]:
-    return httpx.get(f"{base}/api/relay", timeout=10).json()  # type: ignore[no-any-return]
+    return sandbox_http.get(f"{base}/api/relay", timeout=10).json()  # type: ignore[no-any-return]
 
 
 def _relay_until(base: str, done: Any, timeout: float = 30) -> dict[str, int]:

@@ -1,0 +1,166 @@
+"""What the embedded mode exposes, tested as the attacks: the sandbox's control API refuses other
+machines, other sites' pages and callers without its token; production never mounts the
+sandbox; a non-loopback host with the published demo password refuses to start."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from storesync.cli import CliError, check_exposure
+from storesync.settings import Settings, build_settings
+from storesync.tenancy.tokens import issue_token
+from storesync.ui.mounts import extra_routes
+from storesync.ui.sandbox_guard import ControlGuard, guard_for, own_origins, sandbox_token
+
+OWN = "http://127.0.0.1:3000"
+
+
+def _settings(tmp_path: Path, **overrides: object) -> Settings:
+    return build_settings(var_dir=tmp_path, port=3000, **overrides)
+
+
+def _guarded(settings: Settings) -> tuple[Starlette, list[str]]:
+    """A stand-in control API behind the guard; `calls` records what reached it."""
+    calls: list[str] = []
+
+    async def reset(request: Request) -> JSONResponse:
+        calls.append(request.url.path)
+        return JSONResponse({"ok": True})
+
+    inner = Starlette(routes=[Route("/reset", reset, methods=["GET", "POST"])])
+    return Starlette(routes=[Mount("/sandbox", app=guard_for(settings)(inner))]), calls
+
+
+def _call(
+    app: Starlette,
+    *,
+    client: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+    query: str = "",
+) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(client, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=OWN) as http:
+            return await http.post(f"/sandbox/reset{query}", headers=headers or {})
+
+    return asyncio.run(go())
+
+
+def test_the_control_api_needs_the_token_from_this_machine_and_no_foreign_page(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path)
+    app, calls = _guarded(settings)
+    token = sandbox_token(settings)
+
+    refused = {
+        "no token": _call(app),
+        "wrong token": _call(app, headers={"X-Sandbox-Token": "guess"}),
+        "another machine": _call(app, client="10.0.0.7", headers={"X-Sandbox-Token": token}),
+        "another site": _call(
+            app, headers={"X-Sandbox-Token": token, "Origin": "https://evil.example"}
+        ),
+        "another site, signed in": _call(
+            app,
+            headers={
+                "Origin": "https://evil.example",
+                "Cookie": f"storesync_session={_session(settings)}",
+            },
+        ),
+        "own page, signed out": _call(app, headers={"Origin": OWN}),
+    }
+    assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 403)
+    assert calls == []  # nothing reached the sandbox
+
+    allowed = [
+        _call(app, headers={"X-Sandbox-Token": token}),
+        _call(app, query=f"?token={token}"),
+        _call(app, client="::1", headers={"X-Sandbox-Token": token}),
+        _call(app, headers={"Origin": OWN, "Cookie": f"storesync_session={_session(settings)}"}),
+    ]
+    assert [r.status_code for r in allowed] == [200, 200, 200, 200]
+    assert len(calls) == 4
+
+
+def _session(settings: Settings) -> str:
+    return issue_token(
+        settings.secret_key,
+        user_id=uuid.uuid4(),
+        organization_id=uuid.uuid4(),
+        ttl=timedelta(minutes=5),
+    )
+
+
+def test_the_token_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+
+    first, second = sandbox_token(settings), sandbox_token(_settings(tmp_path))
+
+    assert first == second and len(first) >= 40
+    mode = stat.S_IMODE((tmp_path / "sandbox-token").stat().st_mode)
+    assert mode == 0o600
+    given = _settings(tmp_path, sandbox_token="from-the-environment")
+    assert sandbox_token(given) == "from-the-environment"
+    assert own_origins(settings) == {OWN, "http://localhost:3000"}
+
+
+def test_production_never_mounts_the_sandbox_and_embedded_closes_its_control_api(
+    tmp_path: Path,
+) -> None:
+    production = _settings(
+        tmp_path,
+        env="production",
+        database_url="postgresql+psycopg://app@127.0.0.1:5432/storesync",
+        fernet_keys=Fernet.generate_key().decode(),
+        secret_key="x" * 40,
+    )
+    embedded = _settings(tmp_path)
+
+    routes, sandbox = extra_routes(production)
+    assert sandbox is None
+    assert not [r for r in routes if getattr(r, "path", "").startswith("/sandbox")]
+
+    routes, sandbox = extra_routes(embedded)
+    assert sandbox is not None
+    (mount,) = [r for r in routes if getattr(r, "path", "") == "/sandbox"]
+    control = [r for r in mount.routes if getattr(r, "path", "") == "/sandbox"]  # type: ignore[attr-defined]
+    assert len(control) == 1 and isinstance(control[0].app, ControlGuard)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        ({"host": "0.0.0.0"}, True),
+        ({"host": "192.168.1.20"}, True),
+        ({"host": "0.0.0.0", "demo_password": "my own secret"}, False),
+        ({"host": "0.0.0.0", "seed_demo": False}, False),
+        ({"host": "0.0.0.0", "allow_public_demo": True}, False),
+        ({"host": "127.0.0.1"}, False),
+        ({"host": "::1"}, False),
+    ],
+)
+def test_a_public_host_with_the_published_demo_password_refuses_to_start(
+    tmp_path: Path, overrides: dict[str, object], refused: bool
+) -> None:
+    settings = _settings(tmp_path, **overrides)
+
+    if refused:
+        with pytest.raises(CliError) as error:
+            check_exposure(settings)
+        message = str(error.value)
+        assert "STORESYNC_DEMO_PASSWORD" in message and "STORESYNC_ALLOW_PUBLIC_DEMO" in message
+        assert "demo-storesync" not in message  # the message does not repeat the password
+    else:
+        check_exposure(settings)
