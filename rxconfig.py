@@ -15,6 +15,9 @@ config = rx.Config(
     backend_port=_settings.port,
     api_url=_settings.public_url,
     deploy_url=_settings.public_url,
+    # Same origin only (plus STORESYNC_CORS_ORIGINS): Reflex's default lets every site's pages
+    # call StoreSync with the merchant's cookies.
+    cors_allowed_origins=_settings.allowed_origins,
     redis_url=_settings.redis_url,
     state_manager_mode="redis" if _settings.redis_url else "memory",
     plugins=[

@@ -84,8 +84,7 @@ def run(
 def check_exposure(settings: Settings, *, seed: bool = True) -> None:
     """Embedded mode serving a non-loopback address with the published demo password would let
     anyone on the network sign in: refuse, naming the settings that change it."""
-    from storesync.settings import DEMO_PASSWORD
-    from storesync.ui.sandbox_guard import is_loopback
+    from storesync.settings import DEMO_PASSWORD, is_loopback
 
     if is_loopback(settings.host) or settings.allow_public_demo:
         return

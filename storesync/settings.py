@@ -8,11 +8,13 @@ secrets under `var/`; production mode requires them to be given.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -99,6 +101,9 @@ class Settings(BaseSettings):
     allow_public_demo: bool = False
     # The embedded sandbox's control API token; empty: generated once in var/sandbox-token.
     sandbox_token: str = ""
+    # Browser origins besides StoreSync's own allowed to call it with credentials (CORS), comma
+    # separated, e.g. "https://admin.example.com". Empty: same origin only.
+    cors_origins: str = ""
     log_level: str = "INFO"
 
     @field_validator("database_url", "migration_database_url")
@@ -171,6 +176,34 @@ class Settings(BaseSettings):
     @property
     def fernet_key_list(self) -> list[str]:
         return [k.strip() for k in self.fernet_keys.split(",") if k.strip()]
+
+    @property
+    def own_origins(self) -> frozenset[str]:
+        """The origins StoreSync's own pages have: its public URL, and on a loopback host the
+        other loopback names for the same port."""
+        public = urlsplit(self.public_url)
+        origins = {f"{public.scheme}://{public.netloc}"}
+        if is_loopback(public.hostname or ""):
+            port = f":{public.port}" if public.port else ""
+            origins |= {f"{public.scheme}://{name}{port}" for name in ("127.0.0.1", "localhost")}
+        return frozenset(origins)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Who may call StoreSync from a browser (Reflex's CORS and its websocket): its own
+        origins and those `STORESYNC_CORS_ORIGINS` lists."""
+        extra = {o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()}
+        return tuple(sorted(self.own_origins | extra))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def normalise_database_url(value: str) -> str:

@@ -22,7 +22,7 @@ from storesync.cli import CliError, check_exposure
 from storesync.settings import Settings, build_settings
 from storesync.tenancy.tokens import issue_token
 from storesync.ui.mounts import extra_routes
-from storesync.ui.sandbox_guard import ControlGuard, guard_for, own_origins, sandbox_token
+from storesync.ui.sandbox_guard import ControlGuard, guard_for, sandbox_token
 
 OWN = "http://127.0.0.1:3000"
 
@@ -113,7 +113,7 @@ def test_the_token_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> No
     assert mode == 0o600
     given = _settings(tmp_path, sandbox_token="from-the-environment")
     assert sandbox_token(given) == "from-the-environment"
-    assert own_origins(settings) == {OWN, "http://localhost:3000"}
+    assert settings.own_origins == {OWN, "http://localhost:3000"}
 
 
 def test_production_never_mounts_the_sandbox_and_embedded_closes_its_control_api(
@@ -164,3 +164,22 @@ def test_a_public_host_with_the_published_demo_password_refuses_to_start(
         assert "demo-storesync" not in message  # the message does not repeat the password
     else:
         check_exposure(settings)
+
+
+def test_browsers_may_call_storesync_from_its_own_origin_only(tmp_path: Path) -> None:
+    import rxconfig
+
+    own = _settings(tmp_path)
+    public = _settings(tmp_path, public_url="https://shop.example.com")
+    extra = _settings(tmp_path, cors_origins="https://admin.example.com/, https://b.example")
+
+    assert own.allowed_origins == ("http://127.0.0.1:3000", "http://localhost:3000")
+    assert public.allowed_origins == ("https://shop.example.com",)
+    assert extra.allowed_origins == (
+        "http://127.0.0.1:3000",
+        "http://localhost:3000",
+        "https://admin.example.com",
+        "https://b.example",
+    )
+    assert "*" not in rxconfig.config.cors_allowed_origins
+    assert tuple(rxconfig.config.cors_allowed_origins) == rxconfig._settings.allowed_origins

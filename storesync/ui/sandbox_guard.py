@@ -14,19 +14,18 @@ Refusals are 403 JSON and change nothing.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
 import secrets
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storesync.settings import Settings
+from storesync.settings import Settings, is_loopback
 from storesync.tenancy.tokens import read_token
 
 TOKEN_FILE = "sandbox-token"  # noqa: S105 - a file name, not a secret
@@ -50,26 +49,6 @@ def sandbox_token(settings: Settings) -> str:
             with os.fdopen(descriptor, "w") as out:
                 out.write(secrets.token_urlsafe(32))
     return path.read_text().strip()
-
-
-def own_origins(settings: Settings) -> frozenset[str]:
-    """The origins StoreSync's own pages have: its public URL, and on a loopback host the
-    other loopback names for the same port."""
-    public = urlsplit(settings.public_url)
-    origins = {f"{public.scheme}://{public.netloc}"}
-    if is_loopback(public.hostname or ""):
-        port = f":{public.port}" if public.port else ""
-        origins |= {f"{public.scheme}://{name}{port}" for name in ("127.0.0.1", "localhost")}
-    return frozenset(origins)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class ControlGuard:
@@ -143,6 +122,6 @@ def session_checker(settings: Settings) -> Callable[[str], bool]:
 
 def guard_for(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
     """What `Sandbox.routes` wraps its control API in."""
-    token, origins = sandbox_token(settings), own_origins(settings)
+    token, origins = sandbox_token(settings), settings.own_origins
     signed_in = session_checker(settings)
     return lambda app: ControlGuard(app, token=token, origins=origins, signed_in=signed_in)

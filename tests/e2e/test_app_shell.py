@@ -207,6 +207,17 @@ def test_the_embedded_app_mounts_the_sandbox(running_app: str) -> None:
         f"{running_app}/sandbox/sandbox/listings", params=listing_query, timeout=10
     ).json()
 
+    # Browsers may call StoreSync from its own origin only (no CORS grant for other sites).
+    evil = httpx.get(f"{running_app}/ping", headers={"Origin": "https://evil.example"})
+    own = httpx.get(f"{running_app}/ping", headers={"Origin": running_app})
+    preflight = httpx.options(
+        f"{running_app}/api/v1/products",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in evil.headers
+    assert own.headers.get("access-control-allow-origin") == running_app
+    assert preflight.headers.get("access-control-allow-origin") is None
+
     assert (bare.status_code, foreign.status_code, from_page.status_code) == (403, 403, 403)
     assert "partner_key" not in bare.text and "token" in bare.json()["error"]
     assert "cross-origin" in from_page.json()["error"]
