@@ -20,6 +20,7 @@ from storesync.fulfilment import documents, refs
 from storesync.fulfilment.models import ShippingLabel
 from storesync.fulfilment.schemas import OrderOutcome, PrintedLabels
 from storesync.orders import service as orders
+from storesync.orders.models import Order
 from storesync.settings import Settings
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
@@ -124,6 +125,20 @@ def _stored_labels(
     return {row.order_id: row for row in rows}
 
 
+def _locked_orders(
+    session: Session, ctx: RequestContext, order_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Order]:
+    """The orders' rows, locked in one statement (key order: concurrent prints cannot
+    deadlock)."""
+    found = session.exec(
+        select(Order)
+        .where(Order.organization_id == ctx.organization_id, col(Order.id).in_(order_ids))
+        .order_by(col(Order.id))
+        .with_for_update()
+    ).all()
+    return {row.id: row for row in found}
+
+
 def _merge_and_mark(
     ctx: RequestContext,
     ready: list[refs.OrderRef],
@@ -141,8 +156,9 @@ def _merge_and_mark(
             pdf = documents.merge_pdfs([labels[r.id].pdf for r in in_order])
             pages = sum(labels[r.id].pages for r in in_order)
             now = utcnow()
+            rows = _locked_orders(session, ctx, [r.id for r in in_order])
             for ref in in_order:
-                row = orders.lock_order(session, ctx=ctx, order_id=ref.id)
+                row = rows[ref.id]
                 if row.label_printed_at is None:
                     row.label_printed_at = now
                     row.updated_at = now

@@ -13,22 +13,17 @@ from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import Store
 from storesync.core.clock import utcnow
 from storesync.core.errors import ValidationFailed
-from storesync.fulfilment import documents, slips
+from storesync.fulfilment import documents, refs, slips
 from storesync.inventory.models import InventoryItem, Location, Reservation
 from storesync.orders.models import Order, OrderItem
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
-MAX_ORDERS = 500
 UNASSIGNED = "Not reserved"  # lines with no reservation: unmapped SKUs, or stock ran short
 
 
 def _orders(session: Session, ctx: RequestContext, order_ids: Sequence[uuid.UUID]) -> list[Order]:
-    unique = list(dict.fromkeys(order_ids))
-    if not unique:
-        raise ValidationFailed("order_ids", "choose at least one order")
-    if len(unique) > MAX_ORDERS:
-        raise ValidationFailed("order_ids", f"at most {MAX_ORDERS} orders at once")
+    unique = refs.unique_ids(order_ids)
     rows = session.exec(
         select(Order).where(Order.organization_id == ctx.organization_id, col(Order.id).in_(unique))
     ).all()

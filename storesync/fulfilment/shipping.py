@@ -32,7 +32,7 @@ from storesync.inventory.items import touch
 from storesync.orders import service as orders
 from storesync.orders.models import Order, OrderItem
 from storesync.orders.schemas import OrderDTO
-from storesync.orders.status import OrderStatus, ShippingStage, check_transition, shipping_stage
+from storesync.orders.status import OrderStatus, ShippingStage, check_transition
 from storesync.settings import Settings
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
@@ -272,7 +272,9 @@ def stage_counts(session: Session, *, ctx: RequestContext) -> dict[str, int]:
     ).all()
     counts = {stage.value: 0 for stage in ShippingStage}
     for unarranged, unprinted, count in rows:
-        arranged_at = None if unarranged else utcnow()
-        printed_at = None if unprinted else utcnow()
-        counts[shipping_stage(OrderStatus.TO_SHIP.value, arranged_at, printed_at)] += int(count)
+        if unarranged:
+            stage = ShippingStage.TO_ARRANGE
+        else:
+            stage = ShippingStage.TO_PRINT if unprinted else ShippingStage.TO_HAND_OVER
+        counts[stage.value] += int(count)
     return counts
