@@ -17,6 +17,7 @@ from storesync.inventory.models import (
 from storesync.notifications.models import Notification, WebhookDelivery, WebhookSubscription
 from storesync.orders.models import Order, OrderEvent, OrderItem
 from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
+from storesync.tenancy.auth.models import AccountLink, OAuthState, UserCredential, UserSession
 from storesync.tenancy.models import (
     ApiKey,
     ApiRequest,
@@ -38,6 +39,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "inventory_transaction", "or
 __all__ = [
     "APPEND_ONLY_TABLES",
     "TENANT_TABLES",
+    "AccountLink",
     "ApiKey",
     "ApiRequest",
     "AuditLog",
@@ -48,6 +50,7 @@ __all__ = [
     "Location",
     "Membership",
     "Notification",
+    "OAuthState",
     "Order",
     "OrderEvent",
     "OrderItem",
@@ -62,6 +65,8 @@ __all__ = [
     "Store",
     "SyncJob",
     "User",
+    "UserCredential",
+    "UserSession",
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookSubscription",

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
-import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -58,7 +58,6 @@ class Settings(BaseSettings):
 
     # Comma-separated Fernet keys, newest first (MultiFernet order).
     fernet_keys: str = ""
-    secret_key: str = ""
     session_ttl_hours: int = Field(default=24 * 7, ge=1, le=24 * 90)
 
     host: str = "127.0.0.1"
@@ -106,6 +105,13 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     log_level: str = "INFO"
 
+    # Outgoing mail (invitations, password resets): smtp://user:password@host:port, with
+    # `?starttls=true` to upgrade the connection, or smtps://... (TLS from the start). Empty:
+    # embedded mode writes each message to var/mail/ (the sandbox's "Sent mail" page shows
+    # them); production mode refuses to send.
+    smtp_url: str = ""
+    mail_from: str = "StoreSync <no-reply@localhost>"
+
     @field_validator("database_url", "migration_database_url")
     @classmethod
     def _valid_database_url(cls, value: str) -> str:
@@ -140,6 +146,21 @@ class Settings(BaseSettings):
     def _valid_http_url(cls, value: str) -> str:
         return _check_http_url(value) if value else value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _valid_smtp_url(cls, value: str) -> str:
+        return check_smtp_url(value) if value else value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _valid_mail_from(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError(
+                f"must be an address like 'Shop <no-reply@example.com>', got {value!r}"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _valid_log_level(cls, value: str) -> str:
@@ -157,10 +178,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.var_dir / 'storesync.db'}"
         if not self.migration_database_url:
             self.migration_database_url = self.database_url
-        if production:
-            for name in ("fernet_keys", "secret_key"):
-                if not getattr(self, name):
-                    raise ValueError(f"{ENV_PREFIX}{name.upper()} is required in production mode")
+        if production and not self.fernet_keys:
+            raise ValueError(f"{ENV_PREFIX}FERNET_KEYS is required in production mode")
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         sandbox = f"http://127.0.0.1:{self.port}/sandbox"
@@ -172,6 +191,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where embedded mode keeps the mail it would have sent (one .eml file a message)."""
+        return self.var_dir / "mail"
 
     @property
     def fernet_key_list(self) -> list[str]:
@@ -204,6 +228,37 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+SMTP_SCHEMES = ("smtp", "smtps")
+
+
+def check_smtp_url(value: str) -> str:
+    """Accept `smtp://[user:password@]host[:port][?starttls=true]` and `smtps://...`. The
+    messages never repeat the URL: it may hold a password."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in SMTP_SCHEMES:
+        raise ValueError(
+            f"must start with smtp:// or smtps:// (e.g. smtp://user:password@host:587"
+            f"?starttls=true), got scheme {parts.scheme!r}"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    if not parts.hostname or port == 0:
+        raise ValueError("needs a host (and an optional port from 1 to 65535)")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise ValueError("takes no path: smtp://user:password@host:port[?starttls=true]")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if set(query) - {"starttls"}:
+        raise ValueError("knows one option only, ?starttls=true")
+    starttls = query.get("starttls", ["false"])[-1].lower()
+    if starttls not in ("true", "false", "1", "0"):
+        raise ValueError("starttls must be true or false")
+    if parts.scheme.lower() == "smtps" and starttls in ("true", "1"):
+        raise ValueError("smtps:// is TLS from the start: drop ?starttls=true or use smtp://")
+    return value
 
 
 def normalise_database_url(value: str) -> str:
@@ -250,15 +305,10 @@ def build_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as error:
         raise SettingsError(_format_error(error)) from None
-    if settings.env is RunMode.EMBEDDED:
-        if not settings.fernet_keys:
-            settings.fernet_keys = _load_or_create_secret(
-                settings.var_dir / "fernet.keys", lambda: Fernet.generate_key().decode()
-            )
-        if not settings.secret_key:
-            settings.secret_key = _load_or_create_secret(
-                settings.var_dir / "secret.key", lambda: secrets.token_urlsafe(48)
-            )
+    if settings.env is RunMode.EMBEDDED and not settings.fernet_keys:
+        settings.fernet_keys = _load_or_create_secret(
+            settings.var_dir / "fernet.keys", lambda: Fernet.generate_key().decode()
+        )
     return settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -14,6 +14,7 @@ from storesync.channels.models import ChannelListing, Store
 from storesync.db import session_scope
 from storesync.orders.models import Order
 from storesync.tenancy import service as tenancy
+from storesync.tenancy.auth import sessions
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 
@@ -74,3 +75,20 @@ def make_tenant(engine: Engine, *, name: str | None = None) -> Tenant:
         session.add(listing)
         session.add(order)
     return Tenant(ctx, product.id, store.id, order.id, listing.id)
+
+
+def browser_session(
+    engine: Engine,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    ttl: timedelta = timedelta(hours=1),
+) -> str:
+    """The cookie value of a signed-in browser (a session started and activated as sign-in
+    does); a negative `ttl` makes one already expired."""
+    with session_scope(engine=engine) as session:
+        ticket = sessions.start_session(session, user_id=user_id, organization_id=organization_id)
+    with session_scope(engine=engine) as session:
+        cookie = sessions.activate(session, ticket=ticket, ttl=ttl)
+    assert cookie is not None
+    return cookie

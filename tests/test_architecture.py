@@ -98,6 +98,7 @@ VIOLATIONS = {
     "layers": ("storesync/tenancy/service.py", "storesync.inventory.models", "storesync.tenancy"),
     "sync-layers": ("storesync/sync/jobs/runner.py", "storesync.sync.health.backfill", "jobs"),
     "channels": ("storesync/channels/registry.py", "storesync.stores.service", "channels"),
+    "mail": ("storesync/mail/service.py", "storesync.db", "storesync.mail"),
     "sandbox": ("storesync/sandbox/state.py", "storesync.core.clock", "storesync.sandbox"),
 }
 

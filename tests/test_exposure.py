@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import stat
-import uuid
-from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from storesync.cli import CliError, check_exposure
+from storesync.db import get_engine, use_engine
+from storesync.sandbox.app import CONSENT_PAGES
 from storesync.settings import Settings, build_settings
-from storesync.tenancy.tokens import issue_token
 from storesync.ui.mounts import extra_routes
-from storesync.ui.sandbox_guard import ControlGuard, guard_for, sandbox_token
+from storesync.ui.sandbox_guard import ConsentGuard, ControlGuard, guard_for, sandbox_token
+from tests.factories import browser_session, make_tenant
 
 OWN = "http://127.0.0.1:3000"
 
@@ -59,7 +61,7 @@ def _call(
 
 
 def test_the_control_api_needs_the_token_from_this_machine_and_no_foreign_page(
-    tmp_path: Path,
+    tmp_path: Path, app_database: Engine
 ) -> None:
     settings = _settings(tmp_path)
     app, calls = _guarded(settings)
@@ -94,12 +96,20 @@ def test_the_control_api_needs_the_token_from_this_machine_and_no_foreign_page(
     assert len(calls) == 4
 
 
+@pytest.fixture
+def app_database(sqlite_engine: Engine) -> Iterator[Engine]:
+    """The database the guard looks sessions up in."""
+    use_engine(sqlite_engine)
+    yield sqlite_engine
+    use_engine(None)
+
+
 def _session(settings: Settings) -> str:
-    return issue_token(
-        settings.secret_key,
-        user_id=uuid.uuid4(),
-        organization_id=uuid.uuid4(),
-        ttl=timedelta(minutes=5),
+    """A live browser session in the app's database (the guard looks it up)."""
+    owner = make_tenant(get_engine()).ctx
+    assert owner.user_id is not None
+    return browser_session(
+        get_engine(), user_id=owner.user_id, organization_id=owner.organization_id
     )
 
 
@@ -124,7 +134,6 @@ def test_production_never_mounts_the_sandbox_and_embedded_closes_its_control_api
         env="production",
         database_url="postgresql+psycopg://app@127.0.0.1:5432/storesync",
         fernet_keys=Fernet.generate_key().decode(),
-        secret_key="x" * 40,
     )
     embedded = _settings(tmp_path)
 
@@ -135,8 +144,45 @@ def test_production_never_mounts_the_sandbox_and_embedded_closes_its_control_api
     routes, sandbox = extra_routes(embedded)
     assert sandbox is not None
     (mount,) = [r for r in routes if getattr(r, "path", "") == "/sandbox"]
-    control = [r for r in mount.routes if getattr(r, "path", "") == "/sandbox"]  # type: ignore[attr-defined]
+    assert isinstance(mount.app, ConsentGuard)  # type: ignore[attr-defined]
+    inner = mount.app.app.routes  # type: ignore[attr-defined]
+    control = [r for r in inner if getattr(r, "path", "") == "/sandbox"]
     assert len(control) == 1 and isinstance(control[0].app, ControlGuard)
+
+
+@pytest.mark.parametrize("page", CONSENT_PAGES)
+def test_the_consent_pages_open_only_from_a_signed_in_storesync_page_or_with_the_token(
+    tmp_path: Path, app_database: Engine, page: str
+) -> None:
+    settings = _settings(tmp_path)
+    routes, _sandbox = extra_routes(settings)
+    app = Starlette(routes=routes)
+    cookie = f"storesync_session={_session(settings)}"
+    token = sandbox_token(settings)
+
+    def status(client: str = "127.0.0.1", **headers: str) -> int:
+        async def go() -> int:
+            transport = httpx.ASGITransport(app=app, client=(client, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url=OWN) as http:
+                return (await http.get(f"/sandbox{page}", headers=headers)).status_code
+
+        return asyncio.run(go())
+
+    refused = {
+        "nobody": status(),
+        "another site's page, signed in": status(cookie=cookie, **{"sec-fetch-site": "cross-site"}),
+        "another site's form, signed in": status(cookie=cookie, origin="https://evil.example"),
+        "linked from elsewhere, signed in": status(cookie=cookie, referer="https://evil.example/"),
+        "own page, signed out": status(**{"sec-fetch-site": "same-origin"}),
+        "another machine with the token": status("10.0.0.9", **{"x-sandbox-token": token}),
+    }
+    assert refused == dict.fromkeys(refused, 403)
+    allowed = [
+        status(cookie=cookie, **{"sec-fetch-site": "same-origin"}),
+        status(cookie=cookie, referer=f"{OWN}/stores"),
+        status(**{"x-sandbox-token": token}),
+    ]
+    assert 403 not in allowed, allowed
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from storesync.api.errors import DESCRIPTIONS, install_handlers
 from storesync.api.guard import ApiGuard
 from storesync.api.limits import Limiter, limiter_for
 from storesync.api.routes import (
+    audit,
     fulfilment,
     inventory,
     jobs,
@@ -26,8 +27,9 @@ from storesync.api.routes import (
 from storesync.settings import Settings, get_settings
 
 PREFIX = "/api/v1"
-DESCRIPTION = """StoreSync's merchant API: the catalog, stock, orders, stores, listings, sync jobs
-and notifications of one organization, for the systems a merchant keeps beside StoreSync.
+DESCRIPTION = """StoreSync's merchant API: the catalog, stock, orders, stores, listings, sync jobs,
+notifications and audit log of one organization, for the systems a merchant keeps beside
+StoreSync.
 
 Authenticate with `Authorization: Bearer <API key>` (Settings → API keys, or
 `storesync apikey create`). A key's scopes (`read`, `write`, or `<resource>:read|write`) limit
@@ -51,7 +53,7 @@ def build_api(settings: Settings | None = None, *, limiter: Limiter | None = Non
     )
     api.state.limiter = limiter or limiter_for(cfg)
     install_handlers(api)
-    for module in (products, inventory, orders, fulfilment, stores, jobs, webhooks):
+    for module in (products, inventory, orders, fulfilment, stores, jobs, webhooks, audit):
         api.include_router(module.router)
     api.add_middleware(ApiGuard, max_body_bytes=cfg.api_max_body_bytes)
 

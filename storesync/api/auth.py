@@ -39,12 +39,16 @@ def current_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiCaller:
     """The caller of this request; 401 without a valid key, 429 over the key's rate. A key the
-    guard already authenticated (an idempotent POST) is not looked up again."""
+    guard already authenticated (an idempotent POST) is not looked up again. Its context carries
+    the key's name and the client's address (the audit log's actor)."""
+    address = request.client.host if request.client else ""
     caller = getattr(request.state, AUTHENTICATED, None)
-    if not isinstance(caller, ApiCaller):
+    if isinstance(caller, ApiCaller):
+        caller = caller.calling_from(address)
+    else:
         key = credentials.credentials if credentials is not None else ""
         with session_scope() as session:
-            caller = authenticate_api_key(session, key=key)
+            caller = authenticate_api_key(session, key=key, client_address=address)
     retry_after = request.app.state.limiter.hit(str(caller.key_id))
     if retry_after is not None:
         raise RateLimited(retry_after)

@@ -56,6 +56,7 @@ from storesync.catalog.import_cells import (
 from storesync.catalog.import_plan import Parsed, ProductIn, VariantIn
 from storesync.catalog.schemas import ImportReport, currency_problem, key_problem
 from storesync.core.clock import utcnow
+from storesync.tenancy.audit.record import record as audit_record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -322,11 +323,28 @@ def import_catalog(
     plan = planner.make_plan(catalog, parsed, ctx=ctx, now=utcnow())
     if plan.stock_lines:
         ctx.require(Permission.ADJUST_STOCK)
+    applied = sum(1 for v in parsed.variants if v.row not in parsed.bad_rows)
+    counts = plan.counts()
+    changed = sum(n for name, n in counts.items() if not name.endswith("_unchanged"))
     if not dry_run:
         planner.write_plan(session, ctx=ctx, plan=plan, reference_id=reference_id)
-    applied = sum(1 for v in parsed.variants if v.row not in parsed.bad_rows)
+    if changed and not dry_run:
+        # One summary row for the whole file; the ledger keeps each stock line.
+        audit_record(
+            session,
+            ctx=ctx,
+            action="catalog.import",
+            entity_type="catalog",
+            entity_id=reference_id,
+            after={
+                "rows_total": parsed.rows_total,
+                "rows_applied": applied,
+                "rows_invalid": len(parsed.bad_rows),
+                **counts,
+            },
+        )
     return ImportReport(
-        **report, **plan.counts(), rows_applied=applied, written=applied > 0 and not dry_run
+        **report, **counts, rows_applied=applied, written=applied > 0 and not dry_run
     )
 
 

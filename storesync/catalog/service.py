@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storesync.catalog.bulk import org_currency
+from storesync.catalog.changes import bulk_snapshot, plain, record_bulk, record_variant
 from storesync.catalog.errors import HandleTaken, SkuTaken
 from storesync.catalog.models import Product, ProductVariant
 from storesync.catalog.schemas import (
@@ -43,6 +44,7 @@ from storesync.core.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -179,6 +181,19 @@ def create_product(
     session.add(product)
     session.flush()
     session.add_all(rows)
+    record(
+        session,
+        ctx=ctx,
+        action="product.create",
+        entity_type="product",
+        entity_id=product.id,
+        after={
+            "handle": product.handle,
+            "title": product.title,
+            "status": product.status,
+            "skus": [row.variant_sku for row in rows],
+        },
+    )
     session.flush()
     return _product_dto(session, ctx, product)
 
@@ -198,9 +213,19 @@ def update_product(
     product = _get_product(session, ctx, product_id)
     if "handle" in values and values["handle"] != product.handle:
         _ensure_handle_free(session, ctx, values["handle"], except_id=product.id)
+    before = {field: getattr(product, field) for field in values}
     for field, value in values.items():
         setattr(product, field, value)
     product.updated_at = utcnow()
+    record(
+        session,
+        ctx=ctx,
+        action="product.update",
+        entity_type="product",
+        entity_id=product.id,
+        before=before,
+        after=values,
+    )
     session.add(product)
     session.flush()
     return _product_dto(session, ctx, product)
@@ -215,6 +240,14 @@ def delete_product(session: Session, *, ctx: RequestContext, product_id: uuid.UU
     product.deleted_at = now
     product.updated_at = now
     session.add(product)
+    record(
+        session,
+        ctx=ctx,
+        action="product.delete",
+        entity_type="product",
+        entity_id=product.id,
+        before={"handle": product.handle, "title": product.title, "status": product.status},
+    )
     session.execute(
         sa.update(ProductVariant)
         .where(
@@ -239,6 +272,19 @@ def create_variant(
     _ensure_sku_free(session, ctx, row.variant_sku)
     session.add(row)
     session.flush()
+    record(
+        session,
+        ctx=ctx,
+        action="variant.create",
+        entity_type="variant",
+        entity_id=row.id,
+        after={
+            "sku": row.variant_sku,
+            "product_handle": product.handle,
+            "price": plain(row.price),
+            "currency": row.currency,
+        },
+    )
     return VariantDTO.model_validate(row)
 
 
@@ -259,9 +305,11 @@ def update_variant(
         _ensure_sku_free(session, ctx, values["sku"], except_id=variant.id)
     if "sku" in values:
         values["variant_sku"] = values.pop("sku")
+    before = {field: getattr(variant, field) for field in values}
     for field, value in values.items():
         setattr(variant, field, value)
     variant.updated_at = utcnow()
+    record_variant(session, ctx, variant, before)
     session.add(variant)
     session.flush()
     return VariantDTO.model_validate(variant)
@@ -413,6 +461,8 @@ def bulk_update(
     if len(items) > MAX_BULK_ITEMS:
         raise ValidationFailed("items", f"at most {MAX_BULK_ITEMS} items per call")
     by_sku, by_handle, of_product = _bulk_targets(session, ctx, items)
+    # What a person's edit may change, before it does: the audit log keeps what it changed.
+    before = bulk_snapshot(by_sku, by_handle, of_product) if ctx.is_person_or_key else {}
     results: list[BulkItemResult] = []
     for index, item in enumerate(items):
         ref = (item.sku or item.handle or "").strip()
@@ -422,6 +472,8 @@ def bulk_update(
             results.append(_item_error(index, ref, error))
             continue
         results.append(BulkItemResult(index=index, ref=ref, ok=True))
+    if before:
+        record_bulk(session, ctx, before, bulk_snapshot(by_sku, by_handle, of_product))
     session.flush()
     failed = sum(1 for r in results if not r.ok)
     return BulkResult(items=results, succeeded=len(results) - failed, failed=failed)

@@ -80,3 +80,9 @@ class TenantTable(SQLModel):
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model, for set-based statements (bulk inserts, conditional updates)."""
     return model.__table__  # type: ignore[attr-defined]
+
+
+def rows_changed(result: object) -> int:
+    """How many rows an UPDATE or DELETE changed (`CursorResult.rowcount`; the typed `Result`
+    of `session.execute` does not declare it)."""
+    return int(getattr(result, "rowcount", 0) or 0)

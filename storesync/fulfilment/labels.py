@@ -22,6 +22,7 @@ from storesync.fulfilment.schemas import OrderOutcome, PrintedLabels
 from storesync.orders import service as orders
 from storesync.orders.models import Order
 from storesync.settings import Settings
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -163,6 +164,15 @@ def _merge_and_mark(
                     row.label_printed_at = now
                     row.updated_at = now
                     refs.note(session, ctx, row, "shipping label printed")
+                    record(
+                        session,
+                        ctx=ctx,
+                        action="order.label_print",
+                        entity_type="order",
+                        entity_id=row.id,
+                        before={"label_printed_at": None},
+                        after={"label_printed_at": now, "order": ref.order_number},
+                    )
                 printed.append(
                     OrderOutcome(
                         order_id=ref.id,

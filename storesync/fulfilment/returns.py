@@ -33,6 +33,7 @@ from storesync.inventory import service as inventory
 from storesync.orders import service as orders
 from storesync.orders.models import Order, OrderItem
 from storesync.orders.status import OrderStatus, can_transition
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -221,6 +222,19 @@ def resolve_return(
     row.resolved_by_user_id = ctx.user_id
     row.resolved_at = utcnow()
     row.updated_at = row.resolved_at
+    record(
+        session,
+        ctx=ctx,
+        action="return.resolve",
+        entity_type="return",
+        entity_id=row.id,
+        before={"resolution": ""},
+        after={
+            "resolution": wanted.value,
+            "units": sum(int(line["quantity"]) for line in row.lines),
+            "return": row.platform_return_id,
+        },
+    )
     session.flush()
     return _dtos(session, ctx, [row])[0]
 

@@ -34,6 +34,7 @@ from storesync.orders.models import Order, OrderItem
 from storesync.orders.schemas import OrderDTO
 from storesync.orders.status import OrderStatus, ShippingStage, check_transition
 from storesync.settings import Settings
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -177,6 +178,7 @@ async def _arrange_one(
             break
     with session_scope(ctx, engine=engine, write_lock=True) as session:
         row = orders.lock_order(session, ctx=ctx, order_id=ref.id)
+        before = {"arranged_at": row.arranged_at, "tracking_number": row.tracking_number}
         row.arranged_at = utcnow()
         row.handover_method = shipment.method
         row.tracking_number = (tracking or row.tracking_number)[:64]
@@ -185,6 +187,21 @@ async def _arrange_one(
         row.updated_at = row.arranged_at
         how = "pickup" if shipment.method == "pickup" else "drop-off"
         refs.note(session, ctx, row, f"shipment arranged on {row.platform} ({how})")
+        record(
+            session,
+            ctx=ctx,
+            action="order.arrange",
+            entity_type="order",
+            entity_id=row.id,
+            before=before,
+            after={
+                "arranged_at": row.arranged_at,
+                "tracking_number": row.tracking_number,
+                "handover_method": row.handover_method,
+                "carrier": row.carrier,
+                "order": ref.order_number,
+            },
+        )
     label = await labels.fetch_label(ctx, adapter, ref, engine)
     return OrderOutcome(
         order_id=ref.id,

@@ -31,6 +31,7 @@ from storesync.inventory.schemas import (
     StockAdjustment,
     StockLevelDTO,
 )
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -93,6 +94,14 @@ def create_location(
     )
     session.info.pop(DEFAULT_LOCATION, None)
     session.add(location)
+    record(
+        session,
+        ctx=ctx,
+        action="location.create",
+        entity_type="location",
+        entity_id=location.id,
+        after={"code": location.code, "name": location.name, "is_default": is_default},
+    )
     session.flush()
     return LocationDTO.model_validate(location)
 
@@ -222,6 +231,7 @@ def set_on_hand(
             reference_type=reference_type,
             reference_id=reference_id,
         )
+        _record_stock(session, ctx, f"stock.{kind}", item_id, on_hand, quantity, clean_reason)
     return _level(session, item_id)
 
 
@@ -368,7 +378,39 @@ def adjust_stock(
     if after is None:
         level = _level(session, item_id)
         raise _below_reserved(level.on_hand + delta, level.reserved)
+    _record_stock(session, ctx, "stock.adjust", item_id, after[0] - delta, after[0], clean_reason)
     return _level(session, item_id)
+
+
+def _record_stock(
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    item_id: uuid.UUID,
+    before: int,
+    after: int,
+    reason: str,
+) -> None:
+    """Log a person's change of on-hand, naming the SKU and location (the ledger keeps the
+    deltas; the audit log says who asked)."""
+    if not ctx.is_person_or_key:
+        return
+    where = session.execute(
+        sa.select(items.VARIANTS.c.variant_sku, LOCATIONS.c.code)
+        .select_from(ITEMS)
+        .join(items.VARIANTS, items.VARIANTS.c.id == ITEMS.c.variant_id)
+        .join(LOCATIONS, LOCATIONS.c.id == ITEMS.c.location_id)
+        .where(ITEMS.c.id == item_id)
+    ).one()
+    record(
+        session,
+        ctx=ctx,
+        action=action,
+        entity_type="stock",
+        entity_id=item_id,
+        before={"on_hand": before},
+        after={"on_hand": after, "sku": where[0], "location": where[1], "reason": reason},
+    )
 
 
 def return_units(

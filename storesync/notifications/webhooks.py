@@ -48,6 +48,7 @@ from storesync.inventory.models import InventoryItem
 from storesync.notifications.models import WebhookDelivery, WebhookSubscription
 from storesync.notifications.service import notify
 from storesync.settings import RunMode, Settings, get_settings
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -163,6 +164,14 @@ def create_subscription(
         secret_sealed=_box(cfg).seal({"secret": secret}),
     )
     session.add(row)
+    record(
+        session,
+        ctx=ctx,
+        action="webhook.create",
+        entity_type="webhook_subscription",
+        entity_id=row.id,
+        after={"url": row.url, "events": row.events, "description": row.description},
+    )
     session.flush()
     return NewSubscriptionDTO(subscription=SubscriptionDTO.model_validate(row), secret=secret)
 
@@ -219,6 +228,14 @@ def delete_subscription(
     row = _subscription(session, ctx, subscription_id)
     dto = SubscriptionDTO.model_validate(row)
     session.delete(row)
+    record(
+        session,
+        ctx=ctx,
+        action="webhook.delete",
+        entity_type="webhook_subscription",
+        entity_id=row.id,
+        before={"url": dto.url, "events": dto.events, "status": dto.status},
+    )
     session.flush()
     return dto
 
@@ -229,6 +246,15 @@ def resume_subscription(
     """Send again to a paused subscription: what waited goes out at the next sweep."""
     ctx.require(Permission.MANAGE_SETTINGS)
     row = _subscription(session, ctx, subscription_id)
+    record(
+        session,
+        ctx=ctx,
+        action="webhook.resume",
+        entity_type="webhook_subscription",
+        entity_id=row.id,
+        before={"status": row.status},
+        after={"status": "active"},
+    )
     row.status, row.consecutive_failures, row.paused_at = "active", 0, None
     row.updated_at = utcnow()
     session.execute(

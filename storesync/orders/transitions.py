@@ -26,8 +26,12 @@ from storesync.orders.status import (
     parse_status,
     releases_stock,
 )
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
+
+# The audit log's action for a person moving an order to a status ("order.status" otherwise).
+_ACTIONS = {OrderStatus.CANCELLED: "order.cancel", OrderStatus.SHIPPED: "order.ship"}
 
 
 def change_status(
@@ -68,6 +72,15 @@ def ship_order(
     row = lock_order(session, ctx=ctx, order_id=order_id)
     _transition(session, ctx=ctx, row=row, target=OrderStatus.SHIPPED, reason=reason, source=source)
     if tracking and tracking != row.tracking_number:
+        record(
+            session,
+            ctx=ctx,
+            action="order.tracking",
+            entity_type="order",
+            entity_id=row.id,
+            before={"tracking_number": row.tracking_number},
+            after={"tracking_number": tracking, **_named(row, reason)},
+        )
         row.tracking_number = tracking
         row.updated_at = utcnow()
         session.flush()
@@ -150,5 +163,23 @@ def _transition(
         row.shipped_at = now
     row.updated_at = now
     add_event(session, ctx=ctx, row=row, from_status=current.value, source=source, reason=reason)
+    record(
+        session,
+        ctx=ctx,
+        action=_ACTIONS.get(target, "order.status"),
+        entity_type="order",
+        entity_id=row.id,
+        before={"status": current.value},
+        after={"status": target.value, **_named(row, reason)},
+    )
     session.flush()
     announce(session, ctx, "order.updated", row)
+
+
+def _named(row: Order, reason: str) -> dict[str, str]:
+    """What an audit row of an order adds to its changed fields: the order's number, and the
+    reason given."""
+    named = {"order": row.order_number or row.platform_order_id}
+    if reason.strip():
+        named["reason"] = reason.strip()[:255]
+    return named

@@ -18,6 +18,7 @@ from storesync.sandbox import persist
 from storesync.sandbox.control import build_control_app
 from storesync.sandbox.faults import FaultMiddleware, Faults
 from storesync.sandbox.generator import OrderGenerator
+from storesync.sandbox.mail.routes import mail_routes
 from storesync.sandbox.platform import PlatformSim
 from storesync.sandbox.seed import SeedConfig, seed_state
 from storesync.sandbox.state import Clock, Platform, SandboxState, TokenLifetimes, real_clock
@@ -25,6 +26,9 @@ from storesync.sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_SECONDS = 2.0
+# The pages where a seller authorizes an app (paths under the sandbox's root): a host that
+# closes the sandbox closes these too.
+CONSENT_PAGES = ("/shopee/api/v2/shop/auth_partner", "/tiktok-auth/oauth/authorize")
 
 
 def default_sims() -> dict[str, PlatformSim]:
@@ -44,11 +48,15 @@ class Sandbox:
         state_file: Path | None = None,
         sims: dict[str, PlatformSim] | None = None,
         clock: Clock | None = None,
+        mail_dir: Path | None = None,
     ) -> None:
         """`clock` is what the sandbox reads the time from (token and code expiry, timestamps,
         signature windows); real UTC time by default. StoreSync passes its own clock when it
-        mounts the sandbox in-process, so moving that clock in a test moves the sandbox too."""
+        mounts the sandbox in-process, so moving that clock in a test moves the sandbox too.
+        `mail_dir`, a folder of `.eml` files the host application writes instead of sending
+        mail, adds the "Sent mail" page (`/sandbox/mail`, `/sandbox/mail.json`)."""
         self.clock: Clock = clock or real_clock
+        self.mail_dir = mail_dir
         self.seed = seed or SeedConfig()
         self.lifetimes = lifetimes or TokenLifetimes()
         self.state_file = state_file
@@ -148,15 +156,17 @@ class Sandbox:
     # -- ASGI ----------------------------------------------------------------------------------
 
     def routes(self, *, control_guard: Callable[[ASGIApp], ASGIApp] | None = None) -> list[Mount]:
-        """The platforms' mounts and the control API under `/sandbox`, wrapped in
-        `control_guard` when the host application closes it (StoreSync does: only its own
-        operator may drive the sandbox)."""
+        """The platforms' mounts and the control API (with the sent mail) under `/sandbox`,
+        wrapped in `control_guard` when the host application closes it (StoreSync does: only
+        its own operator may drive the sandbox)."""
         mounts = [
             Mount(prefix, app=FaultMiddleware(app, sim, self.faults))
             for sim in self.sims.values()
             for prefix, app in sim.mounts(self.state).items()
         ]
         control: ASGIApp = build_control_app(self)
+        if self.mail_dir is not None:
+            control = Starlette(routes=[*mail_routes(self.mail_dir), Mount("", app=control)])
         if control_guard is not None:
             control = control_guard(control)
         return [*mounts, Mount("/sandbox", app=control)]

@@ -18,6 +18,7 @@ from storesync.core.models import table_of
 from storesync.core.schemas import DTO
 from storesync.inventory.items import touch
 from storesync.inventory.models import ChannelAllocation
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -61,6 +62,7 @@ def set_allocation(
     share = _share(share_percent)
     units = _buffer(buffer)
     _require_store(session, ctx, store_id)
+    before = get_allocation(session, ctx=ctx, store_id=store_id)
     # One statement (an upsert on the store's unique row): two first settings of a store at
     # once both land, the later one winning, instead of one failing on the unique key.
     dialect = session.get_bind().dialect.name
@@ -88,6 +90,15 @@ def set_allocation(
         .distinct()
     ).scalars()
     touch(session, list(variants))
+    record(
+        session,
+        ctx=ctx,
+        action="store.allocation",
+        entity_type="store",
+        entity_id=store_id,
+        before={"share_percent": _share(before.share_percent), "buffer": before.buffer},
+        after={"share_percent": share, "buffer": units},
+    )
     session.flush()
     return AllocationDTO(store_id=store_id, share_percent=share, buffer=units)
 

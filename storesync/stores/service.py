@@ -8,12 +8,12 @@ opens them only to build an adapter); DTOs, logs and errors never carry them.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storesync.channels import connections
@@ -34,19 +34,19 @@ from storesync.channels.schemas import (
     StoreHealthDTO,
     StoreMetricsDTO,
 )
-from storesync.core import crypto
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, ValidationFailed
 from storesync.core.models import table_of
+from storesync.db import session_scope
 from storesync.inventory.models import ChannelAllocation
 from storesync.orders.models import Order
 from storesync.settings import Settings, get_settings
 from storesync.sync.health import backfill
 from storesync.sync.models import SyncJob
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.permissions import Permission, Role
+from storesync.tenancy.permissions import Permission
 
-STATE_TTL = timedelta(minutes=15)
 AUTH_PROBLEMS = {"token_invalid", "reauthorize", "bad_app_credentials", "not_connected"}
 NETWORK_PROBLEMS = {"network_error", "timeout", "circuit_open", "server_error"}
 
@@ -70,42 +70,51 @@ def get_store(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> 
 
 
 def connect_url(
-    ctx: RequestContext, *, platform: str, callback_url: str, settings: Settings | None = None
+    ctx: RequestContext,
+    *,
+    platform: str,
+    callback_url: str,
+    state: str = "",
+    settings: Settings | None = None,
 ) -> str:
-    """Where to send the merchant to approve StoreSync on `platform`. The signed `state` ties the
-    callback to this organization and user for 15 minutes. Needs MANAGE_STORES."""
+    """Where to send the merchant to approve StoreSync on `platform`, carrying `state` (made
+    and checked by `storesync.stores.oauth`, which binds it to the browser session). Needs
+    MANAGE_STORES."""
     ctx.require(Permission.MANAGE_STORES)
     cfg = settings or get_settings()
     adapter_class(platform)
-    state = crypto.dumps(
-        cfg.secret_key,
-        {
-            "o": str(ctx.organization_id),
-            "u": str(ctx.user_id or ""),
-            "pl": platform,
-            "n": secrets.token_urlsafe(8),
-        },
-        ttl=STATE_TTL,
-        purpose="oauth",
-    )
     connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
     return build_adapter(platform, connection).authorize_url(redirect_url=callback_url, state=state)
 
 
-def context_from_state(
-    state: str, *, platform: str, settings: Settings | None = None
-) -> RequestContext:
-    """The context a callback acts in, from the `state` `connect_url` signed."""
+async def exchange_code(
+    *, platform: str, code: str, shop_id: str | None = None, settings: Settings | None = None
+) -> AuthorizedShop:
+    """Trade the callback's code for the shop's tokens (a network call: hold no transaction
+    across it)."""
+    if not code:
+        raise ValidationFailed("code", "the marketplace did not send an authorization code")
     cfg = settings or get_settings()
-    payload = crypto.loads(cfg.secret_key, state, purpose="oauth")
-    if payload is None or payload.get("pl") != platform:
-        raise AppError(
-            ErrorType.AUTHENTICATION,
-            "bad_oauth_state",
-            "the authorization link expired or was not issued by StoreSync; start again",
-        )
-    user = uuid.UUID(payload["u"]) if payload.get("u") else None
-    return RequestContext(user_id=user, organization_id=uuid.UUID(payload["o"]), role=Role.ADMIN)
+    connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
+    try:
+        return await build_adapter(platform, connection).exchange_code(code=code, shop_id=shop_id)
+    finally:
+        await connection.http.client.aclose()
+
+
+def save_connection(
+    session: Session,
+    *,
+    ctx: RequestContext,
+    platform: str,
+    shop: AuthorizedShop,
+    settings: Settings | None = None,
+) -> StoreDTO:
+    """Create (or reconnect) the store of an authorized shop with sealed credentials and a
+    default allocation. A shop already connected to another organization is refused. Needs
+    MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    return _save_connected(session, ctx, platform, shop, settings or get_settings())
 
 
 async def complete_connect(
@@ -117,19 +126,12 @@ async def complete_connect(
     shop_id: str | None = None,
     settings: Settings | None = None,
 ) -> StoreDTO:
-    """Exchange the callback's code, then create (or reconnect) the store with sealed
-    credentials and a default allocation. A shop already connected to another organization is
-    refused. Needs MANAGE_STORES."""
+    """`exchange_code`, then `save_connection` in `session` (the demo and tests; the OAuth
+    callback does the two apart so no transaction waits on the marketplace). Needs
+    MANAGE_STORES."""
     ctx.require(Permission.MANAGE_STORES)
-    if not code:
-        raise ValidationFailed("code", "the marketplace did not send an authorization code")
-    cfg = settings or get_settings()
-    connection = open_connection(platform, app=app_credentials(platform, cfg), settings=cfg)
-    try:
-        shop = await build_adapter(platform, connection).exchange_code(code=code, shop_id=shop_id)
-    finally:
-        await connection.http.client.aclose()
-    return _save_connected(session, ctx, platform, shop, cfg)
+    shop = await exchange_code(platform=platform, code=code, shop_id=shop_id, settings=settings)
+    return save_connection(session, ctx=ctx, platform=platform, shop=shop, settings=settings)
 
 
 def _save_connected(
@@ -165,6 +167,20 @@ def _save_connected(
     except sa.exc.IntegrityError:
         # The unique (platform, shop id) key: another organization has this shop.
         raise _shop_taken(platform) from None
+    record(
+        session,
+        ctx=ctx,
+        action="store.connect",
+        entity_type="store",
+        entity_id=store.id,
+        before={"status": previous_status} if previous_status else None,
+        after={
+            "status": store.status,
+            "platform": platform,
+            "platform_store_id": store.platform_store_id,
+            "name": store.name,
+        },
+    )
     backfill.on_connected(session, ctx=ctx, store_id=store.id, previous_status=previous_status)
     return StoreDTO.model_validate(store)
 
@@ -182,6 +198,16 @@ def disconnect(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) ->
     """Forget the store's credentials (listings and orders stay). Needs MANAGE_STORES."""
     ctx.require(Permission.MANAGE_STORES)
     store = load_store(session, ctx, store_id)
+    if store.status != "disconnected":
+        record(
+            session,
+            ctx=ctx,
+            action="store.disconnect",
+            entity_type="store",
+            entity_id=store.id,
+            before={"status": store.status},
+            after={"status": "disconnected", "name": store.name},
+        )
     store.credentials_encrypted = None
     store.token_expires_at = None
     store.refresh_expires_at = None
@@ -231,28 +257,34 @@ def circuit_state(store: StoreDTO | Store) -> str:
 
 
 async def check_health(
-    session: Session, *, ctx: RequestContext, store_id: uuid.UUID, settings: Settings | None = None
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
 ) -> StoreHealthDTO:
-    """Token valid, API reachable, latency, expiry and circuit state of one store."""
+    """Token valid, API reachable, latency, expiry and circuit state of one store. Reads the
+    store, asks the marketplace with no transaction open, then records what it found."""
     ctx.require(Permission.READ)
-    store = load_store(session, ctx, store_id)
-    circuit = breaker_for(store_key(store)).state.value
-    base: dict[str, Any] = {
-        "store_id": store.id,
-        "token_expires_at": store.token_expires_at,
-        "circuit": circuit,
-    }
-    try:
-        adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
-    except AppError as error:
-        return StoreHealthDTO(
-            **base,
-            ok=False,
-            token_valid=False,
-            reachable=False,
-            latency_ms=None,
-            detail=error.message,
-        )
+    with session_scope(ctx, engine=engine) as session:
+        store = load_store(session, ctx, store_id)
+        key = store_key(store)
+        base: dict[str, Any] = {
+            "store_id": store.id,
+            "token_expires_at": store.token_expires_at,
+            "circuit": breaker_for(key).state.value,
+        }
+        try:
+            adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
+        except AppError as error:
+            return StoreHealthDTO(
+                **base,
+                ok=False,
+                token_valid=False,
+                reachable=False,
+                latency_ms=None,
+                detail=error.message,
+            )
     try:
         health = await adapter.health()
     except AppError as error:
@@ -262,14 +294,15 @@ async def check_health(
     token_valid = health.ok or health.detail not in AUTH_PROBLEMS
     reachable = health.ok or health.detail not in NETWORK_PROBLEMS
     checked = StoreHealthDTO(
-        **{**base, "circuit": breaker_for(store_key(store)).state.value},
+        **{**base, "circuit": breaker_for(key).state.value},
         ok=health.ok,
         token_valid=token_valid,
         reachable=reachable,
         latency_ms=health.latency_ms if health.ok else None,
         detail=health.detail,
     )
-    backfill.on_health_checked(session, ctx=ctx, health=checked)
+    with session_scope(ctx, engine=engine) as session:
+        backfill.on_health_checked(session, ctx=ctx, health=checked)
     return checked
 
 

@@ -5,7 +5,8 @@ whole key proves it. The key itself is shown once, at creation, and never stored
 what it may touch: `read` / `write` for every resource, or `<resource>:read` / `<resource>:write`
 for one (`write` includes `read`). On top of its scopes a key acts with a role (admin at most:
 a key never manages members), under the same permission checks and row-level security as a
-member of its organization.
+member of its organization. Its changes are logged in the audit log as "API key <name>" with
+the address it called from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -26,6 +27,8 @@ from storesync.core.clock import utcnow
 from storesync.core.errors import AuthenticationFailed, NotFound, ValidationFailed
 from storesync.core.models import table_of
 from storesync.core.schemas import DTO
+from storesync.db import set_tenant
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import ApiKey
 from storesync.tenancy.permissions import Permission, Role
@@ -39,6 +42,7 @@ RESOURCES = (
     "jobs",
     "notifications",
     "webhooks",
+    "audit",
 )
 ACCESS = ("read", "write")
 DEFAULT_SCOPES = ("read",)
@@ -80,6 +84,10 @@ class ApiCaller:
 
     def allows(self, resource: str, access: str) -> bool:
         return scopes_allow(self.scopes, resource, access)
+
+    def calling_from(self, client_address: str) -> ApiCaller:
+        """This caller with the address its request came from (the audit log records it)."""
+        return replace(self, ctx=replace(self.ctx, client_address=client_address[:64]))
 
 
 def scopes_allow(scopes: Iterable[str], resource: str, access: str) -> bool:
@@ -145,6 +153,14 @@ def create_api_key(
     )
     session.add(row)
     session.flush()
+    record(
+        session,
+        ctx=ctx,
+        action="api_key.create",
+        entity_type="api_key",
+        entity_id=row.id,
+        after={"name": row.name, "scopes": row.scopes, "role": row.role, "prefix": row.prefix},
+    )
     return NewApiKeyDTO(key=ApiKeyDTO.model_validate(row), secret=secret)
 
 
@@ -173,6 +189,15 @@ def revoke_api_key(session: Session, *, ctx: RequestContext, key_id: uuid.UUID) 
         raise NotFound("api_key", key_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        record(
+            session,
+            ctx=ctx,
+            action="api_key.revoke",
+            entity_type="api_key",
+            entity_id=row.id,
+            before={"revoked_at": None},
+            after={"revoked_at": row.revoked_at, "name": row.name},
+        )
         session.flush()
     return ApiKeyDTO.model_validate(row)
 
@@ -183,10 +208,11 @@ def _refused() -> AuthenticationFailed:
     )
 
 
-def authenticate_api_key(session: Session, *, key: str) -> ApiCaller:
+def authenticate_api_key(session: Session, *, key: str, client_address: str = "") -> ApiCaller:
     """The caller a key stands for, before any tenant context exists (on PostgreSQL through a
     SECURITY DEFINER function). A malformed, unknown or revoked key is `invalid_api_key`; all
-    three answer alike and take the same path."""
+    three answer alike and take the same path. Its context names the key ("API key <name>")
+    and `client_address` for the audit log; the session then acts for the key's organization."""
     match = KEY_PATTERN.match(key.strip())
     if match is None:
         raise _refused()
@@ -215,7 +241,18 @@ def authenticate_api_key(session: Session, *, key: str) -> ApiCaller:
     if not hmac.compare_digest(expected, _hash(key.strip())) or found is None or found[5]:
         raise _refused()
     key_id, organization_id = uuid.UUID(str(found[0])), uuid.UUID(str(found[1]))
-    ctx = RequestContext(user_id=None, organization_id=organization_id, role=Role(found[4]))
+    set_tenant(session, organization_id=organization_id)
+    name = session.execute(
+        sa.select(KEYS.c.name).where(KEYS.c.id == key_id, KEYS.c.organization_id == organization_id)
+    ).scalar_one()
+    ctx = RequestContext(
+        user_id=None,
+        organization_id=organization_id,
+        role=Role(found[4]),
+        api_key_id=key_id,
+        actor=f"API key {name}",
+        client_address=client_address[:64],
+    )
     return ApiCaller(
         key_id=key_id, ctx=ctx, scopes=frozenset(found[3] or ()), last_used_at=found[6]
     )

@@ -11,9 +11,19 @@ from storesync.tenancy.permissions import Permission, Role, role_allows
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
+    """`actor`, `api_key_id` and `client_address` attribute a change in the audit log: a person
+    (user_id, their email), an API key (its id and name) or, with neither, the system."""
+
     user_id: uuid.UUID | None
     organization_id: uuid.UUID
     role: Role
+    api_key_id: uuid.UUID | None = None
+    actor: str = ""
+    client_address: str = ""
+
+    @property
+    def is_person_or_key(self) -> bool:
+        return self.user_id is not None or self.api_key_id is not None
 
     def can(self, permission: Permission) -> bool:
         return role_allows(self.role, permission)

@@ -1,5 +1,5 @@
-"""Members of an organization: list, add (with a role), change role, remove. An organization
-always keeps at least one owner."""
+"""Members of an organization: list, change role, remove. People join only by accepting an
+invitation (`storesync.tenancy.auth.links`). An organization always keeps at least one owner."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from sqlmodel import Session, col, select
 
 from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
 from storesync.core.schemas import DTO
-from storesync.tenancy import service as tenancy
+from storesync.tenancy.audit.record import record
+from storesync.tenancy.auth import sessions
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import Membership, User
 from storesync.tenancy.permissions import Permission, Role
-
-GRANTABLE = (Role.ADMIN, Role.STAFF, Role.VIEWER)  # owners are made by promotion
 
 
 class MemberDTO(DTO):
@@ -42,32 +41,6 @@ def list_members(session: Session, *, ctx: RequestContext) -> list[MemberDTO]:
     return sorted(members, key=lambda m: order.index(m.role))
 
 
-def add_member(
-    session: Session, *, ctx: RequestContext, email: str, role: str, password: str = ""
-) -> MemberDTO:
-    """Give `email` a role here. A new person gets a login with `password` (8+ characters);
-    an existing login keeps its own password. Needs MANAGE_MEMBERS."""
-    ctx.require(Permission.MANAGE_MEMBERS)
-    wanted = _grantable(role)
-    address = tenancy.normalise_email(email)
-    user = session.exec(select(User).where(User.email == address)).first()
-    if user is None:
-        created = tenancy.create_user(session, email=address, password=password)
-        user_id, full_name = created.id, created.full_name
-    else:
-        user_id, full_name = user.id, user.full_name
-        if _membership(session, ctx, user_id) is not None:
-            raise AppError(
-                ErrorType.CONFLICT,
-                "already_member",
-                f"email: {address} is already a member",
-                details={"field": "email"},
-            )
-    session.add(Membership(organization_id=ctx.organization_id, user_id=user_id, role=wanted.value))
-    session.flush()
-    return MemberDTO(user_id=user_id, email=address, full_name=full_name, role=wanted)
-
-
 def change_role(
     session: Session, *, ctx: RequestContext, user_id: uuid.UUID, role: str
 ) -> MemberDTO:
@@ -83,31 +56,42 @@ def change_role(
     member = _existing(session, ctx, user_id)
     if member.role == Role.OWNER.value and wanted is not Role.OWNER:
         _keep_an_owner(session, ctx)
+    before = member.role
     member.role = wanted.value
     session.flush()
-    return _dto(session, member)
+    dto = _dto(session, member)
+    if before != wanted.value:
+        record(
+            session,
+            ctx=ctx,
+            action="member.role",
+            entity_type="member",
+            entity_id=user_id,
+            before={"role": before},
+            after={"role": wanted.value, "email": dto.email},
+        )
+    return dto
 
 
 def remove_member(session: Session, *, ctx: RequestContext, user_id: uuid.UUID) -> None:
-    """Take a member out of the organization (their login stays); never the last owner.
-    Needs MANAGE_MEMBERS."""
+    """Take a member out of the organization (their login stays; their browsers working in it
+    are signed out); never the last owner. Needs MANAGE_MEMBERS."""
     ctx.require(Permission.MANAGE_MEMBERS)
     member = _existing(session, ctx, user_id)
     if member.role == Role.OWNER.value:
         _keep_an_owner(session, ctx)
+    gone = _dto(session, member)
     session.delete(member)
+    sessions.revoke_in_organization(session, user_id=user_id, organization_id=ctx.organization_id)
+    record(
+        session,
+        ctx=ctx,
+        action="member.remove",
+        entity_type="member",
+        entity_id=user_id,
+        before={"email": gone.email, "role": gone.role},
+    )
     session.flush()
-
-
-def _grantable(role: str) -> Role:
-    try:
-        wanted = Role(role)
-    except ValueError:
-        wanted = None
-    if wanted not in GRANTABLE:
-        names = ", ".join(r.value for r in GRANTABLE)
-        raise ValidationFailed("role", f"must be one of {names}")
-    return wanted
 
 
 def _membership(session: Session, ctx: RequestContext, user_id: uuid.UUID) -> Membership | None:

@@ -25,14 +25,15 @@ class Organization(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person; global (one login, possibly several organizations), so not tenant-scoped."""
+    """A person; global (one login, possibly several organizations), so not tenant-scoped. On
+    PostgreSQL the app role sees only itself and the members of the current organization; the
+    password hash lives in `user_credential`."""
 
     __tablename__ = "app_user"
 
     id: uuid.UUID = id_field()
     email: str = Field(max_length=320, unique=True)
     full_name: str = Field(default="", max_length=200)
-    password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     created_at: datetime = created_at_field()
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -53,7 +54,9 @@ class Membership(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
-    """Who did what to which entity; append-only."""
+    """Who did what to which entity; append-only. `data` holds the changed fields' values as
+    {"before": {...}, "after": {...}}; `actor` is the person's email or the API key's name when
+    it acted (kept when the user or key is later deleted)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index(None, "organization_id", "created_at"),)
@@ -63,6 +66,11 @@ class AuditLog(SQLModel, table=True):
     actor_user_id: uuid.UUID | None = Field(
         default=None, foreign_key="app_user.id", ondelete="SET NULL"
     )
+    actor_api_key_id: uuid.UUID | None = Field(
+        default=None, foreign_key="api_key.id", ondelete="SET NULL"
+    )
+    actor: str = Field(default="", max_length=320)
+    client_address: str = Field(default="", max_length=64)
     action: str = Field(max_length=64)
     entity_type: str = Field(max_length=64)
     entity_id: str = Field(default="", max_length=64)

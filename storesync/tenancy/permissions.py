@@ -1,5 +1,5 @@
 """Roles and what each may do. viewer reads; staff moves stock and orders; admin manages the
-catalog, stores and settings; owner also manages members."""
+catalog, stores and settings and reads the audit log; owner also manages members."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class Permission(StrEnum):
     MANAGE_STORES = "manage_stores"
     MANAGE_SETTINGS = "manage_settings"
     MANAGE_MEMBERS = "manage_members"
+    VIEW_AUDIT = "view_audit"
+    INVITE_MEMBERS = "invite_members"
 
 
 _VIEWER = frozenset({Permission.READ})
@@ -30,6 +32,8 @@ _ADMIN = _STAFF | {
     Permission.MANAGE_CATALOG,
     Permission.MANAGE_STORES,
     Permission.MANAGE_SETTINGS,
+    Permission.INVITE_MEMBERS,
+    Permission.VIEW_AUDIT,
 }
 _OWNER = _ADMIN | {Permission.MANAGE_MEMBERS}
 

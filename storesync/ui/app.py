@@ -9,15 +9,25 @@ import reflex as rx
 from storesync.core.logs import configure_logging
 from storesync.settings import get_settings
 from storesync.ui import mounts
+from storesync.ui.pages.audit import audit_page
 from storesync.ui.pages.dashboard import COMING_SOON, dashboard_page, section_page
 from storesync.ui.pages.inventory import inventory_page
 from storesync.ui.pages.listings import listings_page
 from storesync.ui.pages.orders import orders_page
 from storesync.ui.pages.products import products_page
 from storesync.ui.pages.settings import settings_page
-from storesync.ui.pages.signin import signin_page, signup_page
+from storesync.ui.pages.signin import (
+    RESET_ROUTE,
+    WELCOME_ROUTE,
+    reset_page,
+    signin_page,
+    signup_page,
+    welcome_page,
+)
 from storesync.ui.pages.stores import stores_page
 from storesync.ui.pages.sync import sync_page
+from storesync.ui.state.account import AccountState
+from storesync.ui.state.audit import AuditState
 from storesync.ui.state.auth import SIGN_IN_ROUTE, SIGN_UP_ROUTE, AuthState
 from storesync.ui.state.dashboard import DashboardState
 from storesync.ui.state.inventory import InventoryState
@@ -43,7 +53,16 @@ app.add_page(
     signup_page,
     route=SIGN_UP_ROUTE,
     title="Create account · StoreSync",
-    on_load=AuthState.redirect_if_signed_in,
+    on_load=AccountState.open_form,
+)
+app.add_page(
+    reset_page,
+    route=RESET_ROUTE,
+    title="Reset password · StoreSync",
+    on_load=AccountState.open_form,
+)
+app.add_page(
+    welcome_page, route=WELCOME_ROUTE, title="Welcome · StoreSync", on_load=AccountState.open_link
 )
 for _page, _route, _title, _load in (
     (dashboard_page, "/", "Dashboard", DashboardState.load),
@@ -54,6 +73,7 @@ for _page, _route, _title, _load in (
     (settings_page, "/settings", "Settings", SettingsState.load),
     (sync_page, "/sync", "Sync", SyncState.load),
     (listings_page, "/listings", "Listings", ListingsState.load),
+    (audit_page, "/audit", "Audit log", AuditState.load),
 ):
     app.add_page(_page, route=_route, title=f"{_title} · StoreSync", on_load=_load)
 for _section in COMING_SOON:

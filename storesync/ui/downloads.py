@@ -1,8 +1,8 @@
 """Files the signed-in browser downloads over plain HTTP beside the Reflex app (too large to send
 over its websocket): the order inbox's current filter as CSV, streamed.
 
-Authenticated by the browser session cookie exactly as the pages are (`AuthState`): the signed
-token, then the membership, checked again on every request."""
+Authenticated by the browser session cookie exactly as the pages are (`AuthState`): the
+server-side session, then the membership, checked again on every request."""
 
 from __future__ import annotations
 
@@ -24,12 +24,9 @@ from storesync.core.errors import AppError, ErrorType, ValidationFailed
 from storesync.db import session_scope
 from storesync.orders import export as order_export
 from storesync.orders.status import parse_stage, parse_status
-from storesync.settings import get_settings
-from storesync.tenancy import service as tenancy
+from storesync.tenancy.auth import sessions
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.tokens import read_token
 
-SESSION_COOKIE = "storesync_session"  # AuthState.session_token
 MAX_SEARCH = 200
 _STATUS = {ErrorType.VALIDATION: 400, ErrorType.AUTHENTICATION: 401, ErrorType.AUTHORIZATION: 403}
 
@@ -39,7 +36,7 @@ async def export_orders(request: Request) -> Response:
     inbox shows for that filter, newest first (`storesync.orders.export.COLUMNS`). `status`
     may repeat; `from` (inclusive) and `to` (exclusive) are ISO 8601 datetimes with an offset.
     401 when not signed in, 400 naming the parameter that is wrong."""
-    ctx = await run_in_threadpool(_context, request.cookies.get(SESSION_COOKIE, ""))
+    ctx = await run_in_threadpool(request_context, request)
     if ctx is None:
         return _error(AppError(ErrorType.AUTHENTICATION, "not_signed_in", "sign in first"))
     try:
@@ -59,18 +56,15 @@ async def export_orders(request: Request) -> Response:
     )
 
 
-def _context(token: str) -> RequestContext | None:
-    """The member the session cookie names, if it is valid and they still belong."""
-    claims = read_token(get_settings().secret_key, token)
-    if claims is None:
+def request_context(request: Request) -> RequestContext | None:
+    """The member the request's session cookie names, if the session is live and they still
+    belong (blocking: call it in a thread from async code)."""
+    token = request.cookies.get(sessions.COOKIE, "")
+    if not token:
         return None
-    try:
-        with session_scope(user_id=claims.user_id) as session:
-            return tenancy.context_for(
-                session, user_id=claims.user_id, organization_id=claims.organization_id
-            )
-    except AppError:
-        return None
+    address = request.client.host if request.client else ""
+    with session_scope() as session:
+        return sessions.context_for_token(session, token=token, client_address=address)
 
 
 def _chunks(ctx: RequestContext, filters: dict[str, Any]) -> Iterator[str]:

@@ -50,29 +50,36 @@ def extra_routes(settings: Settings) -> tuple[list[BaseRoute], Any | None]:
     from storesync.api.app import PREFIX, build_api
     from storesync.stores.routes import routes as channel_routes
     from storesync.sync.intake.routes import routes as webhook_routes
+    from storesync.ui.audit_export import routes as audit_routes
+    from storesync.ui.auth_routes import routes as auth_routes
     from storesync.ui.downloads import routes as download_routes
-    from storesync.ui.sandbox_guard import guard_for
+    from storesync.ui.sandbox_guard import consent_guard_for, guard_for
 
     routes: list[BaseRoute] = [
         *channel_routes,
         *webhook_routes,
         *download_routes,
+        *audit_routes,
+        *auth_routes,
         Route("/api/relay", _relay_stats),
         Mount(PREFIX, app=build_api(settings)),
     ]
     if settings.env is not RunMode.EMBEDDED or not settings.embedded_sandbox:
         return routes, None
     from storesync.core.clock import utcnow
-    from storesync.sandbox.app import Sandbox
+    from storesync.sandbox.app import CONSENT_PAGES, Sandbox
 
     sandbox = Sandbox(
         orders_per_minute=settings.sandbox_orders_per_minute,
         state_file=settings.var_dir / "sandbox.sqlite",
         clock=utcnow,
+        mail_dir=settings.mail_dir,
     )
     for platform in ("shopee", "tiktok"):  # the push URL a merchant's app registers
         sandbox.state.webhooks.setdefault(platform, f"{settings.public_url}/webhooks/{platform}")
-    routes.append(Mount("/sandbox", routes=sandbox.routes(control_guard=guard_for(settings))))
+    inner = Starlette(routes=sandbox.routes(control_guard=guard_for(settings)))
+    closed = consent_guard_for(settings, CONSENT_PAGES)(inner)
+    routes.append(Mount("/sandbox", app=closed))
     return routes, sandbox
 
 

@@ -9,6 +9,12 @@ URLs: a demo aid, never an open door. Mounted beside the app it answers only whe
   is generated once under `var/sandbox-token` and printed with the demo login), or it is a
   same-origin request from a signed-in StoreSync page.
 Refusals are 403 JSON and change nothing.
+
+The sandbox's consent pages (where the "seller" authorizes an app) are closed the same way by
+`ConsentGuard`: from this machine, with the token or from a signed-in StoreSync browser that
+reached them from StoreSync itself (a top-level navigation sends no `Origin`, so its
+`Sec-Fetch-Site`, or failing that its `Referer`, must be this site). A page elsewhere cannot
+drive the consent page in the merchant's browser.
 """
 
 from __future__ import annotations
@@ -26,11 +32,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storesync.settings import Settings, is_loopback
-from storesync.tenancy.tokens import read_token
+from storesync.tenancy.auth import sessions
 
 TOKEN_FILE = "sandbox-token"  # noqa: S105 - a file name, not a secret
 TOKEN_HEADER = "x-sandbox-token"  # noqa: S105 - a header name
-SESSION_COOKIE = "storesync_session"
+SESSION_COOKIE = sessions.COOKIE
 
 
 def sandbox_token(settings: Settings) -> str:
@@ -96,6 +102,39 @@ class ControlGuard:
         )
 
 
+class ConsentGuard(ControlGuard):
+    """ControlGuard for the consent pages under `paths` (suffixes of the request path); other
+    sandbox paths (the platforms' APIs, which check their own signatures) pass untouched."""
+
+    def __init__(self, app: ASGIApp, *, paths: tuple[str, ...], **rules: object) -> None:
+        super().__init__(app, **rules)  # type: ignore[arg-type]
+        self.paths = paths
+
+    def _refusal(self, scope: Scope) -> str | None:
+        if not str(scope.get("path", "")).endswith(self.paths):
+            return None
+        client = (scope.get("client") or ("", 0))[0]
+        if not is_loopback(str(client)):
+            return "the sandbox's consent pages answer only on this machine"
+        headers = Headers(scope=scope)
+        given = headers.get(TOKEN_HEADER) or _query_token(scope)
+        if given and hmac.compare_digest(given.encode(), self.token.encode()):
+            return None
+        if self._from_this_site(headers) and self.signed_in(_cookie(headers, SESSION_COOKIE)):
+            return None
+        return "the sandbox's consent pages open only from a signed-in StoreSync page"
+
+    def _from_this_site(self, headers: Headers) -> bool:
+        origin = headers.get("origin")
+        if origin is not None:
+            return origin in self.origins
+        site = headers.get("sec-fetch-site")
+        if site is not None:
+            return site in ("same-origin", "none")
+        referer = headers.get("referer", "")
+        return any(referer.startswith(f"{own}/") for own in self.origins)
+
+
 def _query_token(scope: Scope) -> str:
     raw = scope.get("query_string", b"").decode("latin-1")
     return (parse_qs(raw).get("token") or [""])[0]
@@ -112,10 +151,14 @@ def _cookie(headers: Headers, name: str) -> str:
 
 
 def session_checker(settings: Settings) -> Callable[[str], bool]:
-    """Whether a session cookie is a valid, unexpired StoreSync session."""
+    """Whether a session cookie names a live StoreSync session (blocking: a database read)."""
+    from storesync.db import session_scope
 
     def signed_in(cookie: str) -> bool:
-        return bool(cookie) and read_token(settings.secret_key, cookie) is not None
+        if not cookie:
+            return False
+        with session_scope() as session:
+            return sessions.find_session(session, token=cookie) is not None
 
     return signed_in
 
@@ -125,3 +168,12 @@ def guard_for(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
     token, origins = sandbox_token(settings), settings.own_origins
     signed_in = session_checker(settings)
     return lambda app: ControlGuard(app, token=token, origins=origins, signed_in=signed_in)
+
+
+def consent_guard_for(settings: Settings, paths: tuple[str, ...]) -> Callable[[ASGIApp], ASGIApp]:
+    """What the embedded app wraps the whole sandbox mount in: its consent pages closed."""
+    token, origins = sandbox_token(settings), settings.own_origins
+    signed_in = session_checker(settings)
+    return lambda app: ConsentGuard(
+        app, paths=paths, token=token, origins=origins, signed_in=signed_in
+    )

@@ -6,22 +6,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from storesync.db import session_scope
 from storesync.orders.export import COLUMNS
-from storesync.settings import get_settings
-from storesync.tenancy.tokens import issue_token
-from storesync.ui.downloads import SESSION_COOKIE, routes
+from storesync.tenancy.auth import sessions
+from storesync.ui.downloads import routes
 from tests.api.conftest import ApiWorld
+from tests.factories import browser_session, make_tenant
 from tests.orders.conftest import BASE_TIME, Shop, build_shop, minutes
 from tests.orders.test_export import _bulk_orders
+
+SESSION_COOKIE = sessions.COOKIE
 
 FILENAME = re.compile(r'^attachment; filename="orders-\d{8}-\d{4}\.csv"$')
 
@@ -183,36 +186,42 @@ def browser(world: ApiWorld) -> TestClient:
     return TestClient(Starlette(routes=routes))
 
 
-def _signed_in(client: TestClient, shop: Shop, **changes: Any) -> TestClient:
-    """`client` with the session cookie of the shop's owner (`changes` alter the token)."""
+def _signed_in(client: TestClient, shop: Shop, engine: Engine, **changes: Any) -> TestClient:
+    """`client` with the session cookie of the shop's owner (`changes` alter the session)."""
     claims: dict[str, Any] = {
         "user_id": shop.ctx.user_id,
         "organization_id": shop.ctx.organization_id,
-        "ttl": timedelta(hours=1),
         **changes,
     }
-    client.cookies.set(SESSION_COOKIE, issue_token(get_settings().secret_key, **claims))
+    client.cookies.set(SESSION_COOKIE, browser_session(engine, **claims))
     return client
 
 
-def test_signed_out_browsers_get_401(browser: TestClient, shop: Shop) -> None:
+def test_signed_out_browsers_get_401(browser: TestClient, shop: Shop, world: ApiWorld) -> None:
     response = browser.get("/exports/orders.csv")
     assert response.status_code == 401
     assert response.json()["code"] == "not_signed_in"
 
-    browser.cookies.set(SESSION_COOKIE, "forged.token.value.signature")
+    browser.cookies.set(SESSION_COOKIE, "forged-session-id")
     assert browser.get("/exports/orders.csv").status_code == 401
-    expired = _signed_in(browser, shop, ttl=timedelta(seconds=-1))
+    expired = _signed_in(browser, shop, world.engine, ttl=timedelta(seconds=-1))
     assert expired.get("/exports/orders.csv").status_code == 401
-    # A valid signature, but not a member of that organization.
-    stranger = _signed_in(browser, shop, organization_id=uuid.uuid4())
+    # A live session, but working in an organization its user is not a member of.
+    elsewhere = make_tenant(world.engine).ctx.organization_id
+    stranger = _signed_in(browser, shop, world.engine, organization_id=elsewhere)
     assert stranger.get("/exports/orders.csv").status_code == 401
+    # Signed out: the same cookie no longer works.
+    client = _signed_in(browser, shop, world.engine)
+    assert client.get("/exports/orders.csv").status_code == 200
+    with session_scope(engine=world.engine) as session:
+        assert sessions.revoke(session, token=client.cookies[SESSION_COOKIE])
+    assert client.get("/exports/orders.csv").status_code == 401
 
 
 def test_signed_in_browsers_download_the_filtered_inbox(
-    browser: TestClient, shop: Shop, orders: dict[str, str]
+    browser: TestClient, shop: Shop, orders: dict[str, str], world: ApiWorld
 ) -> None:
-    client = _signed_in(browser, shop)
+    client = _signed_in(browser, shop, world.engine)
 
     def exported(**params: Any) -> list[str]:
         return _ids(client.get("/exports/orders.csv", params=params))
@@ -246,9 +255,9 @@ def test_signed_in_browsers_download_the_filtered_inbox(
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(
-    browser: TestClient, shop: Shop, params: dict[str, str], field: str
+    browser: TestClient, shop: Shop, params: dict[str, str], field: str, world: ApiWorld
 ) -> None:
-    response = _signed_in(browser, shop).get("/exports/orders.csv", params=params)
+    response = _signed_in(browser, shop, world.engine).get("/exports/orders.csv", params=params)
 
     assert response.status_code == 400, response.text
     assert response.json()["details"]["field"] == field

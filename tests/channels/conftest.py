@@ -96,7 +96,7 @@ def make_org(engine: Engine, role: Role = Role.OWNER) -> RequestContext:
             session, email=f"s-{token()}@example.com", password="correct horse"
         )
         org = tenancy.create_organization(session, name="Toko", owner_user_id=user.id)
-    return RequestContext(user.id, org.id, role)
+    return RequestContext(user.id, org.id, role, actor=user.email)
 
 
 def connect_store(engine: Engine, ctx: RequestContext, platform: str, cfg: Settings) -> uuid.UUID:
@@ -105,13 +105,11 @@ def connect_store(engine: Engine, ctx: RequestContext, platform: str, cfg: Setti
         ctx, platform=platform, callback_url="http://storesync.test/cb", settings=cfg
     )
     back = consent(url)
-    callback_ctx = stores.context_from_state(back["state"], platform=platform, settings=cfg)
-    assert callback_ctx.organization_id == ctx.organization_id
-    with session_scope(callback_ctx, engine=engine) as session:
+    with session_scope(ctx, engine=engine) as session:
         store = asyncio.run(
             stores.complete_connect(
                 session,
-                ctx=callback_ctx,
+                ctx=ctx,
                 platform=platform,
                 code=back["code"],
                 shop_id=back.get("shop_id"),

@@ -3,13 +3,12 @@ columns."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
 
-from storesync.core import crypto
 from storesync.core.crypto import CredentialBox
 from storesync.core.errors import AppError
 from storesync.core.ids import new_id
@@ -50,17 +49,6 @@ def test_credentials_round_trip_and_rotate_to_the_new_key() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         UTCDateTime().process_bind_param(datetime(2026, 1, 1), None)  # type: ignore[arg-type]
-
-
-def test_signed_tokens_hold_their_payload_for_their_purpose_until_they_expire() -> None:
-    token = crypto.dumps("secret", {"org": "o-1"}, ttl=timedelta(minutes=5), purpose="oauth")
-    expired = crypto.dumps("secret", {"org": "o-1"}, ttl=timedelta(minutes=-5), purpose="oauth")
-
-    assert (crypto.loads("secret", token, purpose="oauth") or {}).get("org") == "o-1"
-    assert crypto.loads("secret", token, purpose="link") is None
-    assert crypto.loads("other", token, purpose="oauth") is None
-    assert crypto.loads("secret", token[:-2], purpose="oauth") is None
-    assert crypto.loads("secret", expired, purpose="oauth") is None
 
 
 def test_search_patterns_match_a_substring_with_wildcards_taken_literally() -> None:

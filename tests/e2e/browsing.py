@@ -1,7 +1,9 @@
-"""What the browser tests do again and again: open a page, wait for text, sign up, sign in."""
+"""What the browser tests do again and again: open a page, wait for text, sign up (through the
+emailed link), sign in."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -34,14 +36,36 @@ def search(page: Any, box: str, text: str, rows: str) -> None:
     )
 
 
+def emailed_link(base: str, to: str, timeout: float = 20.0) -> str:
+    """The /welcome link of the newest email to `to`, read from the sandbox's sent mail (the
+    embedded app writes mail to var/mail/)."""
+    from tests.e2e.conftest import sandbox_http
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mail = sandbox_http.get(f"{base}/sandbox/sandbox/mail.json", timeout=10).json()
+        for message in mail:
+            if to in message["to"]:
+                found = [link for link in message["links"] if "/welcome?token=" in link]
+                if found:
+                    return str(found[0])
+        time.sleep(0.2)
+    raise AssertionError(f"no email with a link reached {to}")
+
+
 def sign_up(page: Any, base: str, organization: str, email: str, password: str) -> None:
+    """Sign up the way a merchant does: the form, then the emailed link, then a password."""
     page.goto(f"{base}/signup")
     page.wait_for_selector("#signup-submit")
     page.fill("#organization", organization)
     page.fill("#full_name", "Owner")
     page.fill("#email", email)
-    page.fill("#password", password)
     page.click("#signup-submit")
+    page.wait_for_selector("#sent-notice")
+    page.goto(emailed_link(base, email))
+    page.wait_for_selector("#welcome-submit")
+    page.fill("#password", password)
+    page.click("#welcome-submit")
     wait_text(page, "#org-name", organization)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.browsing import new_page, no_horizontal_scroll
+from tests.e2e.browsing import emailed_link, new_page, no_horizontal_scroll
 from tests.e2e.conftest import http_get, sandbox_http
 
 pytestmark = pytest.mark.browser
@@ -24,6 +25,7 @@ SECTIONS = [
     "Settings",
 ]
 WIDTHS = (375, 1280)
+SIGN_IN_PAGE = re.compile(r".*/signin/?$")
 
 
 def _sign_in(page: Any, base: str, email: str, password: str) -> None:
@@ -47,30 +49,49 @@ def test_sign_up_page_is_usable(
     page.wait_for_selector("#signup-submit")
 
     page.screenshot(path=str(screenshots / f"signup-{width}.png"), full_page=True)
-    for selector in ("#organization", "#full_name", "#email", "#password", "#signup-submit"):
+    for selector in ("#organization", "#full_name", "#email", "#signup-submit"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
     assert no_horizontal_scroll(page)
     page.context.close()
 
 
-def test_a_short_password_at_sign_up_is_named_and_creates_nothing(
+def test_sign_up_goes_through_the_emailed_link_and_names_a_short_password(
     running_app: str, browser: Any
 ) -> None:
+    email = "short-password@journey.test"
     page = new_page(browser, 1280)
     page.goto(f"{running_app}/signup")
     page.wait_for_selector("#signup-submit")
     page.fill("#organization", "Toko Pendek")
     page.fill("#full_name", "Owner")
-    page.fill("#email", "short-password@journey.test")
-    page.fill("#password", "short")
+    page.fill("#email", email)
     page.click("#signup-submit")
+    page.wait_for_selector("#sent-notice")
+    assert email in page.inner_text("#sent-notice")
 
-    page.wait_for_selector("#signup-error")
-    assert page.inner_text("#signup-error").startswith("password:")
-    assert page.url.rstrip("/").endswith("/signup")
-    _sign_in(page, running_app, "short-password@journey.test", "short")
+    page.goto(emailed_link(running_app, email))
+    page.wait_for_selector("#welcome-submit")
+    page.fill("#password", "short")
+    page.click("#welcome-submit")
+    page.wait_for_selector("#welcome-error")
+    assert page.inner_text("#welcome-error").startswith("password:")
+    _sign_in(page, running_app, email, "short")
     page.wait_for_selector("#signin-error")  # no account was created
+    page.context.close()
+
+
+def test_sign_up_does_not_tell_which_emails_have_accounts(running_app: str, browser: Any) -> None:
+    page = new_page(browser, 1280)
+    page.goto(f"{running_app}/signup")
+    page.wait_for_selector("#signup-submit")
+    page.fill("#organization", "Copycat")
+    page.fill("#full_name", "Someone")
+    page.fill("#email", DEMO[0])
+    page.click("#signup-submit")
+    page.wait_for_selector("#sent-notice")
+    notice = page.inner_text("#sent-notice")
+    assert DEMO[0] in notice and "a link is on its way" in notice
     page.context.close()
 
 
@@ -106,7 +127,7 @@ def test_wrong_password_shows_an_error_and_stays_signed_out(running_app: str, br
 def test_protected_pages_redirect_to_sign_in(running_app: str, browser: Any) -> None:
     page = new_page(browser, 1280)
     page.goto(f"{running_app}/orders")
-    page.wait_for_url("**/signin")
+    page.wait_for_url("**/signin?next=%2Forders")
     page.wait_for_selector("#signin-submit")
     page.context.close()
 
@@ -147,6 +168,9 @@ def test_session_survives_reload_and_sign_out_ends_it(running_app: str, browser:
     page = new_page(browser, 1280)
     _sign_in(page, running_app, *DEMO)
     page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Dashboard'")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "storesync_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert "storesync_session" not in page.evaluate("document.cookie")  # scripts cannot read it
 
     page.goto(f"{running_app}/inventory")
     page.wait_for_function("document.querySelector('#page-title')?.innerText === 'Inventory'")
@@ -154,10 +178,18 @@ def test_session_survives_reload_and_sign_out_ends_it(running_app: str, browser:
     page.wait_for_function("document.querySelector('#user-email')?.innerText.includes('demo@')")
 
     page.click("#sign-out")
-    page.wait_for_url("**/signin")
+    page.wait_for_url(SIGN_IN_PAGE)  # a full page load: the cookie is cleared by the server
     page.goto(f"{running_app}/")
-    page.wait_for_url("**/signin")
+    page.wait_for_url(SIGN_IN_PAGE)
     page.context.close()
+
+    # A copy of the signed-out session id (stolen earlier) no longer opens anything.
+    thief = browser.new_context(viewport={"width": 1280, "height": 900})
+    thief.add_cookies([{**cookie, "expires": -1}])
+    stolen = thief.new_page()
+    stolen.goto(f"{running_app}/inventory")
+    stolen.wait_for_url("**/signin?next=%2Finventory")
+    thief.close()
 
 
 def test_the_embedded_app_mounts_the_sandbox(running_app: str) -> None:

@@ -143,12 +143,11 @@ def backfills(world: World) -> list[JobDTO]:
 
 
 def health(world: World, platform: str) -> Any:
-    with session_scope(world.ctx, engine=world.engine) as session:
-        return asyncio.run(
-            stores.check_health(
-                session, ctx=world.ctx, store_id=world.stores[platform], settings=world.cfg
-            )
+    return asyncio.run(
+        stores.check_health(
+            ctx=world.ctx, store_id=world.stores[platform], settings=world.cfg, engine=world.engine
         )
+    )
 
 
 def test_orders_placed_while_access_was_revoked_are_backfilled_once_after_reconnecting(

@@ -364,7 +364,6 @@ def _worker_env(database: PgDatabase, base_url: str, cfg: Settings, var_dir: Pat
             "STORESYNC_TIKTOK_BASE_URL": f"{base_url}/tiktok",
             "STORESYNC_TIKTOK_AUTH_BASE_URL": f"{base_url}/tiktok-auth",
             "STORESYNC_FERNET_KEYS": cfg.fernet_keys,
-            "STORESYNC_SECRET_KEY": cfg.secret_key,
             "STORESYNC_VAR_DIR": str(var_dir),
             "STORESYNC_PUSH_LEASE_SECONDS": str(LEASE_SECONDS),
         }

@@ -1,6 +1,7 @@
-"""Members of an organization (tenancy.members): an owner adds people with a role, changes roles
-and removes members; nobody else may; the organization always keeps an owner; and one
-organization's members never show up in another's."""
+"""Members of an organization (tenancy.members): people join by invitation with a role; an owner
+changes roles and removes members (whose browsers there are signed out); nobody else may; the
+organization always keeps an owner; and one organization's members never show up in
+another's."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from storesync.core.models import table_of
 from storesync.db import session_scope
 from storesync.tenancy import members
 from storesync.tenancy import service as tenancy
+from storesync.tenancy.auth import credentials, links, sessions
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import Membership, User
 from storesync.tenancy.permissions import Role
-from tests.factories import token
+from tests.factories import browser_session, token
 
 OWNER_PASSWORD = "owner-pass-1"
 
@@ -40,10 +42,20 @@ class Team:
         return RequestContext(self.ctx.user_id, self.ctx.organization_id, role)
 
     def add(self, email: str, role: str, password: str = "") -> members.MemberDTO:
+        """Invite `email` and accept as that person: a new login with `password`, or the
+        existing login signed in."""
         with session_scope(self.ctx, engine=self.engine) as session:
-            return members.add_member(
-                session, ctx=self.ctx, email=email, role=role, password=password
+            _invitation, link = links.invite(session, ctx=self.ctx, email=email, role=role)
+        existing = user_id(self.engine, email)
+        with session_scope(engine=self.engine) as session:
+            joined, _org = links.accept_invitation(
+                session, token=link, user_id=existing, password=password or "new-pass-123"
             )
+        with session_scope(self.ctx, engine=self.engine) as session:
+            (member,) = [
+                m for m in members.list_members(session, ctx=self.ctx) if m.user_id == joined
+            ]
+        return member
 
     def change(self, user_id: uuid.UUID, role: str) -> members.MemberDTO:
         with session_scope(self.ctx, engine=self.engine) as session:
@@ -86,9 +98,9 @@ def build_team(engine: Engine, owner_prefix: str = "owner") -> Team:
     return Team(engine, RequestContext(user.id, org.id, Role.OWNER), email)
 
 
-def user_row(engine: Engine, email: str) -> User | None:
+def user_id(engine: Engine, email: str) -> uuid.UUID | None:
     with session_scope(engine=engine) as session:
-        return session.execute(sa.select(User).where(User.email == email)).scalars().first()
+        return credentials.user_id_for_email(session, email.strip().lower())
 
 
 def can_sign_in(engine: Engine, email: str, password: str) -> bool:
@@ -105,46 +117,45 @@ def role_in(engine: Engine, user_id: uuid.UUID, org_id: uuid.UUID) -> Role:
         return tenancy.context_for(session, user_id=user_id, organization_id=org_id).role
 
 
-def test_an_owner_adds_a_new_person_who_can_then_sign_in_with_that_password(
+def test_an_invited_person_joins_with_the_role_and_signs_in_with_their_password(
     engine: Engine,
 ) -> None:
     team = build_team(engine)
     email = f"new-{token()}@example.com"
-    assert user_row(engine, email) is None
+    assert user_id(engine, email) is None
 
     added = team.add(f"  {email.upper()} ", "staff", password="new-pass-123")
 
     assert (added.email, added.role, added.full_name) == (email, Role.STAFF, "")
-    assert user_row(engine, email).id == added.user_id  # type: ignore[union-attr]
+    assert user_id(engine, email) == added.user_id
     assert can_sign_in(engine, email, "new-pass-123")
     assert not can_sign_in(engine, email, OWNER_PASSWORD)
     assert role_in(engine, added.user_id, team.ctx.organization_id) is Role.STAFF
     assert team.roster() == {team.owner_email: "owner", email: "staff"}
 
 
-def test_an_existing_login_is_added_and_keeps_its_own_password(engine: Engine) -> None:
+def test_an_existing_login_joins_keeping_its_password_and_its_own_organization(
+    engine: Engine,
+) -> None:
     team, elsewhere = build_team(engine), build_team(engine)
-    existing = user_row(engine, elsewhere.owner_email)
+    existing = user_id(engine, elsewhere.owner_email)
     assert existing is not None
 
-    added = team.add(elsewhere.owner_email, "viewer", password="other-pass-999")
+    added = team.add(elsewhere.owner_email, "viewer")
 
     assert (added.user_id, added.email, added.role) == (
-        existing.id,
+        existing,
         elsewhere.owner_email,
         Role.VIEWER,
     )
-    after = user_row(engine, elsewhere.owner_email)
-    assert after is not None and after.password_hash == existing.password_hash
     assert can_sign_in(engine, elsewhere.owner_email, OWNER_PASSWORD)
-    assert not can_sign_in(engine, elsewhere.owner_email, "other-pass-999")
-    assert role_in(engine, existing.id, team.ctx.organization_id) is Role.VIEWER
+    assert role_in(engine, existing, team.ctx.organization_id) is Role.VIEWER
     # Their own organization is untouched: still its only member, still owner.
-    assert role_in(engine, existing.id, elsewhere.ctx.organization_id) is Role.OWNER
+    assert role_in(engine, existing, elsewhere.ctx.organization_id) is Role.OWNER
     assert elsewhere.roster() == {elsewhere.owner_email: "owner"}
 
 
-def test_adding_a_member_again_is_refused_and_adds_nothing(engine: Engine) -> None:
+def test_inviting_a_member_again_is_refused_and_invites_nothing(engine: Engine) -> None:
     team = build_team(engine)
     email = f"staff-{token()}@example.com"
     team.add(email, "staff", password="staff-pass-1")
@@ -152,14 +163,16 @@ def test_adding_a_member_again_is_refused_and_adds_nothing(engine: Engine) -> No
 
     for again in (email, email.upper(), team.owner_email):
         error = team.refused(
-            lambda session, ctx, again=again: members.add_member(
-                session, ctx=ctx, email=again, role="admin", password="whatever-1"
+            lambda session, ctx, again=again: links.invite(
+                session, ctx=ctx, email=again, role="admin"
             )
         )
         assert (error.type, error.code) == (ErrorType.CONFLICT, "already_member")
         assert error.details == {"field": "email"}
 
     assert team.roster() == before == {team.owner_email: "owner", email: "staff"}
+    with session_scope(team.ctx, engine=engine) as session:
+        assert links.list_invitations(session, ctx=team.ctx) == []
 
 
 @pytest.mark.parametrize("role", ["owner", "bogus", "", "OWNER"])
@@ -170,33 +183,29 @@ def test_a_role_that_cannot_be_granted_is_refused_and_nothing_is_written(
     email = f"new-{token()}@example.com"
 
     error = team.refused(
-        lambda session, ctx: members.add_member(
-            session, ctx=ctx, email=email, role=role, password="long-enough-1"
-        )
+        lambda session, ctx: links.invite(session, ctx=ctx, email=email, role=role)
     )
 
     assert (error.type, error.code) == (ErrorType.VALIDATION, "invalid_field")
     assert error.details == {"field": "role"}
-    assert user_row(engine, email) is None  # no login created for the new person either
+    with session_scope(team.ctx, engine=engine) as session:
+        assert links.list_invitations(session, ctx=team.ctx) == []
     assert team.roster() == {team.owner_email: "owner"}
 
 
-@pytest.mark.parametrize("password", ["", "short12"])
-def test_a_new_person_with_a_short_password_is_refused_and_nothing_is_written(
-    engine: Engine, password: str
-) -> None:
-    team = build_team(engine)
-    email = f"new-{token()}@example.com"
-
-    error = team.refused(
-        lambda session, ctx: members.add_member(
-            session, ctx=ctx, email=email, role="staff", password=password
-        )
+def test_a_removed_member_is_signed_out_of_that_organization_only(engine: Engine) -> None:
+    team, elsewhere = build_team(engine), build_team(engine)
+    member = team.add(elsewhere.owner_email, "staff")
+    here = browser_session(engine, user_id=member.user_id, organization_id=team.ctx.organization_id)
+    home = browser_session(
+        engine, user_id=member.user_id, organization_id=elsewhere.ctx.organization_id
     )
 
-    assert (error.code, error.details) == ("invalid_field", {"field": "password"})
-    assert user_row(engine, email) is None
-    assert team.roster() == {team.owner_email: "owner"}
+    team.remove(member.user_id)
+
+    with session_scope(engine=engine) as session:
+        assert sessions.context_for_token(session, token=here) is None
+        assert sessions.context_for_token(session, token=home) is not None
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.STAFF, Role.VIEWER])
@@ -206,12 +215,8 @@ def test_only_an_owner_manages_members_and_a_refusal_changes_nothing(
     team = build_team(engine)
     staff = team.add(f"staff-{token()}@example.com", "staff", password="staff-pass-1")
     before = team.roster()
-    newcomer = f"new-{token()}@example.com"
     acting = team.as_role(role)
     attempts = {
-        "add": lambda session, ctx: members.add_member(
-            session, ctx=ctx, email=newcomer, role="viewer", password="long-enough-1"
-        ),
         "change": lambda session, ctx: members.change_role(
             session, ctx=ctx, user_id=staff.user_id, role="admin"
         ),
@@ -229,7 +234,6 @@ def test_only_an_owner_manages_members_and_a_refusal_changes_nothing(
         assert error.details == {"permission": "manage_members", "role": role.value}
 
     assert team.roster() == before
-    assert user_row(engine, newcomer) is None
     # Reading is allowed to every role.
     with session_scope(acting, engine=engine) as session:
         assert len(members.list_members(session, ctx=acting)) == 2
@@ -271,7 +275,7 @@ def test_the_last_owner_can_step_down_or_leave_only_once_there_is_another_owner(
     assert error.code == "last_owner"
     team.remove(owner)
     assert team.roster() == {second_email: "owner"}
-    assert user_row(engine, team.owner_email) is not None  # the login stays
+    assert user_id(engine, team.owner_email) is not None  # the login stays
     with pytest.raises(AuthenticationFailed):
         role_in(engine, owner, team.ctx.organization_id)
 
@@ -329,7 +333,7 @@ def test_list_members_puts_owners_first_and_never_lists_another_organizations(
     }
     for role, email in emails.items():
         team.add(email, "admin" if role == "owner" else role, password="member-pass-1")
-    team.change(user_row(engine, emails["owner"]).id, "owner")  # type: ignore[union-attr]
+    team.change(user_id(engine, emails["owner"]), "owner")  # type: ignore[arg-type]
     # The other organization has members of its own, one of them this team's owner (so on
     # PostgreSQL that membership row is visible to them through row-level security).
     other.add(f"c-theirs-{tag}@example.com", "admin", password="member-pass-1")

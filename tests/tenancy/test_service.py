@@ -1,25 +1,23 @@
-"""Sign-up, sign-in, memberships, roles and session tokens."""
+"""Sign-up, sign-in, memberships and roles."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storesync.core.clock import set_clock
 from storesync.core.errors import AppError, ErrorType, PermissionDenied
 from storesync.db import session_scope
 from storesync.demo import seed_demo
 from storesync.inventory.models import Location
 from storesync.tenancy import service as tenancy
+from storesync.tenancy.auth.models import UserCredential
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import Organization, User
 from storesync.tenancy.passwords import verify_password
 from storesync.tenancy.permissions import GRANTS, Permission, Role
-from storesync.tenancy.tokens import issue_token, read_token
 from tests.factories import token
 
 
@@ -40,6 +38,7 @@ def test_signup_creates_owner_membership_default_location_and_argon2_hash(
     with session_scope(user_id=user_id, engine=sqlite_engine) as session:
         ctx = tenancy.context_for(session, user_id=user_id, organization_id=org_id)
         user = session.get(User, user_id)
+        credential = session.get(UserCredential, user_id)
         locations = (
             session.execute(
                 sa.select(Location.code).where(Location.organization_id == org_id)  # type: ignore[arg-type]
@@ -51,8 +50,8 @@ def test_signup_creates_owner_membership_default_location_and_argon2_hash(
 
     assert ctx.role is Role.OWNER
     assert user is not None and user.email == "owner@example.com"
-    assert user.password_hash.startswith("$argon2id$")
-    assert verify_password(user.password_hash, "s3cret-pass")
+    assert credential is not None and credential.password_hash.startswith("$argon2id$")
+    assert verify_password(credential.password_hash, "s3cret-pass")
     assert locations == ["MAIN"]
     assert slug.startswith("toko-maju-")
 
@@ -140,21 +139,3 @@ def test_viewer_context_is_denied_with_code_and_data() -> None:
         ctx.require(Permission.ADJUST_STOCK)
     assert raised.value.code == "permission_denied"
     assert raised.value.details == {"permission": "adjust_stock", "role": "viewer"}
-
-
-def test_session_tokens_are_signed_and_expire() -> None:
-    user, org = uuid.uuid4(), uuid.uuid4()
-    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-    set_clock(lambda: now)
-    try:
-        good = issue_token("k" * 48, user_id=user, organization_id=org, ttl=timedelta(hours=1))
-        claims = read_token("k" * 48, good)
-        assert claims is not None and (claims.user_id, claims.organization_id) == (user, org)
-        assert read_token("other-secret", good) is None
-        tampered = good.replace(user.hex, uuid.uuid4().hex)
-        assert read_token("k" * 48, tampered) is None
-        assert read_token("k" * 48, "garbage") is None
-        set_clock(lambda: now + timedelta(hours=1, seconds=1))
-        assert read_token("k" * 48, good) is None
-    finally:
-        set_clock(None)

@@ -61,8 +61,7 @@ def get_store(caller: ReadStores, store_id: uuid.UUID) -> StoreDTO:
 async def check_store_health(caller: ReadStores, store_id: uuid.UUID) -> StoreHealthDTO:
     """Ask the marketplace now: token valid, API reachable, latency, token expiry and circuit
     state. A failed check is an answer (`ok` false, `detail` says why), not an error."""
-    with session_scope(caller.ctx) as session:
-        return await stores.check_health(session, ctx=caller.ctx, store_id=store_id)
+    return await stores.check_health(ctx=caller.ctx, store_id=store_id)
 
 
 @router.get(

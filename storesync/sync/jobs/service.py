@@ -43,6 +43,7 @@ from storesync.sync.jobs.schemas import (
     validate_params,
 )
 from storesync.sync.models import SyncJob
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -113,7 +114,9 @@ def start_job(
     active = find_active(session, ctx=ctx, store_id=store_id, kind=kind_)
     if active is not None:
         raise JobActive(active)
-    return _insert(session, ctx, store_id, kind_, clean, retries=0)
+    job = _insert(session, ctx, store_id, kind_, clean, retries=0)
+    _record_job(session, ctx, "job.start", job)
+    return job
 
 
 def lock_store(
@@ -280,6 +283,7 @@ def cancel_job(session: Session, *, ctx: RequestContext, job_id: uuid.UUID) -> J
             details={"job_id": str(job_id), "status": job.status},
         )
     job = _dto(row)
+    _record_job(session, ctx, "job.cancel", job, status=job.status, cancel_requested=True)
     publish_after_commit(session, ctx.organization_id, PROGRESS_EVENT, job.event())
     log.info("cancel requested for job %s (%s)", job_id, job.status)
     return job
@@ -308,7 +312,25 @@ def retry_job(session: Session, *, ctx: RequestContext, job_id: uuid.UUID) -> Jo
     active = find_active(session, ctx=ctx, store_id=old.store_id, kind=kind)
     if active is not None:
         raise JobActive(active)
-    return _insert(session, ctx, old.store_id, kind, dict(old.params), retries=old.retries + 1)
+    job = _insert(session, ctx, old.store_id, kind, dict(old.params), retries=old.retries + 1)
+    _record_job(session, ctx, "job.retry", job, retried=old.id)
+    return job
+
+
+def _record_job(
+    session: Session, ctx: RequestContext, action: str, job: JobDTO, **extra: Any
+) -> None:
+    """Log a person's start, retry or cancel of a sync job (what the worker then does runs as
+    the system and is not logged again)."""
+    after = {"kind": job.kind, "store_id": job.store_id, "params": job.params, **extra}
+    record(
+        session,
+        ctx=ctx,
+        action=action,
+        entity_type="sync_job",
+        entity_id=job.id,
+        after=after,
+    )
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from storesync.sync.listings.bulk import CHUNK, LISTINGS, VARIANTS, require_stor
 from storesync.sync.listings.products import create_products_from_listings
 from storesync.sync.listings.schemas import MATCH_STATUSES, ListingDTO, ListingImportReport
 from storesync.sync.listings.upsert import Fetched, ListingUpsert, load_index, load_listings
+from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
@@ -205,8 +206,13 @@ def get_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID)
 
 
 def _set_match(
-    session: Session, ctx: RequestContext, listing_id: uuid.UUID, values: dict[str, Any]
+    session: Session,
+    ctx: RequestContext,
+    listing_id: uuid.UUID,
+    values: dict[str, Any],
+    action: str,
 ) -> ListingDTO:
+    before = get_listing(session, ctx=ctx, listing_id=listing_id)
     result = session.execute(
         sa.update(LISTINGS)
         .where(LISTINGS.c.id == listing_id, LISTINGS.c.organization_id == ctx.organization_id)
@@ -215,7 +221,17 @@ def _set_match(
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("listing", listing_id)
     session.flush()
-    return get_listing(session, ctx=ctx, listing_id=listing_id)
+    after = get_listing(session, ctx=ctx, listing_id=listing_id)
+    record(
+        session,
+        ctx=ctx,
+        action=action,
+        entity_type="listing",
+        entity_id=listing_id,
+        before={"match_status": before.match_status, "variant_sku": before.variant_sku},
+        after={"match_status": after.match_status, "variant_sku": after.variant_sku},
+    )
+    return after
 
 
 def _cleared(status: str) -> dict[str, Any]:
@@ -244,7 +260,7 @@ def link_listing(
     if live is None:
         raise NotFound("variant", variant_id)
     values = {**_cleared("matched"), "variant_id": variant_id, "match_method": "manual"}
-    listing = _set_match(session, ctx, listing_id, values)
+    listing = _set_match(session, ctx, listing_id, values, "listing.link")
     touch(session, [variant_id])
     return listing
 
@@ -253,14 +269,14 @@ def unlink_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UU
     """Detach a listing from its variant (or take it out of "ignored"): it is unmatched again
     and no longer receives stock. Needs MANAGE_CATALOG."""
     ctx.require(Permission.MANAGE_CATALOG)
-    return _set_match(session, ctx, listing_id, _cleared("unmatched"))
+    return _set_match(session, ctx, listing_id, _cleared("unmatched"), "listing.unlink")
 
 
 def ignore_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID) -> ListingDTO:
     """Keep a listing out of matching and stock sync (and out of the review queue). Needs
     MANAGE_CATALOG."""
     ctx.require(Permission.MANAGE_CATALOG)
-    return _set_match(session, ctx, listing_id, _cleared("ignored"))
+    return _set_match(session, ctx, listing_id, _cleared("ignored"), "listing.ignore")
 
 
 def list_listings(

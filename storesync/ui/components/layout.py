@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from storesync.ui.state.auth import AuthState
+from storesync.tenancy.permissions import Permission
+from storesync.ui.state.auth import AuthState, may
 from storesync.ui.state.page import PageState
 
 
@@ -27,6 +28,8 @@ SECTIONS = (
     Section("Sync", "/sync", "refresh-cw"),
     Section("Settings", "/settings", "settings"),
 )
+# Shown to owners and admins only (Permission.VIEW_AUDIT), after the sections everyone sees.
+AUDIT = Section("Audit", "/audit", "scroll-text")
 
 SIDEBAR_WIDTH = "15rem"
 
@@ -163,8 +166,28 @@ def _brand() -> rx.Component:
     )
 
 
-def _account() -> rx.Component:
+def _switcher(prefix: str) -> rx.Component:
+    """Members of several organizations pick the one they work in."""
+    return rx.cond(
+        AuthState.organizations.length() > 1,  # type: ignore[attr-defined]
+        rx.select.root(
+            rx.select.trigger(width="100%", aria_label="Organization", id=f"org-switch-{prefix}"),
+            rx.select.content(
+                rx.foreach(
+                    AuthState.organizations,
+                    lambda org: rx.select.item(org["name"], value=org["id"]),
+                )
+            ),
+            value=AuthState.organization_id,
+            on_change=AuthState.switch_organization,
+            size="2",
+        ),
+    )
+
+
+def _account(prefix: str) -> rx.Component:
     return rx.vstack(
+        _switcher(prefix),
         rx.text(AuthState.organization_name, weight="bold", size="2", id="org-name"),
         rx.text(AuthState.user_email, size="1", color_scheme="gray", id="user-email"),
         rx.badge(AuthState.role, variant="soft", id="user-role"),
@@ -186,6 +209,7 @@ def _account() -> rx.Component:
 def _nav(active: str, prefix: str) -> rx.Component:
     return rx.vstack(
         *[_nav_link(section, active, prefix) for section in SECTIONS],
+        rx.cond(may(Permission.VIEW_AUDIT), _nav_link(AUDIT, active, prefix)),
         spacing="1",
         width="100%",
     )
@@ -197,7 +221,7 @@ def sidebar(active: str) -> rx.Component:
         rx.divider(),
         _nav(active, "side"),
         rx.spacer(),
-        _account(),
+        _account("side"),
         id="sidebar",
         display=["none", "none", "flex"],
         position="fixed",
@@ -235,7 +259,7 @@ def mobile_bar(active: str) -> rx.Component:
                         ),
                         _nav(active, "drawer"),
                         rx.divider(),
-                        _account(),
+                        _account("drawer"),
                         spacing="4",
                         padding="1rem",
                         width="100%",

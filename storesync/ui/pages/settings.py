@@ -1,6 +1,8 @@
-"""Settings: organization, members and API keys."""
+"""Settings: organization, members and invitations, your account, API keys and webhooks."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import reflex as rx
 
@@ -14,15 +16,57 @@ from storesync.ui.state.settings import SettingsState
 ROLES = [r.value for r in Role]
 
 
-def _member(member: rx.Var[dict[str, str]]) -> rx.Component:
+# -- shapes every section shares ------------------------------------------------------------------
+
+
+def _field(name: str, placeholder: str, id: str, flex: str = "2", **props: Any) -> rx.Component:
+    """A text input on an inline form's row."""
+    return rx.input(
+        name=name, placeholder=placeholder, id=id, flex=flex, min_width="12rem", **props
+    )
+
+
+def _inline_form(handler: Any, *controls: rx.Component, **props: Any) -> rx.Component:
+    """A form whose controls share one row, wrapping on a phone."""
+    after = props.pop("after", None)
+    return rx.form(
+        rx.flex(*controls, spacing="2", wrap="wrap", width="100%"),
+        *([after] if after is not None else []),
+        on_submit=handler,
+        reset_on_submit=props.pop("reset_on_submit", True),
+        width="100%",
+        margin_top=props.pop("margin_top", "1rem"),
+        **props,
+    )
+
+
+def _row(
+    title: rx.Component, detail: rx.Component, *actions: rx.Component, **props: Any
+) -> rx.Component:
+    """A list row: what it is (title, detail line), then its buttons."""
     return rx.flex(
-        rx.vstack(
-            rx.text(member["email"], weight="medium", size="2", class_name="member-email"),
-            rx.text(member["name"], size="1", color_scheme="gray"),
-            spacing="0",
-            min_width="0",
-            flex="1",
-        ),
+        rx.vstack(title, detail, spacing="0", min_width="0", flex="1"),
+        *actions,
+        spacing="2",
+        wrap="wrap",
+        align="center",
+        padding="0.6rem 0",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        **props,
+    )
+
+
+def _detail(*parts: Any) -> rx.Component:
+    return rx.text(*parts, size="1", color_scheme="gray")
+
+
+# -- members and invitations ---------------------------------------------------------------------
+
+
+def _member(member: rx.Var[dict[str, str]]) -> rx.Component:
+    return _row(
+        rx.text(member["email"], weight="medium", size="2", class_name="member-email"),
+        _detail(member["name"]),
         rx.cond(
             may(Permission.MANAGE_MEMBERS) & (member["me"] != "yes"),
             rx.hstack(
@@ -43,101 +87,149 @@ def _member(member: rx.Var[dict[str, str]]) -> rx.Component:
             ),
             rx.badge(member["role"], class_name="member-role"),
         ),
-        spacing="2",
-        wrap="wrap",
-        align="center",
-        padding="0.6rem 0",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="member-row",
     )
 
 
 def _invite() -> rx.Component:
-    return rx.form(
-        rx.flex(
-            rx.input(
-                name="email",
-                type="email",
-                placeholder="email",
-                required=True,
-                id="invite-email",
-                flex="2",
-                min_width="12rem",
-            ),
-            rx.input(
-                name="password",
-                type="password",
-                placeholder="first password (new people)",
-                id="invite-password",
-                flex="2",
-                min_width="12rem",
-            ),
-            rx.select(
-                ["viewer", "staff", "admin"], name="role", default_value="staff", id="invite-role"
-            ),
-            rx.button("Add member", type="submit", id="invite-submit"),
-            spacing="2",
-            wrap="wrap",
-            width="100%",
+    return _inline_form(
+        SettingsState.invite,
+        _field(
+            "email", "email of the person to invite", "invite-email", type="email", required=True
         ),
-        on_submit=SettingsState.add_member,
-        reset_on_submit=True,
-        width="100%",
-        margin_top="1rem",
+        rx.select(
+            ["viewer", "staff", "admin"], name="role", default_value="staff", id="invite-role"
+        ),
+        rx.button("Send invitation", type="submit", id="invite-submit"),
+        after=_detail(
+            "They join when they open the emailed link (new people choose their password there)."
+        ),
     )
 
 
-def _organization_form() -> rx.Component:
-    return rx.form(
-        rx.flex(
-            rx.input(
-                name="name",
-                default_value=SettingsState.organization["name"],
-                placeholder="Business name",
-                id="org-name-input",
-                flex="2",
-                min_width="12rem",
-            ),
-            rx.input(
-                name="timezone",
-                default_value=SettingsState.organization["timezone"],
-                placeholder="Asia/Jakarta",
-                id="org-timezone",
-                flex="1",
-                min_width="9rem",
-            ),
-            rx.button("Save", type="submit", id="org-save"),
-            spacing="2",
-            wrap="wrap",
-            width="100%",
+def _invitation(invitation: rx.Var[dict[str, str]]) -> rx.Component:
+    return _row(
+        rx.text(invitation["email"], size="2", class_name="invitation-email"),
+        _detail(
+            invitation["role"],
+            " · invited by ",
+            invitation["by"],
+            " · expires ",
+            invitation["expires"],
         ),
-        on_submit=SettingsState.save_organization,
-        reset_on_submit=False,
+        row_button(
+            "Revoke",
+            SettingsState.revoke_invitation(invitation["id"]),
+            "invitation-revoke",
+            color_scheme="red",
+        ),
+        class_name="invitation-row",
+    )
+
+
+def _invitations() -> rx.Component:
+    return rx.cond(
+        SettingsState.invitations.length() > 0,  # type: ignore[attr-defined]
+        rx.vstack(
+            rx.text("Pending invitations", weight="medium", size="2", margin_top="1rem"),
+            rx.foreach(SettingsState.invitations, _invitation),
+            spacing="0",
+            width="100%",
+            id="invitations",
+        ),
+    )
+
+
+# -- the signed-in person's own account ----------------------------------------------------------
+
+
+def _browser_session(item: rx.Var[dict[str, str]]) -> rx.Component:
+    return _row(
+        rx.text(
+            item["browser"],
+            rx.cond(item["current"] == "yes", " (this browser)", ""),
+            size="2",
+            weight="medium",
+        ),
+        _detail(item["where"], " · signed in ", item["since"], " · last seen ", item["seen"]),
+        rx.cond(
+            item["current"] == "yes",
+            rx.fragment(),
+            row_button("Sign out", SettingsState.end_session(item["id"]), "session-end"),
+        ),
+        class_name="session-row",
+    )
+
+
+def _account() -> rx.Component:
+    return rx.card(
+        rx.heading("Your account", size="3"),
+        rx.text(AuthState.user_email, size="2", color_scheme="gray"),
+        _inline_form(
+            SettingsState.change_password,
+            _field(
+                "current_password",
+                "current password",
+                "current-password",
+                flex="1",
+                type="password",
+                auto_complete="current-password",
+                required=True,
+            ),
+            _field(
+                "new_password",
+                "new password (8+ characters)",
+                "new-password",
+                flex="1",
+                type="password",
+                auto_complete="new-password",
+                required=True,
+            ),
+            rx.button("Change password", type="submit", id="change-password"),
+            margin_top="0.5rem",
+        ),
+        rx.text("Signed-in browsers", weight="medium", size="2", margin_top="1rem"),
+        rx.foreach(SettingsState.my_sessions, _browser_session),
         width="100%",
+        margin_bottom="1rem",
+        id="account",
+    )
+
+
+# -- organization ---------------------------------------------------------------------------------
+
+
+def _organization_form() -> rx.Component:
+    return _inline_form(
+        SettingsState.save_organization,
+        _field(
+            "name",
+            "Business name",
+            "org-name-input",
+            default_value=SettingsState.organization["name"],
+        ),
+        _field(
+            "timezone",
+            "Asia/Jakarta",
+            "org-timezone",
+            flex="1",
+            default_value=SettingsState.organization["timezone"],
+        ),
+        rx.button("Save", type="submit", id="org-save"),
+        reset_on_submit=False,
         margin_top="0.5rem",
         key=SettingsState.organization["name"],
     )
 
 
+# -- API keys and webhooks ------------------------------------------------------------------------
+
+
 def _key(key: rx.Var[dict[str, str]]) -> rx.Component:
-    return rx.flex(
-        rx.vstack(
-            rx.text(key["name"], weight="medium", size="2", class_name="api-key-name"),
-            rx.text(
-                "ssk_",
-                key["prefix"],
-                "_… · ",
-                key["scopes"],
-                " · ",
-                key["role"],
-                " · ",
-                key["used"],
-                size="1",
-                color_scheme="gray",
-            ),
-            spacing="0",
-            min_width="0",
-            flex="1",
+    return _row(
+        rx.text(key["name"], weight="medium", size="2", class_name="api-key-name"),
+        _detail(
+            "ssk_", key["prefix"], "_… · ", key["scopes"], " · ", key["role"], " · ", key["used"]
         ),
         rx.cond(
             key["revoked"] == "yes",
@@ -146,71 +238,50 @@ def _key(key: rx.Var[dict[str, str]]) -> rx.Component:
                 "Revoke", SettingsState.revoke_key(key["id"]), "api-key-revoke", color_scheme="red"
             ),
         ),
-        spacing="2",
-        wrap="wrap",
-        align="center",
-        padding="0.6rem 0",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="api-key-row",
         custom_attrs={"data-prefix": key["prefix"]},
     )
 
 
 def _new_key_form() -> rx.Component:
-    return rx.form(
-        rx.flex(
-            rx.input(
-                name="name",
-                placeholder="What it is for (e.g. ERP sync)",
-                required=True,
-                id="api-key-name",
-                flex="2",
-                min_width="12rem",
-            ),
-            rx.input(
-                name="scopes",
-                placeholder="scopes: read write orders:write ...",
-                default_value="read",
-                id="api-key-scopes",
-                flex="2",
-                min_width="12rem",
-            ),
-            rx.select(
-                ["admin", "staff", "viewer"], name="role", default_value="admin", id="api-key-role"
-            ),
-            rx.button("Create key", type="submit", id="api-key-create"),
-            spacing="2",
-            wrap="wrap",
-            width="100%",
+    return _inline_form(
+        SettingsState.create_key,
+        _field("name", "What it is for (e.g. ERP sync)", "api-key-name", required=True),
+        _field(
+            "scopes", "scopes: read write orders:write ...", "api-key-scopes", default_value="read"
         ),
-        on_submit=SettingsState.create_key,
-        reset_on_submit=True,
-        width="100%",
-        margin_top="1rem",
+        rx.select(
+            ["admin", "staff", "viewer"], name="role", default_value="admin", id="api-key-role"
+        ),
+        rx.button("Create key", type="submit", id="api-key-create"),
+    )
+
+
+def _shown_once(secret: rx.Var[str], label: str, id: str) -> rx.Component:
+    return rx.cond(
+        secret != "",
+        rx.callout(
+            rx.vstack(
+                rx.text(label, size="2"),
+                rx.code(secret, id=id, word_break="break-all"),
+                spacing="1",
+            ),
+            color_scheme="green",
+            margin_top="0.75rem",
+        ),
     )
 
 
 def _api_keys() -> rx.Component:
     return rx.card(
         rx.heading("API keys", size="3"),
-        rx.text(
+        _detail(
             "Your other systems call StoreSync's API (/api/v1, docs at ",
             rx.link("/api/v1/docs", href="/api/v1/docs", is_external=True),
             ") with a key: Authorization: Bearer <key>.",
-            size="1",
-            color_scheme="gray",
         ),
-        rx.cond(
-            SettingsState.new_key != "",
-            rx.callout(
-                rx.vstack(
-                    rx.text("Copy this key now: it is not shown again.", size="2"),
-                    rx.code(SettingsState.new_key, id="api-key-secret", word_break="break-all"),
-                    spacing="1",
-                ),
-                color_scheme="green",
-                margin_top="0.75rem",
-            ),
+        _shown_once(
+            SettingsState.new_key, "Copy this key now: it is not shown again.", "api-key-secret"
         ),
         rx.foreach(SettingsState.keys, _key),
         _new_key_form(),
@@ -221,22 +292,11 @@ def _api_keys() -> rx.Component:
 
 
 def _subscription(sub: rx.Var[dict[str, str]]) -> rx.Component:
-    return rx.flex(
-        rx.vstack(
-            rx.text(
-                sub["url"],
-                weight="medium",
-                size="2",
-                class_name="webhook-url",
-                word_break="break-all",
-            ),
-            rx.text(
-                sub["events"], " · ", sub["status"], sub["failing"], size="1", color_scheme="gray"
-            ),
-            spacing="0",
-            min_width="0",
-            flex="1",
+    return _row(
+        rx.text(
+            sub["url"], weight="medium", size="2", class_name="webhook-url", word_break="break-all"
         ),
+        _detail(sub["events"], " · ", sub["status"], sub["failing"]),
         rx.cond(
             sub["status"] == "paused",
             row_button("Resume", SettingsState.resume_subscription(sub["id"]), "webhook-resume"),
@@ -247,11 +307,6 @@ def _subscription(sub: rx.Var[dict[str, str]]) -> rx.Component:
             "webhook-delete",
             color_scheme="red",
         ),
-        spacing="2",
-        wrap="wrap",
-        align="center",
-        padding="0.6rem 0",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="webhook-row",
     )
 
@@ -260,7 +315,7 @@ def _delivery(delivery: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.flex(
         rx.badge(delivery["status"], class_name="webhook-delivery-status"),
         rx.text(delivery["event"], size="1", weight="medium"),
-        rx.text(delivery["at"], " · ", delivery["detail"], size="1", color_scheme="gray"),
+        _detail(delivery["at"], " · ", delivery["detail"]),
         spacing="2",
         wrap="wrap",
         align="center",
@@ -272,56 +327,28 @@ def _delivery(delivery: rx.Var[dict[str, str]]) -> rx.Component:
 def _webhooks() -> rx.Component:
     return rx.card(
         rx.heading("Webhooks", size="3"),
-        rx.text(
+        _detail(
             "StoreSync POSTs the events you choose (",
             ", ".join(EVENT_TYPES),
             ") to your URL, signed with HMAC-SHA256 (StoreSync-Signature), and retries until "
             "it lands.",
-            size="1",
-            color_scheme="gray",
         ),
-        rx.cond(
-            SettingsState.new_secret != "",
-            rx.callout(
-                rx.vstack(
-                    rx.text("Signing secret, shown once:", size="2"),
-                    rx.code(SettingsState.new_secret, id="webhook-secret", word_break="break-all"),
-                    spacing="1",
-                ),
-                color_scheme="green",
-                margin_top="0.75rem",
-            ),
-        ),
+        _shown_once(SettingsState.new_secret, "Signing secret, shown once:", "webhook-secret"),
         rx.foreach(SettingsState.subscriptions, _subscription),
-        rx.form(
-            rx.flex(
-                rx.input(
-                    name="url",
-                    placeholder="https://your-system.example.com/storesync",
-                    required=True,
-                    id="webhook-url",
-                    flex="3",
-                    min_width="14rem",
-                ),
-                rx.input(
-                    name="events",
-                    default_value="order.created",
-                    id="webhook-events",
-                    flex="2",
-                    min_width="12rem",
-                ),
-                rx.button("Subscribe", type="submit", id="webhook-subscribe"),
-                spacing="2",
-                wrap="wrap",
-                width="100%",
+        _inline_form(
+            SettingsState.subscribe,
+            _field(
+                "url",
+                "https://your-system.example.com/storesync",
+                "webhook-url",
+                flex="3",
+                required=True,
             ),
-            on_submit=SettingsState.subscribe,
-            reset_on_submit=True,
-            width="100%",
-            margin_top="1rem",
+            _field("events", "", "webhook-events", default_value="order.created"),
+            rx.button("Subscribe", type="submit", id="webhook-subscribe"),
         ),
         rx.cond(
-            SettingsState.deliveries.length() > 0,
+            SettingsState.deliveries.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(
                 rx.text("Recent deliveries", size="2", weight="medium", margin_top="1rem"),
                 rx.foreach(SettingsState.deliveries, _delivery),
@@ -342,13 +369,11 @@ def settings_page() -> rx.Component:
         rx.card(
             rx.heading("Organization", size="3"),
             rx.text(AuthState.organization_name, size="2", id="settings-org"),
-            rx.text(
+            _detail(
                 "Currency ",
                 SettingsState.organization["currency"],
                 " · time zone ",
                 SettingsState.organization["timezone"],
-                size="1",
-                color_scheme="gray",
             ),
             rx.cond(may(Permission.MANAGE_SETTINGS), _organization_form()),
             width="100%",
@@ -357,10 +382,12 @@ def settings_page() -> rx.Component:
         rx.card(
             rx.heading("Members", size="3"),
             rx.foreach(SettingsState.members, _member),
-            rx.cond(may(Permission.MANAGE_MEMBERS), _invite()),
+            rx.cond(may(Permission.INVITE_MEMBERS), rx.fragment(_invitations(), _invite())),
             width="100%",
             id="members",
+            margin_bottom="1rem",
         ),
+        _account(),
         rx.cond(may(Permission.MANAGE_SETTINGS), _api_keys()),
         rx.cond(may(Permission.MANAGE_SETTINGS), _webhooks()),
     )

@@ -91,7 +91,7 @@ class PageState(AuthState):
         """on_load: check the session, load the page, and follow the organization's events."""
         ctx = self._current_context()
         if ctx is None:
-            return rx.redirect(SIGN_IN_ROUTE)
+            return rx.redirect(self._sign_in_then_back())
         self._load_identity(ctx.user_id, ctx)
         relay.watch(self.router.session.client_token, ctx.organization_id, type(self))
         self._count_unread(ctx)

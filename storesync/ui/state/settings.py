@@ -1,6 +1,7 @@
-"""Settings: the organization, its members (invite with a role, change role, remove) and its
-API keys (create, shown once; revoke) and outbound webhooks (subscribe, delete, resume; recent
-deliveries)."""
+"""Settings: the organization, its members (invite by email with a role, revoke a pending
+invitation, change role, remove), the signed-in person's own account (change password, active
+sessions), API keys (create, shown once; revoke) and outbound webhooks (subscribe, delete,
+resume; recent deliveries)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from typing import Any, ClassVar, Protocol
 
 import reflex as rx
 
+from storesync.core.errors import AppError, AuthenticationFailed
 from storesync.notifications import webhooks
+from storesync.settings import get_settings
 from storesync.tenancy import api_keys, members
 from storesync.tenancy import service as tenancy
+from storesync.tenancy.auth import emails, links, sessions
+from storesync.tenancy.auth.throttle import guard_for
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
+from storesync.ui.format import when
+from storesync.ui.state.auth import SIGN_IN_ROUTE
 from storesync.ui.state.page import PageState
 
 
@@ -28,6 +35,8 @@ class SettingsState(PageState):
     subscriptions: list[dict[str, str]] = []
     deliveries: list[dict[str, str]] = []
     new_secret: str = ""
+    invitations: list[dict[str, str]] = []
+    my_sessions: list[dict[str, str]] = []
 
     @rx.event
     def load(self):
@@ -40,6 +49,7 @@ class SettingsState(PageState):
             people = members.list_members(session, ctx=ctx)
             org = tenancy.get_organization(session, ctx=ctx)
         self.keys, self.subscriptions, self.deliveries = [], [], []
+        self._load_account(ctx)
         if ctx.can(Permission.MANAGE_SETTINGS):
             with self._session(ctx) as session:
                 self.keys = [_key_row(k) for k in api_keys.list_api_keys(session, ctx=ctx)]
@@ -67,18 +77,115 @@ class SettingsState(PageState):
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
         return None  # members change only through this page
 
+    def _load_account(self, ctx: RequestContext) -> None:
+        """Pending invitations (for those who may invite) and this person's live sessions."""
+        token = self._session_token()
+        with self._session(ctx) as session:
+            current = sessions.find_session(session, token=token)
+            mine = (
+                sessions.list_sessions(
+                    session, user_id=ctx.user_id, current_id=current.id if current else None
+                )
+                if ctx.user_id
+                else []
+            )
+            pending = (
+                links.list_invitations(session, ctx=ctx)
+                if ctx.can(Permission.INVITE_MEMBERS)
+                else []
+            )
+        self.my_sessions = [
+            {
+                "id": str(s.id),
+                "where": s.client_address or "unknown address",
+                "browser": _browser(s.user_agent),
+                "since": when(s.created_at),
+                "seen": when(s.last_seen_at),
+                "current": "yes" if s.current else "",
+            }
+            for s in mine
+        ]
+        self.invitations = [
+            {
+                "id": str(i.id),
+                "email": i.email,
+                "role": i.role,
+                "by": i.invited_by,
+                "expires": when(i.expires_at),
+            }
+            for i in pending
+        ]
+
     @rx.event
-    def add_member(self, form_data: dict[str, str]):
+    def invite(self, form_data: dict[str, str]):
+        """Invite an email with a role; the invitation goes out by email after it is saved."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN_ROUTE)
+        try:
+            sign_in_guard = guard_for(get_settings())
+            sign_in_guard.check_mail_request(
+                str(form_data.get("email", "")), self._client_address()
+            )
+            with self._writing(ctx) as session:
+                invitation, token = links.invite(
+                    session,
+                    ctx=ctx,
+                    email=str(form_data.get("email", "")),
+                    role=str(form_data.get("role", "")),
+                )
+                organization = tenancy.get_organization(session, ctx=ctx)
+            emails.send_invitation(
+                to=invitation.email,
+                token=token,
+                organization=organization.name,
+                role=invitation.role,
+                by=ctx.actor,
+            )
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        return rx.toast.success(f"invitation sent to {invitation.email}", id="toast-success")
+
+    @rx.event
+    def revoke_invitation(self, invitation_id: str):
         return self._act(
-            lambda session, ctx: members.add_member(
-                session,
-                ctx=ctx,
-                email=form_data.get("email", ""),
-                role=form_data.get("role", ""),
-                password=form_data.get("password", ""),
+            lambda session, ctx: links.revoke_invitation(
+                session, ctx=ctx, invitation_id=uuid.UUID(invitation_id)
             ),
-            "member added",
+            "invitation revoked: its link no longer works",
         )
+
+    @rx.event
+    def end_session(self, session_id: str):
+        """Sign out one of this person's other browsers."""
+        return self._act(
+            lambda session, ctx: sessions.revoke_session(
+                session, user_id=_person(ctx), session_id=uuid.UUID(session_id)
+            ),
+            "that browser is signed out",
+        )
+
+    @rx.event
+    def change_password(self, form_data: dict[str, str]):
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect(SIGN_IN_ROUTE)
+        try:
+            with self._writing(ctx) as session:
+                current = sessions.find_session(session, token=self._session_token())
+                ended = links.change_password(
+                    session,
+                    ctx=ctx,
+                    current=str(form_data.get("current_password", "")),
+                    new=str(form_data.get("new_password", "")),
+                    keep_session=current.id if current else None,
+                )
+            self._load(ctx)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        others = f"; {ended} other browser(s) signed out" if ended else ""
+        return rx.toast.success(f"password changed{others}", id="toast-success")
 
     @rx.event
     def change_role(self, user_id: str, role: str):
@@ -183,6 +290,20 @@ class SettingsState(PageState):
 class HasSecret(Protocol):
     @property
     def secret(self) -> str: ...
+
+
+def _person(ctx: RequestContext) -> uuid.UUID:
+    if ctx.user_id is None:
+        raise AuthenticationFailed("not_a_person", "sign in first")
+    return ctx.user_id
+
+
+def _browser(agent: str) -> str:
+    """A short name for a user agent ("Chrome on Linux")."""
+    names = [n for n in ("Edg", "Firefox", "Chrome", "Safari") if n in agent]
+    systems = [o for o in ("Android", "iPhone", "Windows", "Mac OS", "Linux") if o in agent]
+    browser = {"Edg": "Edge"}.get(names[0], names[0]) if names else "A browser"
+    return f"{browser} on {systems[0]}" if systems else browser
 
 
 def _words(text: str) -> list[str]:

@@ -10,10 +10,11 @@ import reflex as rx
 
 from storesync.channels.schemas import StoreDTO
 from storesync.core.errors import AppError
-from storesync.stores import allocation
+from storesync.stores import allocation, oauth
 from storesync.stores import service as stores
 from storesync.stores.routes import callback_url
 from storesync.sync.jobs import service as jobs
+from storesync.tenancy.auth import sessions
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, when
 from storesync.ui.state.page import PageState
@@ -95,7 +96,17 @@ class StoresState(PageState):
         if platform not in PLATFORMS:
             return rx.toast.error(f"platform: {platform[:20]} is not supported")
         try:
-            url = stores.connect_url(ctx, platform=platform, callback_url=callback_url(platform))
+            with self._writing(ctx) as session:
+                browser = sessions.find_session(session, token=self._session_token())
+                if browser is None:
+                    return rx.redirect("/signin")
+                url = oauth.begin_connect(
+                    session,
+                    ctx=ctx,
+                    platform=platform,
+                    browser_session_id=browser.id,
+                    callback_url=callback_url(platform),
+                )
         except AppError as error:
             return rx.toast.error(error.message, id="toast-error")
         # A full page load: in embedded mode the marketplace's page is on this host, and
@@ -152,8 +163,7 @@ class StoresState(PageState):
         if ctx is None:
             return rx.redirect("/signin")
         try:
-            with self._session(ctx) as session:
-                health = await stores.check_health(session, ctx=ctx, store_id=uuid.UUID(store_id))
+            health = await stores.check_health(ctx=ctx, store_id=uuid.UUID(store_id))
         except (AppError, ValueError):
             return rx.toast.error("that store is not available", id="toast-error")
         if health.ok:
