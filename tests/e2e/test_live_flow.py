@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from storesync.ui.relay import HOUSEKEEPING_SECONDS
-from tests.e2e.browsing import new_page, search, sign_in, sign_up, wait_text
+from tests.e2e.browsing import emailed_link, new_page, search, sign_in, sign_up, wait_text
 from tests.e2e.conftest import sandbox_http
 
 pytestmark = pytest.mark.browser
@@ -294,10 +294,19 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.click("#org-save")
     wait_text(page, "#org-name", f"Journey {tag} Ltd")
     page.fill("#invite-email", viewer)
-    page.fill("#invite-password", PASSWORD)
     page.click("#invite-role")
     page.get_by_role("option", name="viewer").click()
     page.click("#invite-submit")
+    wait_text(page, ".invitation-email", viewer)
+    joining = new_page(browser)  # the viewer's own browser, from the emailed link
+    joining.goto(emailed_link(base, viewer))
+    joining.wait_for_selector("#welcome-submit")
+    joining.fill("#full_name", "Viewer")
+    joining.fill("#password", PASSWORD)
+    joining.click("#welcome-submit")
+    wait_text(joining, "#user-role", "viewer")
+    joining.context.close()
+    page.reload()
     wait_text(page, ".member-email", viewer)
     _check_viewer_cannot_adjust(browser, base, viewer, sku)
 
