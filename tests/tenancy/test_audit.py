@@ -539,8 +539,8 @@ def test_each_service_a_person_calls_logs_its_change_once(sqlite_engine: Engine)
         "after": {"status": "cancelled", "order": ANY, "reason": "asked"},
     }
     assert by_action["store.allocation"] == {
-        "before": {"share_percent": "100.00", "buffer": 0},
-        "after": {"share_percent": "50.00", "buffer": 2},
+        "before": {"share_percent": "100", "buffer": 0},
+        "after": {"share_percent": "50", "buffer": 2},
     }
     assert by_action["listing.unlink"]["after"] == {
         "match_status": unlinked.match_status,
