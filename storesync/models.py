@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from storesync.analytics.models import Activity
 from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import ChannelListing, Store
 from storesync.fulfilment.models import OrderReturn, ShippingLabel
@@ -40,6 +41,7 @@ __all__ = [
     "APPEND_ONLY_TABLES",
     "TENANT_TABLES",
     "AccountLink",
+    "Activity",
     "ApiKey",
     "ApiRequest",
     "AuditLog",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import re
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
@@ -112,6 +113,12 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = "StoreSync <no-reply@localhost>"
 
+    # Product images and other uploaded files: s3://ACCESS_KEY:SECRET@host:port/bucket[/prefix]
+    # (key and secret percent-encoded; `?secure=false` for plain HTTP, `?region=` when the
+    # server wants one) for any S3-compatible store (AWS, MinIO, R2, Wasabi). Empty: embedded
+    # mode keeps them under var/media/; production mode refuses to store them.
+    storage_url: str = ""
+
     @field_validator("database_url", "migration_database_url")
     @classmethod
     def _valid_database_url(cls, value: str) -> str:
@@ -150,6 +157,11 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_smtp_url(cls, value: str) -> str:
         return check_smtp_url(value) if value else value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _valid_storage_url(cls, value: str) -> str:
+        return check_storage_url(value) if value else value
 
     @field_validator("mail_from")
     @classmethod
@@ -196,6 +208,11 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where embedded mode keeps the mail it would have sent (one .eml file a message)."""
         return self.var_dir / "mail"
+
+    @property
+    def media_dir(self) -> Path:
+        """Where embedded mode keeps stored files (product images) without a storage URL."""
+        return self.var_dir / "media"
 
     @property
     def fernet_key_list(self) -> list[str]:
@@ -258,6 +275,48 @@ def check_smtp_url(value: str) -> str:
         raise ValueError("starttls must be true or false")
     if parts.scheme.lower() == "smtps" and starttls in ("true", "1"):
         raise ValueError("smtps:// is TLS from the start: drop ?starttls=true or use smtp://")
+    return value
+
+
+STORAGE_OPTIONS = ("secure", "region")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def check_storage_url(value: str) -> str:
+    """Accept `s3://[key:secret@]host[:port]/bucket[/prefix][?secure=false][&region=...]`.
+    Without a key and secret the client looks for them as AWS tools do (environment, instance
+    role). The messages never repeat the URL: it holds a secret."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "s3":
+        raise ValueError(
+            "must start with s3:// (e.g. s3://ACCESS_KEY:SECRET@minio:9000/bucket?secure=false),"
+            f" got scheme {parts.scheme!r}"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    if not parts.hostname or port == 0:
+        raise ValueError("needs a host (and an optional port from 1 to 65535)")
+    if bool(parts.username) != bool(parts.password):
+        raise ValueError("needs both an access key and a secret (s3://KEY:SECRET@host/...)")
+    bucket, _, prefix = parts.path.strip("/").partition("/")
+    if not _BUCKET.fullmatch(bucket):
+        raise ValueError(
+            "needs a bucket name after the host (3 to 63 characters: a-z, 0-9, '.', '-')"
+        )
+    if prefix and not all(_PREFIX_SEGMENT.fullmatch(s) for s in prefix.strip("/").split("/")):
+        raise ValueError("has a prefix that is not a plain path (letters, digits, . _ - and /)")
+    if parts.fragment:
+        raise ValueError("takes no #fragment")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if unknown := sorted(set(query) - set(STORAGE_OPTIONS)):
+        raise ValueError(f"knows the options secure and region only, not {', '.join(unknown)}")
+    if query.get("secure", ["true"])[-1].lower() not in ("true", "false", "1", "0"):
+        raise ValueError("secure must be true or false")
+    if not re.fullmatch(r"[a-z0-9-]{1,40}", query.get("region", ["us-east-1"])[-1]):
+        raise ValueError("region must be a region name like eu-west-1")
     return value
 
 

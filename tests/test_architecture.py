@@ -99,6 +99,7 @@ VIOLATIONS = {
     "sync-layers": ("storesync/sync/jobs/runner.py", "storesync.sync.health.backfill", "jobs"),
     "channels": ("storesync/channels/registry.py", "storesync.stores.service", "channels"),
     "mail": ("storesync/mail/service.py", "storesync.db", "storesync.mail"),
+    "storage": ("storesync/storage/service.py", "storesync.db", "storesync.storage"),
     "sandbox": ("storesync/sandbox/state.py", "storesync.core.clock", "storesync.sandbox"),
 }
 

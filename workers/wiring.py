@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from storesync import db
+from storesync.analytics import activity
 from storesync.channels.logs import install_log_redaction
 from storesync.core import events
 from storesync.inventory import service as inventory
@@ -34,7 +35,7 @@ _prepared = False
 # Installed in this order (the order the modules registered themselves in before): the events'
 # savepoint marks first; outbound webhooks read the touched variants before the outbox, last,
 # takes them.
-LISTENER_MODULES = (events, inventory, jobs, webhooks, outbox)
+LISTENER_MODULES = (events, inventory, jobs, webhooks, activity, outbox)
 
 
 def wire() -> None:

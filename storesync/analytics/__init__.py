@@ -1,2 +1,3 @@
-"""KPIs and charts read from the order and stock tables (no tables of its own yet). Beside the
-sync engine: imports the domains (orders, inventory, channels, notifications) and below."""
+"""KPIs and charts read from the order and stock tables, and the activity feed (`activity`, its
+one table). Beside the sync engine: imports the domains (orders, inventory, channels,
+notifications) and below."""

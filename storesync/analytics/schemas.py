@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
 
 from storesync.core.schemas import DTO
@@ -33,6 +34,20 @@ class TopProductDTO(DTO):
     title: str
     sku: str
     quantity: int
+
+
+class ActivityDTO(DTO):
+    """One line of the activity feed: what happened, about which order, SKU or store
+    (`subject_type`, `subject`), on which channel, and the page to look at (`link`)."""
+
+    id: uuid.UUID
+    kind: str
+    text: str
+    subject_type: str
+    subject: str
+    channel: str
+    link: str
+    created_at: datetime
 
 
 class DashboardDTO(DTO):

@@ -52,6 +52,7 @@ VARIANT_DEFAULTS: dict[str, Any] = {
     "length_mm": None,
     "width_mm": None,
     "height_mm": None,
+    "image_id": "",
     "is_active": True,
 }
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -60,7 +60,8 @@ def _row(
         product.category,
         product.status,
         json.dumps(attributes, sort_keys=True, ensure_ascii=False) if attributes else "",
-        "|".join(product.images or []),
+        # Only images known by URL: stored ones (served at /media/) are not importable URLs.
+        "|".join(i for i in product.images or [] if isinstance(i, str)),
         variant.variant_sku,
         variant.name,
         *option_cells,

@@ -95,6 +95,7 @@ class Plan:
     variant_updates: list[dict[str, Any]] = field(default_factory=list)
     variants_unchanged: int = 0
     stock_lines: list[tuple[uuid.UUID, uuid.UUID, int]] = field(default_factory=list)
+    updated_handles: list[str] = field(default_factory=list)  # existing products the file changes
 
     def counts(self) -> dict[str, int]:
         return {
@@ -166,6 +167,10 @@ def check_reserved(
 
 
 def _changes(stored: Row[Any], fields: dict[str, Any]) -> dict[str, Any]:
+    if "images" in fields:
+        # The file's images are URLs: the product's uploaded (stored) images stay, first.
+        kept = [i for i in stored.images or [] if isinstance(i, dict) and i.get("key")]
+        fields = {**fields, "images": kept + list(fields["images"])}
     changes = {name: value for name, value in fields.items() if getattr(stored, name) != value}
     if stored.deleted_at is not None:
         changes["deleted_at"] = None
@@ -189,6 +194,7 @@ def _plan_products(
         changes = _changes(stored, fields)
         if changes:
             plan.product_updates.append({**changes, "_id": stored.id, "updated_at": now})
+            plan.updated_handles.append(handle)
         else:
             plan.products_unchanged += 1
     return ids

@@ -54,7 +54,12 @@ from storesync.catalog.import_cells import (
     whole,
 )
 from storesync.catalog.import_plan import Parsed, ProductIn, VariantIn
-from storesync.catalog.schemas import ImportReport, currency_problem, key_problem
+from storesync.catalog.schemas import (
+    UPDATED_NAMED,
+    ImportReport,
+    currency_problem,
+    key_problem,
+)
 from storesync.core.clock import utcnow
 from storesync.tenancy.audit.record import record as audit_record
 from storesync.tenancy.context import RequestContext
@@ -344,7 +349,11 @@ def import_catalog(
             },
         )
     return ImportReport(
-        **report, **counts, rows_applied=applied, written=applied > 0 and not dry_run
+        **report,
+        **counts,
+        updated_handles=plan.updated_handles[:UPDATED_NAMED],
+        rows_applied=applied,
+        written=applied > 0 and not dry_run,
     )
 
 

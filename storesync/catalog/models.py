@@ -52,6 +52,8 @@ class ProductVariant(TenantTable, table=True):
     length_mm: int | None = Field(default=None, ge=0)
     width_mm: int | None = Field(default=None, ge=0)
     height_mm: int | None = Field(default=None, ge=0)
+    # One of the product's images (its id in `Product.images`); blank: the product's main one.
+    image_id: str = Field(default="", max_length=40)
     is_active: bool = Field(default=True)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

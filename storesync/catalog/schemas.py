@@ -7,6 +7,7 @@ with the same wording.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -14,12 +15,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from storesync.core.errors import ValidationFailed
 from storesync.core.schemas import DTO
 
 PRODUCT_STATUSES = ("active", "draft", "archived")
+MEDIA_PREFIX = "/media/"
 MAX_OPTIONS = 3
 MAX_MONEY = Decimal(10) ** 14  # Numeric(18, 4)
 MONEY_PLACES = 4
@@ -34,6 +36,7 @@ _TEXT_LIMITS = {
     "sku": 100,
     "name": 255,
     "barcode": 64,
+    "description": 20_000,
 }
 
 
@@ -51,9 +54,40 @@ class VariantDTO(DTO):
     length_mm: int | None
     width_mm: int | None
     height_mm: int | None
+    image_id: str = ""  # one of the product's images; blank: the product's main image
     is_active: bool
     created_at: datetime
     updated_at: datetime | None
+
+
+class ProductImageDTO(DTO):
+    """One picture of a product. A stored image has `key` / `thumb_key` (served at
+    `/media/<key>`); an image known only by its URL (CSV import, API) has `key == ""`."""
+
+    id: str
+    key: str = ""
+    thumb_key: str = ""
+    width: int = 0
+    height: int = 0
+    alt: str = ""
+    url: str = ""
+
+    @property
+    def src(self) -> str:
+        return f"{MEDIA_PREFIX}{self.key}" if self.key else self.url
+
+    @property
+    def thumb_src(self) -> str:
+        return f"{MEDIA_PREFIX}{self.thumb_key}" if self.thumb_key else self.src
+
+
+def image_entry(raw: Any) -> dict[str, Any]:
+    """One element of `Product.images` as a dict: older rows (and the importer) keep bare URLs,
+    which get a stable id made from the URL."""
+    if isinstance(raw, dict):
+        return raw
+    url = str(raw)
+    return {"id": "url-" + hashlib.sha256(url.encode()).hexdigest()[:12], "url": url}
 
 
 class ProductDTO(DTO):
@@ -65,11 +99,30 @@ class ProductDTO(DTO):
     category: str
     status: str
     attributes: dict[str, Any]
+    # The images as URLs (the API's and the CSV's view), and in full, in order: the first is
+    # the main image.
     images: list[str]
+    gallery: list[ProductImageDTO] = Field(
+        default=[], validation_alias=AliasChoices("gallery", "images")
+    )
     created_at: datetime
     updated_at: datetime | None
     deleted_at: datetime | None
     variants: list[VariantDTO] = []
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _image_urls(cls, value: Any) -> list[str]:
+        return [ProductImageDTO.model_validate(image_entry(v)).src for v in value or []]
+
+    @field_validator("gallery", mode="before")
+    @classmethod
+    def _image_entries(cls, value: Any) -> list[Any]:
+        return [v if isinstance(v, ProductImageDTO) else image_entry(v) for v in value or []]
+
+    @property
+    def main_image(self) -> ProductImageDTO | None:
+        return self.gallery[0] if self.gallery else None
 
 
 class VariantInput(BaseModel):
@@ -107,6 +160,7 @@ class VariantUpdate(BaseModel):
     length_mm: int | None = None
     width_mm: int | None = None
     height_mm: int | None = None
+    image_id: str | None = None  # one of the product's image ids; "" for none of its own
     is_active: bool | None = None
 
 
@@ -168,6 +222,9 @@ class RowError(DTO):
         return f"row {self.row}, column {self.column}: {self.reason}"
 
 
+UPDATED_NAMED = 20
+
+
 class ImportReport(DTO):
     """What an import did (or, in a dry run, would do). `rows_applied` counts the valid rows that
     were (would be) imported: 0 when bad rows stopped the import."""
@@ -182,6 +239,9 @@ class ImportReport(DTO):
     variants_updated: int = 0
     variants_unchanged: int = 0
     stock_changed: int = 0
+    # The handles of the existing products the file changed (a row whose handle is already
+    # taken merges into that product): the first UPDATED_NAMED of them.
+    updated_handles: list[str] = []
     dry_run: bool = False
     written: bool = False
     errors: list[RowError] = []
@@ -284,6 +344,7 @@ PRODUCT_RULES: dict[str, Rule] = {
     "title": lambda v: text_problem("title", v, required=True),
     "brand": lambda v: text_problem("brand", v),
     "category": lambda v: text_problem("category", v),
+    "description": lambda v: text_problem("description", v),
     "status": status_problem,
     "images": images_problem,
 }
@@ -300,7 +361,7 @@ def check_fields(rules: Mapping[str, Rule], values: Mapping[str, Any]) -> None:
 
 def clean_fields(values: dict[str, Any]) -> dict[str, Any]:
     """Trim keys and text the way the importer does, upper-case currencies."""
-    for field in ("sku", "handle", "title", "name", "barcode", "brand", "category"):
+    for field in ("sku", "handle", "title", "name", "barcode", "brand", "category", "image_id"):
         if isinstance(values.get(field), str):
             values[field] = values[field].strip()
     if isinstance(values.get("currency"), str):

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from storesync.catalog.bulk import org_currency
+from storesync.catalog.bulk import _slug, org_currency
 from storesync.catalog.changes import bulk_snapshot, plain, record_bulk, record_variant
 from storesync.catalog.errors import HandleTaken, SkuTaken
 from storesync.catalog.models import Product, ProductVariant
@@ -33,6 +33,7 @@ from storesync.catalog.schemas import (
     VariantUpdate,
     check_fields,
     clean_fields,
+    image_entry,
     status_problem,
 )
 from storesync.core.clock import utcnow
@@ -62,6 +63,30 @@ def _get_product(session: Session, ctx: RequestContext, product_id: uuid.UUID) -
     if product is None:
         raise NotFound("product", product_id)
     return product
+
+
+def load_product(session: Session, *, ctx: RequestContext, product_id: uuid.UUID) -> Product:
+    """The product row (not deleted) of the caller's organization, for the catalog's own
+    modules; `NotFound` otherwise."""
+    return _get_product(session, ctx, product_id)
+
+
+def handle_from_title(session: Session, *, ctx: RequestContext, title: str) -> str:
+    """A free handle made from `title`: its slug, else the slug numbered from 2 (deleted
+    products keep their handles, so those count as taken)."""
+    base = _slug(title)[:110].strip("-") or "product"
+    taken = set(
+        session.exec(
+            select(Product.handle).where(
+                Product.organization_id == ctx.organization_id,
+                col(Product.handle).startswith(base, autoescape=True),
+            )
+        ).all()
+    )
+    handle, number = base, 2
+    while handle in taken:
+        handle, number = f"{base}-{number}", number + 1
+    return handle
 
 
 def _get_variant(session: Session, ctx: RequestContext, variant_id: uuid.UUID) -> ProductVariant:
@@ -143,8 +168,8 @@ def create_product(
     session: Session,
     *,
     ctx: RequestContext,
-    handle: str,
     title: str,
+    handle: str = "",
     description: str = "",
     brand: str = "",
     category: str = "",
@@ -154,10 +179,13 @@ def create_product(
     variants: Sequence[VariantInput] = (),
     sku: str | None = None,
 ) -> ProductDTO:
-    """Create a product with its variants. With no `variants`, it gets one default variant whose
+    """Create a product with its variants. A blank `handle` is made from the title (numbered
+    when taken); a given one must be free. With no `variants`, it gets one default variant whose
     SKU is `sku` or the handle upper-cased. Raises `ValidationFailed` naming the field,
     `HandleTaken` / `SkuTaken` on conflicts, and writes nothing then. Needs MANAGE_CATALOG."""
     ctx.require(Permission.MANAGE_CATALOG)
+    if not handle.strip() and title.strip():
+        handle = handle_from_title(session, ctx=ctx, title=title)
     fields = clean_fields({"handle": handle, "title": title, "brand": brand, "category": category})
     check_fields(PRODUCT_RULES, {**fields, "status": status, "images": list(images)})
     wanted = list(variants) or [VariantInput(sku=(sku or fields["handle"].upper()))]
@@ -201,7 +229,9 @@ def create_product(
 def update_product(
     session: Session, *, ctx: RequestContext, product_id: uuid.UUID, changes: ProductUpdate
 ) -> ProductDTO:
-    """Apply the fields set in `changes` (a new handle must be free). Needs MANAGE_CATALOG."""
+    """Apply the fields set in `changes` (a new handle must be free). `images` (URLs) replaces
+    the images known by URL only; stored images change through `catalog.images`. Needs
+    MANAGE_CATALOG."""
     ctx.require(Permission.MANAGE_CATALOG)
     values = clean_fields(changes.model_dump(exclude_unset=True))
     empty: dict[str, Any] = {"attributes": {}, "images": [], "description": ""}
@@ -213,6 +243,11 @@ def update_product(
     product = _get_product(session, ctx, product_id)
     if "handle" in values and values["handle"] != product.handle:
         _ensure_handle_free(session, ctx, values["handle"], except_id=product.id)
+    if "images" in values:
+        stored = [i for i in product.images or [] if isinstance(i, dict) and i.get("key")]
+        values["images"] = stored + list(values["images"])
+    if "attributes" in values:
+        values["attributes"] = _clean_attributes(values["attributes"])
     before = {field: getattr(product, field) for field in values}
     for field, value in values.items():
         setattr(product, field, value)
@@ -229,6 +264,24 @@ def update_product(
     session.add(product)
     session.flush()
     return _product_dto(session, ctx, product)
+
+
+MAX_ATTRIBUTES = 50
+
+
+def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Attribute names trimmed and non-empty, at most 50, names and values bounded."""
+    cleaned: dict[str, Any] = {}
+    for name, value in attributes.items():
+        key = str(name).strip()
+        if not key:
+            raise ValidationFailed("attributes", "an attribute needs a name")
+        if len(key) > 100 or len(str(value)) > 1000:
+            raise ValidationFailed("attributes", f"{key[:100]!r} is too long", name=key[:100])
+        cleaned[key] = value.strip() if isinstance(value, str) else value
+    if len(cleaned) > MAX_ATTRIBUTES:
+        raise ValidationFailed("attributes", f"at most {MAX_ATTRIBUTES} attributes")
+    return cleaned
 
 
 def delete_product(session: Session, *, ctx: RequestContext, product_id: uuid.UUID) -> ProductDTO:
@@ -301,6 +354,8 @@ def update_variant(
             raise ValidationFailed(field, "must not be empty")
     check_fields(VARIANT_RULES, values)
     variant = _get_variant(session, ctx, variant_id)
+    if values.get("image_id"):
+        _require_image(session, ctx, variant.product_id, values["image_id"])
     if "sku" in values and values["sku"] != variant.variant_sku:
         _ensure_sku_free(session, ctx, values["sku"], except_id=variant.id)
     if "sku" in values:
@@ -313,6 +368,14 @@ def update_variant(
     session.add(variant)
     session.flush()
     return VariantDTO.model_validate(variant)
+
+
+def _require_image(
+    session: Session, ctx: RequestContext, product_id: uuid.UUID, image_id: str
+) -> None:
+    product = _get_product(session, ctx, product_id)
+    if image_id not in {image_entry(raw)["id"] for raw in product.images or []}:
+        raise ValidationFailed("image_id", "is not one of this product's images")
 
 
 def get_product(session: Session, *, ctx: RequestContext, product_id: uuid.UUID) -> ProductDTO:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from storesync.core.clock import utcnow
@@ -33,7 +34,7 @@ class NotificationDTO(DTO):
 
 
 def notify(
-    session: Session,
+    session: OrmSession,
     *,
     organization_id: uuid.UUID,
     kind: str,
@@ -57,7 +58,13 @@ def notify(
         session,
         organization_id,
         EVENT,
-        {"kind": kind, "severity": severity, "title": title[:200], "body": body[:300]},
+        {
+            "kind": kind,
+            "severity": severity,
+            "title": title[:200],
+            "body": body[:300],
+            "data": data or {},
+        },
     )
 
 

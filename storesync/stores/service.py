@@ -41,7 +41,8 @@ from storesync.db import session_scope
 from storesync.inventory.models import ChannelAllocation
 from storesync.orders.models import Order
 from storesync.settings import Settings, get_settings
-from storesync.sync.health import backfill
+from storesync.sync.health import backfill, trouble
+from storesync.sync.health.schemas import StoreConditionDTO
 from storesync.sync.models import SyncJob
 from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
@@ -291,8 +292,10 @@ async def check_health(
         health = ShopHealth(ok=False, latency_ms=0.0, detail=error.code)
     finally:
         await adapter.connection.http.client.aclose()
-    token_valid = health.ok or health.detail not in AUTH_PROBLEMS
-    reachable = health.ok or health.detail not in NETWORK_PROBLEMS
+    # Adapters report "code: message"; the code says which kind of failure it was.
+    code, _message = trouble.split_detail(health.detail)
+    token_valid = health.ok or code not in AUTH_PROBLEMS
+    reachable = health.ok or code not in NETWORK_PROBLEMS
     checked = StoreHealthDTO(
         **{**base, "circuit": breaker_for(key).state.value},
         ok=health.ok,
@@ -304,6 +307,16 @@ async def check_health(
     with session_scope(ctx, engine=engine) as session:
         backfill.on_health_checked(session, ctx=ctx, health=checked)
     return checked
+
+
+def store_condition(
+    session: Session, *, ctx: RequestContext, store_id: uuid.UUID
+) -> StoreConditionDTO:
+    """How the store is doing in a merchant's words: `connected`, `trouble` (its marketplace
+    calls fail; the message says why and `since` since when) or `disconnected` (its token is
+    refused: reconnect). Needs READ."""
+    ctx.require(Permission.READ)
+    return trouble.condition(load_store(session, ctx, store_id))
 
 
 def store_metrics(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> StoreMetricsDTO:

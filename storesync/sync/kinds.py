@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import sqlalchemy as sa
 
 from storesync.channels.schemas import ShipRequest
 from storesync.core.errors import AppError
@@ -20,6 +23,7 @@ from storesync.sync.jobs.schemas import JobKind
 from storesync.sync.jobs.service import param_instant
 from storesync.sync.listings import service as listings
 from storesync.sync.push import inventory
+from storesync.sync.push.outbox import LISTINGS, OUTBOX
 
 
 async def _products(run: JobRun) -> Any:
@@ -131,14 +135,156 @@ async def _shipments(run: JobRun) -> dict[str, Any]:
     }
 
 
+# -- what a finished job tells the merchant --------------------------------------------------------
+
+MAX_FAILURES = 200  # per-item failures kept in a job's result; `failures_total` counts them all
+
+# Per kind: (label, path in the result) of the counts the Sync page and the API show.
+COUNTS: dict[JobKind, tuple[tuple[str, str], ...]] = {
+    JobKind.PRODUCTS: (
+        ("listings fetched", "fetched"),
+        ("new", "created"),
+        ("linked", "matched"),
+        ("to review", "suggested"),
+        ("unmatched", "unmatched"),
+        ("products created", "created_products"),
+    ),
+    JobKind.INVENTORY: (
+        ("listings checked", "claimed"),
+        ("already right", "skipped"),
+        ("pushed", "pushed"),
+        ("failed", "failed"),
+        ("to retry", "deferred"),
+    ),
+    JobKind.ORDERS: (
+        ("orders fetched", "fetched"),
+        ("new", "created"),
+        ("updated", "updated"),
+        ("failed", "failed"),
+    ),
+    JobKind.RECONCILE: (
+        ("listings checked", "checked"),
+        ("differences found", "drifted"),
+        ("repaired", "repaired"),
+        ("missing on the channel", "missing"),
+        ("orders fetched", "orders.fetched"),
+    ),
+    JobKind.BACKFILL: (
+        ("orders fetched", "orders.fetched"),
+        ("new orders", "orders.created"),
+        ("stock pushed", "stock.pushed"),
+        ("push failed", "stock.failed"),
+    ),
+    JobKind.SHIPMENTS: (("arranged", "arranged"), ("failed", "failed")),
+}
+
+
+def summarize(
+    kind: JobKind, result: dict[str, Any], failures: list[dict[str, str]]
+) -> dict[str, Any]:
+    """`result` with `counts` (label and number, in the order the merchant reads them) and
+    `failures` (each failed item with the platform's message), capped at `MAX_FAILURES`."""
+    counts = []
+    for label, path in COUNTS.get(kind, ()):
+        value: Any = result
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int):
+            counts.append({"label": label, "value": value})
+    return {
+        **result,
+        "counts": counts,
+        "failures": failures[:MAX_FAILURES],
+        "failures_total": len(failures),
+    }
+
+
+def _order_failures(result: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "item": f"order {f.get('platform_order_id', '')}",
+            "code": str(f.get("code", "")),
+            "message": str(f.get("message", ""))[:300],
+        }
+        for f in result.get("failures") or []
+    ]
+
+
+def _push_failures(run: JobRun) -> list[dict[str, str]]:
+    """The store's listings whose push failed during this job, with the platform's reason."""
+    since = run.job.started_at or run.job.created_at
+    with session_scope(run.ctx, engine=run.engine) as session:
+        rows = session.execute(
+            sa.select(LISTINGS.c.platform_sku, LISTINGS.c.platform_item_id, OUTBOX.c.last_error)
+            .join(LISTINGS, LISTINGS.c.id == OUTBOX.c.listing_id)
+            .where(
+                OUTBOX.c.organization_id == run.ctx.organization_id,
+                OUTBOX.c.store_id == run.store_id,
+                OUTBOX.c.status == "failed",
+                OUTBOX.c.updated_at >= since,
+            )
+            .order_by(LISTINGS.c.platform_sku, LISTINGS.c.platform_item_id)
+            .limit(MAX_FAILURES + 1)
+        ).all()
+    return [
+        {
+            "item": f"SKU {r.platform_sku}" if r.platform_sku else f"item {r.platform_item_id}",
+            "code": "push_failed",
+            "message": (r.last_error or "the marketplace refused the update")[:300],
+        }
+        for r in rows
+    ]
+
+
+def _shipment_failures(result: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "item": f"order {o.get('order_number') or o.get('order_id', '')}",
+            "code": str(o.get("error_code", "")),
+            "message": str(o.get("error_message", ""))[:300],
+        }
+        for o in result.get("orders") or []
+        if not o.get("ok")
+    ]
+
+
+def _failures(kind: JobKind, run: JobRun, result: dict[str, Any]) -> list[dict[str, str]]:
+    if kind is JobKind.ORDERS:
+        return _order_failures(result)
+    if kind is JobKind.INVENTORY:
+        return _push_failures(run)
+    if kind is JobKind.BACKFILL:
+        return _order_failures(result.get("orders") or {}) + _push_failures(run)
+    if kind is JobKind.RECONCILE:
+        return _push_failures(run)
+    if kind is JobKind.SHIPMENTS:
+        return _shipment_failures(result)
+    return []
+
+
+def _told(
+    kind: JobKind, work: Callable[[JobRun], Awaitable[Any]]
+) -> Callable[[JobRun], Awaitable[Any]]:
+    """`work` whose result carries its counts and per-item failures (`summarize`)."""
+
+    async def run(job: JobRun) -> dict[str, Any]:
+        result = as_result(await work(job))
+        return summarize(kind, result, _failures(kind, job, result))
+
+    return run
+
+
 JOB_KINDS = JobKinds(
     run={
-        JobKind.PRODUCTS: _products,
-        JobKind.INVENTORY: _inventory,
-        JobKind.ORDERS: _orders,
-        JobKind.RECONCILE: _reconcile,
-        JobKind.BACKFILL: _backfill,
-        JobKind.SHIPMENTS: _shipments,
+        kind: _told(kind, work)
+        for kind, work in (
+            (JobKind.PRODUCTS, _products),
+            (JobKind.INVENTORY, _inventory),
+            (JobKind.ORDERS, _orders),
+            (JobKind.RECONCILE, _reconcile),
+            (JobKind.BACKFILL, _backfill),
+            (JobKind.SHIPMENTS, _shipments),
+        )
     },
     on_store_failure=backfill.note_failure,
 )

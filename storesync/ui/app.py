@@ -41,7 +41,12 @@ from storesync.ui.state.sync import SyncState
 configure_logging(get_settings().log_level)  # this module is loaded by the backend process
 
 app = rx.App(
-    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+    head_components=[
+        rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
+        # assets/ is served at the root; favicon.ico stays for browsers that ask for it anyway
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+    ],
+    stylesheets=["/a11y.css"],  # the accent's contrast (assets/a11y.css)
 )
 app.add_page(
     signin_page,

@@ -53,12 +53,14 @@ def extra_routes(settings: Settings) -> tuple[list[BaseRoute], Any | None]:
     from storesync.ui.audit_export import routes as audit_routes
     from storesync.ui.auth_routes import routes as auth_routes
     from storesync.ui.downloads import routes as download_routes
+    from storesync.ui.media import routes as media_routes
     from storesync.ui.sandbox_guard import consent_guard_for, guard_for
 
     routes: list[BaseRoute] = [
         *channel_routes,
         *webhook_routes,
         *download_routes,
+        *media_routes,
         *audit_routes,
         *auth_routes,
         Route("/api/relay", _relay_stats),

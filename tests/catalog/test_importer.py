@@ -100,6 +100,7 @@ def test_reimporting_the_same_file_changes_nothing(engine: Engine, owner: Reques
     assert again.errors == []
     assert (again.created, again.updated, again.stock_changed) == (0, 0, 0)
     assert (again.products_unchanged, again.variants_unchanged) == (250, 1000)
+    assert again.updated_handles == []
     assert counts(engine, owner) == after_first  # no new rows, no new ledger rows
 
 
@@ -247,6 +248,7 @@ def test_import_brings_back_a_soft_deleted_product(engine: Engine, owner: Reques
     report = run_import(engine, owner, text)
 
     assert (report.products_updated, report.variants_updated, report.created) == (1, 2, 0)
+    assert report.updated_handles == [product.handle]  # named: the row merged into it
     with session_scope(owner, engine=engine) as session:
         restored = catalog.get_product(session, ctx=owner, product_id=product.id)
     assert [v.sku for v in restored.variants] == ["KAOS-00000-M", "KAOS-00000-S"]

@@ -16,6 +16,7 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,17 +80,17 @@ def _listings(base: str, platform: str, shop_id: str) -> dict[str, int]:
     return {row["sku"]: int(row["stock"]) for row in rows if row["sku"]}
 
 
-@pytest.fixture(scope="module")
-def merchant(running_app: str, browser: Any) -> Iterator[Merchant]:
-    """An organization with the sandbox's second Shopee and TikTok shops connected and their
-    products imported."""
-    base = running_app
-    _sandbox_world(base, 2)
+@contextmanager
+def connected_merchant(base: str, browser: Any, number: int) -> Iterator[Merchant]:
+    """A new organization with the sandbox's `number`th Shopee and TikTok shops connected and
+    their products imported (each module that needs one takes its own shops: a shop belongs to
+    one organization); the sandbox is put back to one shop per platform afterwards."""
+    _sandbox_world(base, number)
     try:
         shops = {
             s["platform"]: s["shop_id"]
             for s in sandbox_http.get(f"{_control(base)}/shops").json()
-            if s["name"].endswith(" 2")
+            if s["name"].endswith(f" {number}")
         }
         stock = {p: _listings(base, p, shops[p]) for p in PLATFORMS}
         skus = sorted(
@@ -111,6 +112,13 @@ def merchant(running_app: str, browser: Any) -> Iterator[Merchant]:
         yield Merchant(email, shops, skus[:2])
     finally:
         _sandbox_world(base, 1)
+
+
+@pytest.fixture(scope="module")
+def merchant(running_app: str, browser: Any) -> Iterator[Merchant]:
+    """An organization with the sandbox's second Shopee and TikTok shops connected."""
+    with connected_merchant(running_app, browser, 2) as connected:
+        yield connected
 
 
 def _place(base: str, platform: str, shop_id: str, lines: list[tuple[str, int]]) -> str:
@@ -345,7 +353,13 @@ def _total(text: str, heading: str) -> int:
 
 
 def _available(page: Any, base: str, sku: str) -> int:
+    """The SKU's available units as the Inventory page shows them now. The tab's state outlives
+    a reload, so the rows of an earlier search are on screen at first: a search that matches
+    nothing is answered first, then the SKU's, so its row is read fresh."""
     _open(page, base, "/inventory", "Inventory")
+    page.fill("#stock-search", "no-such-sku-anywhere")
+    page.press("#stock-search", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('.stock-row').length === 0")
     page.fill("#stock-search", sku)
     page.press("#stock-search", "Enter")
     page.wait_for_function(

@@ -277,11 +277,15 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     wait_text(page, "[data-sonner-toast]", "share_percent: must be above 0 and at most 100")
     tiktok_card.locator(".allocation-share input").fill("50")
     tiktok_card.locator(".allocation-save").click()
-    wait_text(page, ".store-card[data-platform='tiktok'] .store-allocation", "50 % minus 0")
+    wait_text(
+        page,
+        ".store-card[data-platform='tiktok'] .store-allocation",
+        "Shares 50% of stock, keeps 0 units back",
+    )
     _wait_for_channel_stock(base, "tiktok", shops["tiktok"], sku, 0)
     assert _channel_stock(base, "shopee", shops["shopee"], sku) == 1
     tiktok_card.locator(".check-health").click()
-    wait_text(page, "[data-sonner-toast]", "healthy")
+    wait_text(page, "[data-sonner-toast]", "Healthy: the marketplace answered")
 
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"

@@ -157,6 +157,17 @@ def _check_import_and_pages(page: Any, tag: str) -> list[str]:
     assert page.locator("#products-next").is_disabled()
     page.click("#products-previous")
     _wait_rows(page, handles[25:50])
+
+    # A row whose handle is taken merges into that product: the summary names it.
+    _upload(
+        page, "retitle.csv", HEADER + f"{handles[0]},Item one renamed,active,SKU-{tag}-001,1001\n"
+    )
+    wait_text(
+        page,
+        "#import-summary",
+        f"0 products created, 1 updated; 0 variants created, 0 updated. "
+        f"Updated existing products: {handles[0]}",
+    )
     return handles
 
 

@@ -35,6 +35,7 @@ from storesync.core.events import publish_after_commit
 from storesync.db import session_scope
 from storesync.notifications.service import notify
 from storesync.settings import Settings
+from storesync.sync.health import trouble
 from storesync.sync.intake import poll as order_poll
 from storesync.sync.jobs import service as jobs
 from storesync.sync.jobs.progress import ProgressSink
@@ -130,7 +131,11 @@ def note_failure(
                     body="Orders and stock stop syncing until the store is connected again.",
                     data={"store_id": str(store_id)},
                 )
-        return mark_unhealthy(session, ctx=ctx, store_id=store_id, reason=error.code)
+        marked = mark_unhealthy(session, ctx=ctx, store_id=store_id, reason=error.code)
+        trouble.note_trouble(
+            session, ctx=ctx, store_id=store_id, code=error.code, message=error.message
+        )
+        return marked
 
 
 def heal(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) -> JobDTO | None:
@@ -166,6 +171,7 @@ def on_connected(
     or needed re-authorization is marked (if it was not yet) and healed."""
     if previous_status is None:
         return None
+    trouble.forget_trouble(session, ctx=ctx, store_id=store_id)
     if previous_status != "connected":
         mark_unhealthy(
             session, ctx=ctx, store_id=store_id, reason=f"reconnected after {previous_status}"
@@ -187,6 +193,10 @@ def on_health_checked(
             if not health.token_valid or not health.reachable or health.circuit == "open":
                 reason = health.detail or "health check failed"
                 mark_unhealthy(session, ctx=ctx, store_id=health.store_id, reason=reason)
+                code, message = trouble.split_detail(health.detail)
+                trouble.note_trouble(
+                    session, ctx=ctx, store_id=health.store_id, code=code, message=message
+                )
     except OperationalError as error:
         log.info("store %s: health not recorded now (%s)", health.store_id, error.orig)
     return None
@@ -207,6 +217,7 @@ def clear_unhealthy(
         .values(unhealthy_since=None)
     ).rowcount  # type: ignore[attr-defined]
     if cleared:
+        trouble.forget_trouble(session, ctx=ctx, store_id=store_id)
         log.info("store %s healthy again (unhealthy since %s)", store_id, seen.isoformat())
         publish_after_commit(
             session, ctx.organization_id, HEALTH_EVENT, {"store_id": str(store_id), "healthy": True}

@@ -34,7 +34,7 @@ from storesync.channels.resilience import BreakerState, breaker_for
 from storesync.core.clock import utcnow
 from storesync.core.errors import NotFound, ValidationFailed
 from storesync.db import session_scope
-from storesync.sync.health import backfill
+from storesync.sync.health import backfill, trouble
 from storesync.sync.jobs import service as jobs
 from storesync.sync.jobs.schemas import JobKind, ScheduleDTO
 from storesync.tenancy.context import RequestContext
@@ -223,6 +223,7 @@ def _due_for_store(
             session, ctx=ctx, store_id=store.id, reason="no sync", since=store.last_synced_at
         )
     if unhealthy:
+        trouble.notify_if_lasting(session, ctx=ctx, store_id=store.id, now=now)
         retry_every = every or timedelta(minutes=DEFAULT_ORDERS_MINUTES)
         if not _circuit_open(store) and _due(
             session, ctx, store, JobKind.BACKFILL, retry_every, now, first=None

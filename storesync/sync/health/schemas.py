@@ -86,3 +86,14 @@ class StoreStalenessDTO(DTO):
     oldest_stale_since: datetime | None
     oldest_age_seconds: float | None
     last_pushed_at: datetime | None
+
+
+class StoreConditionDTO(DTO):
+    """How a store is doing, for a merchant: `connected`, `trouble` (its marketplace calls
+    fail: `message` says why in plain words, `since` since when) or `disconnected` (its token is
+    refused or it was disconnected: reconnect)."""
+
+    store_id: uuid.UUID
+    state: str
+    message: str
+    since: datetime | None

@@ -33,6 +33,10 @@ class ListingDTO(DTO):
     suggested_sku: str | None
     match_confidence: Decimal | None
     match_method: str
+    # The suggested variant's master product, so a person can judge the suggestion: its title
+    # and its first image's thumbnail (a /media/ URL, "" when it has none).
+    suggested_title: str | None = None
+    suggested_thumbnail: str = ""
     last_pushed_quantity: int | None
     last_pushed_at: datetime | None
     created_at: datetime

@@ -17,14 +17,17 @@ import asyncio
 import gc
 import uuid
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storesync.catalog.models import Product
 from storesync.channels.connections import open_adapter
 from storesync.core.clock import utcnow
-from storesync.core.errors import NotFound, ValidationFailed
+from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
+from storesync.core.models import table_of
 from storesync.core.pagination import (
     Page,
     clamp_limit,
@@ -43,6 +46,10 @@ from storesync.sync.listings.upsert import Fetched, ListingUpsert, load_index, l
 from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
+
+PRODUCTS = table_of(Product)
+# A suggestion this sure (or surer) may be accepted as it stands; below it a person links by hand.
+ACCEPT_THRESHOLD = Decimal("0.80")
 
 Progress = Callable[[int, int | None], None]
 
@@ -175,20 +182,31 @@ async def import_listings(
 def _listing_query() -> sa.Select[Any]:
     linked = VARIANTS.alias("linked_variant")
     suggested = VARIANTS.alias("suggested_variant")
+    product = PRODUCTS.alias("suggested_product")
     return sa.select(
         LISTINGS,
         linked.c.variant_sku.label("variant_sku"),
         suggested.c.variant_sku.label("suggested_sku"),
+        product.c.title.label("suggested_title"),
+        product.c.images.label("suggested_images"),
     ).select_from(
-        LISTINGS.outerjoin(linked, linked.c.id == LISTINGS.c.variant_id).outerjoin(
-            suggested, suggested.c.id == LISTINGS.c.suggested_variant_id
-        )
+        LISTINGS.outerjoin(linked, linked.c.id == LISTINGS.c.variant_id)
+        .outerjoin(suggested, suggested.c.id == LISTINGS.c.suggested_variant_id)
+        .outerjoin(product, product.c.id == suggested.c.product_id)
     )
+
+
+def thumbnail(images: Any) -> str:
+    """The URL of a product's first image's thumbnail, or "" when it has none."""
+    first = images[0] if isinstance(images, list) and images else None
+    key = first.get("thumb_key") if isinstance(first, dict) else None
+    return f"/media/{key}" if isinstance(key, str) and key else ""
 
 
 def _dto(row: Any) -> ListingDTO:
     values = dict(row._mapping)
     values["location_id"] = str((values.get("raw") or {}).get("location_id") or "")
+    values["suggested_thumbnail"] = thumbnail(values.pop("suggested_images", None))
     return ListingDTO.model_validate(values)
 
 
@@ -242,6 +260,36 @@ def _cleared(status: str) -> dict[str, Any]:
         "match_method": "",
         "match_status": status,
     }
+
+
+def accept_suggestion(
+    session: Session, *, ctx: RequestContext, listing_id: uuid.UUID
+) -> ListingDTO:
+    """Link a listing to its suggested variant. Only a suggestion at `ACCEPT_THRESHOLD` or
+    above may be accepted as it stands; a lower one is refused (`suggestion_needs_review`) and
+    a person links the listing by hand. Needs MANAGE_CATALOG."""
+    ctx.require(Permission.MANAGE_CATALOG)
+    listing = get_listing(session, ctx=ctx, listing_id=listing_id)
+    if listing.suggested_variant_id is None:
+        raise NotFound("suggestion", listing_id)
+    confidence = listing.match_confidence or Decimal(0)
+    if confidence < ACCEPT_THRESHOLD:
+        raise AppError(
+            ErrorType.VALIDATION,
+            "suggestion_needs_review",
+            f"this suggestion is {int(confidence * 100)}% sure; below "
+            f"{int(ACCEPT_THRESHOLD * 100)}% link the listing by hand",
+            details={"confidence": str(confidence), "threshold": str(ACCEPT_THRESHOLD)},
+        )
+    values = {
+        **_cleared("matched"),
+        "variant_id": listing.suggested_variant_id,
+        "match_method": "accepted",
+        "match_confidence": listing.match_confidence,
+    }
+    accepted = _set_match(session, ctx, listing_id, values, "listing.accept")
+    touch(session, [listing.suggested_variant_id])
+    return accepted
 
 
 def link_listing(

@@ -94,7 +94,13 @@ def _cancel_outcome() -> rx.Component:
 def cancel_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Cancel on the marketplace"),
+            rx.dialog.title(
+                # the count, before anything runs: nothing happens until the merchant confirms
+                "Cancel ",
+                OrdersState.cancel_orders.length(),
+                rx.cond(OrdersState.cancel_orders.length() == 1, " order?", " orders?"),
+                id="cancel-title",
+            ),
             rx.dialog.description(
                 "Each order is cancelled on its marketplace first; its reserved stock is released.",
                 size="2",

@@ -6,6 +6,34 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.components.component import Component
+from reflex.components.el.elements.forms import Input
+
+
+def field_label(text: Any, html_for: str, **props: Any) -> rx.Component:
+    """A visible label tied to its control: a `<label for=...>` styled as Radix text (Reflex
+    turns `html_for` on `rx.text` into CSS, so the label would name nothing)."""
+    return rx.text(rx.el.label(text, html_for=html_for), as_child=True, **props)
+
+
+def labelled_upload(*children: Any, label: str, **props: Any) -> rx.Component:
+    """`rx.upload` whose hidden file input is named `label` for screen readers (Reflex gives its
+    props to the drop zone, so the input itself would have no name)."""
+    upload = rx.upload(*children, **props)
+    found = _file_inputs(upload)
+    if not found:
+        raise RuntimeError("rx.upload no longer renders a file input to label")
+    for file_input in found:
+        file_input.custom_attrs["aria-label"] = label
+    return upload
+
+
+def _file_inputs(component: Component) -> list[Component]:
+    inputs = [component] if isinstance(component, Input) else []
+    for child in component.children:
+        if isinstance(child, Component):
+            inputs.extend(_file_inputs(child))
+    return inputs
 
 
 def search_form(
@@ -21,7 +49,12 @@ def search_form(
                 id=input_id,
                 width="100%",
             ),
-            rx.button(rx.icon("search", size=16), type="submit", id=f"{input_id}-submit"),
+            rx.button(
+                rx.icon("search", size=16),
+                type="submit",
+                aria_label="Search",
+                id=f"{input_id}-submit",
+            ),
             width="100%",
         ),
         on_submit=on_submit,

@@ -59,66 +59,77 @@ def _nav_link(section: Section, active: str, prefix: str) -> rx.Component:
 
 def bell(prefix: str) -> rx.Component:
     """The notification bell: unread count; opening it lists the latest."""
-    return rx.popover.root(
-        rx.popover.trigger(
-            rx.box(
-                rx.icon_button(rx.icon("bell", size=18), variant="ghost", id=f"{prefix}-bell"),
-                rx.cond(
-                    PageState.unread > 0,
-                    rx.badge(
-                        PageState.unread,
-                        color_scheme="red",
-                        variant="solid",
-                        radius="full",
-                        size="1",
-                        position="absolute",
-                        top="-6px",
-                        right="-8px",
-                        pointer_events="none",  # a click on the count opens the bell
-                        class_name="unread-count",
-                    ),
+    # The trigger is the button itself (aria-expanded belongs on a button, not on a box); the
+    # count sits beside it in a box of its own.
+    return rx.box(
+        rx.popover.root(
+            rx.popover.trigger(
+                rx.icon_button(
+                    rx.icon("bell", size=18),
+                    variant="ghost",
+                    aria_label="Notifications",
+                    id=f"{prefix}-bell",
                 ),
-                position="relative",
-            )
-        ),
-        rx.popover.content(
-            rx.vstack(
-                rx.hstack(
-                    rx.text("Notifications", weight="bold"),
-                    rx.spacer(),
-                    rx.button(
-                        "Mark all read",
-                        size="1",
-                        variant="soft",
-                        on_click=PageState.mark_all_read,
-                        id=f"{prefix}-mark-read",
-                    ),
-                    width="100%",
-                ),
-                rx.cond(
-                    PageState.notes.length() > 0,
-                    rx.foreach(
-                        PageState.notes,
-                        lambda n: rx.vstack(
-                            rx.text(
-                                n["title"],
-                                size="2",
-                                weight=rx.cond(n["unread"] == "yes", "bold", "regular"),
-                            ),
-                            rx.text(n["at"], " · ", n["body"], size="1", color_scheme="gray"),
-                            spacing="0",
-                            class_name="notification",
-                        ),
-                    ),
-                    rx.text("Nothing yet.", size="2", color_scheme="gray"),
-                ),
-                spacing="2",
-                max_height="60vh",
-                overflow_y="auto",
             ),
-            width="min(22rem, 90vw)",
+            _notifications(prefix),
+            on_open_change=PageState.open_notifications,
         ),
-        on_open_change=PageState.open_notifications,
+        rx.cond(
+            PageState.unread > 0,
+            rx.badge(
+                PageState.unread,
+                color_scheme="red",
+                variant="solid",
+                radius="full",
+                size="1",
+                position="absolute",
+                top="-6px",
+                right="-8px",
+                pointer_events="none",  # a click on the count opens the bell
+                class_name="unread-count",
+            ),
+        ),
+        position="relative",
+    )
+
+
+def _notifications(prefix: str) -> rx.Component:
+    return rx.popover.content(
+        rx.vstack(
+            rx.hstack(
+                rx.text("Notifications", weight="bold"),
+                rx.spacer(),
+                rx.button(
+                    "Mark all read",
+                    size="1",
+                    variant="soft",
+                    on_click=PageState.mark_all_read,
+                    id=f"{prefix}-mark-read",
+                ),
+                width="100%",
+            ),
+            rx.cond(
+                PageState.notes.length() > 0,
+                rx.foreach(
+                    PageState.notes,
+                    lambda n: rx.vstack(
+                        rx.text(
+                            n["title"],
+                            size="2",
+                            weight=rx.cond(n["unread"] == "yes", "bold", "regular"),
+                        ),
+                        rx.text(n["at"], " · ", n["body"], size="1", color_scheme="gray"),
+                        spacing="0",
+                        class_name="notification",
+                    ),
+                ),
+                rx.text("Nothing yet.", size="2", color_scheme="gray"),
+            ),
+            spacing="2",
+            max_height="60vh",
+            overflow_y="auto",
+        ),
+        width="min(22rem, 90vw)",
     )
 
 
@@ -141,6 +152,7 @@ def live_alert() -> rx.Component:
                     variant="ghost",
                     size="1",
                     on_click=PageState.dismiss_alert,
+                    aria_label="Dismiss",
                     id="live-alert-close",
                 ),
                 align="start",
@@ -243,7 +255,9 @@ def mobile_bar(active: str) -> rx.Component:
         bell("mobile"),
         rx.drawer.root(
             rx.drawer.trigger(
-                rx.icon_button(rx.icon("menu"), variant="soft", id="menu-button", size="3")
+                rx.icon_button(
+                    rx.icon("menu"), variant="soft", aria_label="Menu", id="menu-button", size="3"
+                )
             ),
             rx.drawer.overlay(),
             rx.drawer.portal(
@@ -252,7 +266,12 @@ def mobile_bar(active: str) -> rx.Component:
                         rx.hstack(
                             _brand(),
                             rx.drawer.close(
-                                rx.icon_button(rx.icon("x"), variant="ghost", id="menu-close")
+                                rx.icon_button(
+                                    rx.icon("x"),
+                                    variant="ghost",
+                                    aria_label="Close menu",
+                                    id="menu-close",
+                                )
                             ),
                             justify="between",
                             width="100%",

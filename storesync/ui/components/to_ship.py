@@ -7,12 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import FunctionStringVar
 
+from storesync.ui.components import controls
 from storesync.ui.state.orders import OrdersState
 
 
 def field_label(text: str, **props: Any) -> rx.Component:
-    return rx.text(text, size="1", weight="medium", color_scheme="gray", **props)
+    """A small grey label; with `html_for`, a `<label>` that names its control."""
+    html_for = props.pop("html_for", None)
+    props.pop("as_", None)
+    style = {"size": "1", "weight": "medium", "color_scheme": "gray", **props}
+    if html_for is None:
+        return rx.text(text, **style)
+    return controls.field_label(text, html_for, **style)
 
 
 def choice_select(
@@ -209,7 +217,8 @@ def _job(job: rx.Var[dict[str, str]]) -> rx.Component:
         ),
         rx.cond(
             (job["status"] == "queued") | (job["status"] == "running"),
-            rx.progress(value=job["percent"].to(int), max=100, width="100%"),
+            # a number, not the row's text: Radix warns on a string value ("0")
+            rx.progress(value=_number(job["percent"]), max=100, width="100%"),
         ),
         rx.cond(job["error"] != "", rx.text(job["error"], size="1", color_scheme="red")),
         spacing="1",
@@ -217,6 +226,10 @@ def _job(job: rx.Var[dict[str, str]]) -> rx.Component:
         class_name="arrange-job",
         custom_attrs={"data-platform": job["platform"], "data-status": job["status"]},
     )
+
+
+def _number(text: rx.Var[str]) -> rx.Var[int]:
+    return FunctionStringVar.create("Number").call(text).to(int)
 
 
 def _arrange_form() -> rx.Component:

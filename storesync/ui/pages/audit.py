@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from storesync.ui.components.controls import list_row, pager
+from storesync.ui.components.controls import field_label, list_row, pager
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.audit import ENTITY_TYPES, AuditState, entity_label
 
@@ -13,7 +13,7 @@ FIELD_WIDTH = "min(100%, 13rem)"
 
 def _labelled(text: str, control: rx.Component, html_for: str) -> rx.Component:
     return rx.vstack(
-        rx.text(text, as_="label", html_for=html_for, size="1", color_scheme="gray"),
+        field_label(text, html_for, size="1", color_scheme="gray"),
         control,
         spacing="1",
         width=FIELD_WIDTH,

@@ -1,4 +1,5 @@
-"""Dashboard: today's figures, sync health, charts and a live activity feed."""
+"""Dashboard: today's figures, sync health, charts and the activity feed (kept: it survives a
+reload)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,28 @@ def _list_card(title: str, items: rx.Var, render, empty: str, id_: str) -> rx.Co
     )
 
 
+def _feed_item(item: rx.Var[dict[str, str]]) -> rx.Component:
+    """One activity: when, what, and a link to the order, SKU or store it is about."""
+    return rx.flex(
+        rx.text(item["at"], size="1", color_scheme="gray", white_space="nowrap"),
+        rx.cond(
+            item["channel"] != "",
+            rx.badge(item["channel"], variant="outline", size="1"),
+        ),
+        rx.cond(
+            item["link"] != "",
+            rx.link(item["text"], href=item["link"], size="2", class_name="feed-link"),
+            rx.text(item["text"], size="2"),
+        ),
+        spacing="2",
+        align="center",
+        wrap="wrap",
+        min_width="0",
+        class_name="feed-item",
+        custom_attrs={"data-subject": item["subject"]},
+    )
+
+
 def dashboard_page() -> rx.Component:
     return app_frame(
         "Dashboard",
@@ -89,10 +112,8 @@ def dashboard_page() -> rx.Component:
             _list_card(
                 "Recent activity",
                 DashboardState.feed,
-                lambda item: rx.text(
-                    item["at"], " ", item["text"], size="2", class_name="feed-item"
-                ),
-                "Live events appear here as they happen.",
+                _feed_item,
+                "Orders, stock pushes and syncs appear here as they happen.",
                 "activity-feed",
             ),
             _list_card(

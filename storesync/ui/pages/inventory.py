@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
-from storesync.ui.components.controls import list_row, pager, row_button, search_form
+from storesync.ui.components.controls import field_label, list_row, pager, row_button, search_form
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.inventory import InventoryState
@@ -66,9 +66,9 @@ def _adjust_dialog() -> rx.Component:
             rx.text("On hand ", row["on_hand"], ", reserved ", row["reserved"], size="2"),
             rx.form(
                 rx.vstack(
-                    rx.text("Change (e.g. 5 or -3)", as_="label", html_for="delta", size="2"),
+                    field_label("Change (e.g. 5 or -3)", "delta", size="2"),
                     rx.input(id="delta", name="delta", required=True, width="100%"),
-                    rx.text("Reason", as_="label", html_for="reason", size="2"),
+                    field_label("Reason", "reason", size="2"),
                     rx.input(
                         id="reason",
                         name="reason",
@@ -95,6 +95,7 @@ def _adjust_dialog() -> rx.Component:
             id="adjust-dialog",
         ),
         open=row.contains("item_id"),
+        on_open_change=InventoryState.adjust_open_change,
     )
 
 
@@ -105,7 +106,11 @@ def _history_dialog() -> rx.Component:
                 rx.dialog.title("Ledger of ", InventoryState.history_of),
                 rx.spacer(),
                 rx.icon_button(
-                    rx.icon("x"), variant="ghost", on_click=InventoryState.close_history
+                    rx.icon("x"),
+                    variant="ghost",
+                    aria_label="Close",
+                    on_click=InventoryState.close_history,
+                    id="history-close",
                 ),
                 width="100%",
             ),
@@ -132,6 +137,7 @@ def _history_dialog() -> rx.Component:
             id="history-dialog",
         ),
         open=InventoryState.history_of != "",
+        on_open_change=InventoryState.history_open_change,
     )
 
 
@@ -149,7 +155,7 @@ def inventory_page() -> rx.Component:
                     on_change=InventoryState.toggle_low,
                     id="low-only",
                 ),
-                rx.text("Low stock only", size="2"),
+                field_label("Low stock only", "low-only", size="2"),
                 align="center",
             ),
             spacing="3",

@@ -16,13 +16,22 @@ def _actions(row: rx.Var[dict[str, str]]) -> rx.Component:
         may(Permission.MANAGE_CATALOG),
         rx.flex(
             rx.cond(
-                row["suggested_sku"] != "",
+                row["acceptable"] == "yes",
                 rx.button(
                     "Accept ",
                     row["suggested_sku"],
                     size="1",
                     on_click=ListingsState.accept(row["id"]),
                     class_name="accept-suggestion",
+                ),
+                rx.cond(
+                    row["suggested_sku"] != "",
+                    rx.badge(
+                        "Review: link by hand",
+                        color_scheme="amber",
+                        variant="soft",
+                        class_name="review-suggestion",
+                    ),
                 ),
             ),
             rx.cond(
@@ -58,6 +67,48 @@ def _actions(row: rx.Var[dict[str, str]]) -> rx.Component:
     )
 
 
+def _suggestion(row: rx.Var[dict[str, str]]) -> rx.Component:
+    """The suggested master product (thumbnail, title, SKU) and why, with how sure."""
+    return rx.hstack(
+        rx.cond(
+            row["thumbnail"] != "",
+            rx.image(
+                src=row["thumbnail"],
+                width="40px",
+                height="40px",
+                object_fit="cover",
+                border_radius="4px",
+                alt=row["suggested_title"],
+                class_name="suggestion-thumb",
+            ),
+        ),
+        rx.vstack(
+            rx.text(
+                "Suggested: ",
+                rx.text.strong(row["suggested_title"], class_name="suggestion-title"),
+                " (",
+                row["suggested_sku"],
+                ")",
+                size="1",
+            ),
+            rx.text(
+                row["reason"],
+                ", ",
+                row["confidence"],
+                " sure",
+                size="1",
+                color_scheme="gray",
+                class_name="suggestion-reason",
+            ),
+            spacing="0",
+            min_width="0",
+        ),
+        spacing="2",
+        align="center",
+        class_name="suggestion",
+    )
+
+
 def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
     return list_row(
         rx.vstack(
@@ -68,20 +119,7 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 wrap="wrap",
             ),
             rx.text(row["title"], " ", row["model"], size="1", color_scheme="gray"),
-            rx.cond(
-                row["suggested_sku"] != "",
-                rx.text(
-                    "Suggested: ",
-                    row["suggested_sku"],
-                    " (",
-                    row["confidence"],
-                    ", ",
-                    row["method"],
-                    ")",
-                    size="1",
-                    class_name="suggestion",
-                ),
-            ),
+            rx.cond(row["suggested_sku"] != "", _suggestion(row)),
             rx.cond(
                 row["linked_sku"] != "",
                 rx.text("Linked to ", row["linked_sku"], size="1", color_scheme="green"),
@@ -110,6 +148,7 @@ def listings_page() -> rx.Component:
                 value=ListingsState.status,
                 on_change=ListingsState.set_status_filter,
                 id="listing-status",
+                custom_attrs={"aria-label": "Filter by status"},
             ),
             search_form(
                 ListingsState.search_listings,
@@ -118,7 +157,16 @@ def listings_page() -> rx.Component:
             ),
             spacing="2",
             wrap="wrap",
+            margin_bottom="0.5rem",
+        ),
+        rx.text(
+            "Suggestions at ",
+            ListingsState.threshold,
+            " or more can be accepted as they are; lower ones need a review: link them by hand.",
+            size="1",
+            color_scheme="gray",
             margin_bottom="1rem",
+            id="accept-threshold",
         ),
         rx.card(
             rx.cond(

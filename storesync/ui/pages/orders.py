@@ -85,7 +85,8 @@ def _labelled_select(
     return rx.vstack(
         field_label(label, as_="label", html_for=id_),
         rx.select.root(
-            rx.select.trigger(id=id_, min_width="9rem"),
+            # its own name: both filters show "All …" when nothing is chosen
+            rx.select.trigger(id=id_, min_width="9rem", aria_label=f"Filter by {label.lower()}"),
             rx.select.content(*[rx.select.item(text, value=key) for key, text in options]),
             value=rx.cond(value != "", value, "all"),
             on_change=on_change,
@@ -241,7 +242,9 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                         class_name="order-number",
                         overflow_wrap="anywhere",
                     ),
-                    rx.badge(row["platform"], variant="outline", size="1"),
+                    rx.badge(
+                        row["platform"], variant="outline", size="1", class_name="order-channel"
+                    ),
                     stage_badge(row["stage"], row["stage_label"]),
                     spacing="2",
                     align="center",
@@ -251,17 +254,34 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.cond(
                     row["items"] != "", rx.text(row["items"], size="1", class_name="order-items")
                 ),
+                rx.cond(
+                    row["lines"] != "",
+                    rx.text(
+                        row["lines"],
+                        size="1",
+                        color_scheme="gray",
+                        overflow_wrap="anywhere",
+                        class_name="order-lines",
+                    ),
+                ),
                 _shipping_line(row),
                 spacing="1",
                 min_width="0",
                 flex="1",
             ),
             rx.vstack(
-                rx.text(row["total"], size="2", weight="medium", white_space="nowrap"),
+                rx.text(
+                    row["total"],
+                    size="2",
+                    weight="medium",
+                    white_space="nowrap",
+                    class_name="order-total",
+                ),
                 status_badge(row["status"], row["status_label"]),
                 rx.text(row["ordered_at"], size="1", color_scheme="gray", white_space="nowrap"),
                 align="end",
                 spacing="1",
+                flex_shrink="0",  # the amount keeps its width; the left column wraps instead
             ),
             justify="between",
             spacing="2",

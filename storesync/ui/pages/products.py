@@ -7,9 +7,17 @@ import reflex as rx
 
 from storesync.catalog.schemas import PRODUCT_STATUSES
 from storesync.tenancy.permissions import Permission
-from storesync.ui.components.controls import list_row, pager, row_button, search_form
+from storesync.ui.components.controls import (
+    labelled_upload,
+    list_row,
+    pager,
+    row_button,
+    search_form,
+)
 from storesync.ui.components.layout import app_frame
+from storesync.ui.components.product_editor import product_editor
 from storesync.ui.state.auth import may
+from storesync.ui.state.product_editor.state import ProductEditorState
 from storesync.ui.state.products import UPLOAD_ID, ProductsState
 
 STATUS_COLORS = {"active": "green", "draft": "gray", "archived": "orange"}
@@ -25,6 +33,38 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
+def _thumb(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.box(
+        rx.cond(
+            row["thumb"] != "",
+            rx.image(src=row["thumb"], alt="", width="100%", height="100%", object_fit="cover"),
+            rx.center(rx.icon("image", size=18, color=rx.color("gray", 8)), height="100%"),
+        ),
+        width="48px",
+        height="48px",
+        flex_shrink="0",
+        border_radius="6px",
+        overflow="hidden",
+        background=rx.color("gray", 3),
+        class_name="product-thumb",
+    )
+
+
+def _sku_chip(sku: rx.Var[str]) -> rx.Component:
+    # One SKU never breaks inside; a long one is cut with an ellipsis (its full text on hover).
+    return rx.code(
+        sku,
+        size="1",
+        variant="ghost",
+        white_space="nowrap",
+        max_width="100%",
+        overflow="hidden",
+        text_overflow="ellipsis",
+        title=sku,
+        class_name="product-sku",
+    )
+
+
 def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
     return list_row(
         rx.hstack(
@@ -34,8 +74,10 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
                     checked=ProductsState.selected.contains(row["id"]),
                     on_change=lambda checked: ProductsState.toggle_selected(row["id"], checked),
                     class_name="product-select",
+                    aria_label="Select product",
                 ),
             ),
+            _thumb(row),
             rx.vstack(
                 rx.text(row["title"], weight="bold", size="2", class_name="product-title"),
                 rx.text(row["handle"], size="1", color_scheme="gray", class_name="product-handle"),
@@ -48,25 +90,40 @@ def _row(row: rx.Var[dict[str, str]]) -> rx.Component:
             min_width="0",
         ),
         rx.vstack(
-            rx.text(
-                row["variants_label"],
-                " · ",
-                row["skus"],
-                size="1",
-                color_scheme="gray",
+            rx.flex(
+                rx.text(row["variants_label"], size="1", color_scheme="gray", white_space="nowrap"),
+                rx.foreach(row["skus"].split(" "), _sku_chip),
+                rx.text(row["more_skus"], size="1", color_scheme="gray"),
+                spacing="2",
+                wrap="wrap",
+                align="center",
+                min_width="0",
+                max_width="100%",
                 class_name="product-skus",
-                word_break="break-all",
             ),
             rx.text(row["price"], size="2", class_name="product-price"),
             spacing="0",
             flex="1 1 10rem",
             min_width="0",
         ),
+        rx.vstack(
+            rx.text(
+                row["available"],
+                " available",
+                size="1",
+                class_name="product-stock",
+                white_space="nowrap",
+            ),
+            rx.text(row["channels"], size="1", color_scheme="gray", class_name="product-channels"),
+            spacing="0",
+            flex="1 1 8rem",
+            min_width="0",
+        ),
         rx.hstack(
             _status_badge(row["status"]),
             rx.cond(
                 CAN_EDIT,
-                row_button("Edit", ProductsState.start_edit(row["id"]), "edit-product"),
+                row_button("Edit", ProductEditorState.start_edit(row["id"]), "edit-product"),
             ),
             spacing="2",
             align="center",
@@ -91,13 +148,14 @@ def _toolbar() -> rx.Component:
             value=rx.cond(ProductsState.status, ProductsState.status, "all"),
             on_change=ProductsState.set_status_filter,
             id="status-filter",
+            custom_attrs={"aria-label": "Filter by status"},
         ),
         rx.cond(
             CAN_EDIT,
             rx.button(
                 rx.icon("plus", size=16),
                 "New product",
-                on_click=ProductsState.start_create,
+                on_click=ProductEditorState.start_create,
                 id="new-product",
             ),
         ),
@@ -171,7 +229,7 @@ def _import_card() -> rx.Component:
                 color_scheme="gray",
             ),
             rx.flex(
-                rx.upload(
+                labelled_upload(
                     rx.hstack(
                         rx.icon("upload", size=16),
                         rx.cond(
@@ -183,6 +241,7 @@ def _import_card() -> rx.Component:
                         spacing="2",
                     ),
                     id=UPLOAD_ID,
+                    label="CSV file to import",
                     accept={"text/csv": [".csv"]},
                     max_files=1,
                     multiple=False,
@@ -240,6 +299,7 @@ def _bulk_bar() -> rx.Component:
                     name="bulk_status",
                     default_value="archived",
                     id="bulk-status",
+                    custom_attrs={"aria-label": "New status"},
                 ),
                 rx.button("Set status", type="submit", id="bulk-apply"),
                 rx.button(
@@ -289,147 +349,6 @@ def _list() -> rx.Component:
     )
 
 
-def _field(label: str, name: str, default: rx.Var[str] | str = "", **props) -> rx.Component:
-    """A labelled input; the service's message for this field shows under it."""
-    return rx.vstack(
-        rx.text(label, as_="label", html_for=f"field-{name}", size="2"),
-        rx.input(id=f"field-{name}", name=name, default_value=default, width="100%", **props),
-        rx.cond(
-            ProductsState.field_errors.contains(name),
-            rx.text(
-                ProductsState.field_errors[name],
-                color_scheme="red",
-                size="1",
-                id=f"error-{name}",
-                class_name="field-error",
-            ),
-        ),
-        spacing="1",
-        width="100%",
-    )
-
-
-def _status_field(default: rx.Var[str] | str) -> rx.Component:
-    return rx.vstack(
-        rx.text("Status", size="2"),
-        rx.select(list(PRODUCT_STATUSES), name="status", default_value=default, id="field-status"),
-        rx.cond(
-            ProductsState.field_errors.contains("status"),
-            rx.text(
-                ProductsState.field_errors["status"],
-                color_scheme="red",
-                size="1",
-                id="error-status",
-                class_name="field-error",
-            ),
-        ),
-        spacing="1",
-    )
-
-
-def _buttons(submit_id: str, cancel=ProductsState.close_editor, cancel_text="Cancel"):
-    return rx.hstack(
-        rx.button(cancel_text, type="button", variant="soft", on_click=cancel),
-        rx.button("Save", type="submit", id=submit_id),
-        justify="end",
-        width="100%",
-    )
-
-
-def _create_form() -> rx.Component:
-    return rx.form(
-        rx.vstack(
-            rx.dialog.title("New product"),
-            _field("Title", "title", required=True),
-            _field("Handle (its key, no spaces)", "handle", placeholder="blue-mug"),
-            _status_field("active"),
-            rx.text("First variant", weight="bold", size="2", margin_top="0.5rem"),
-            _field("SKU", "sku", placeholder="MUG-BLUE"),
-            _field("Price", "price", placeholder="25000", input_mode="decimal"),
-            _buttons("product-save"),
-            spacing="2",
-        ),
-        on_submit=ProductsState.create_product,
-        reset_on_submit=False,
-        id="create-form",
-    )
-
-
-def _product_form() -> rx.Component:
-    editing = ProductsState.editing
-    return rx.vstack(
-        rx.form(
-            rx.vstack(
-                rx.dialog.title("Edit ", editing["handle"]),
-                _field("Title", "title", editing["title"], required=True),
-                _status_field(editing["status"]),
-                _buttons("product-save"),
-                spacing="2",
-            ),
-            on_submit=ProductsState.update_product,
-            reset_on_submit=False,
-            id="product-form",
-            width="100%",
-        ),
-        rx.text("Variants", weight="bold", size="2"),
-        rx.foreach(
-            ProductsState.editing_variants,
-            lambda v: rx.hstack(
-                rx.text(v["sku"], size="2", weight="medium", word_break="break-all"),
-                rx.text(v["price"], size="1", color_scheme="gray"),
-                rx.spacer(),
-                rx.button(
-                    "Edit",
-                    size="1",
-                    variant="soft",
-                    on_click=ProductsState.start_edit_variant(v["id"]),
-                    class_name="edit-variant",
-                    custom_attrs={"data-sku": v["sku"]},
-                ),
-                width="100%",
-                align="center",
-                class_name="variant-row",
-            ),
-        ),
-        spacing="2",
-        width="100%",
-    )
-
-
-def _variant_form() -> rx.Component:
-    editing = ProductsState.editing
-    return rx.form(
-        rx.vstack(
-            rx.dialog.title("Variant ", editing["variant_sku"]),
-            _field("SKU", "sku", editing["variant_sku"]),
-            _field("Price (blank: no price)", "price", editing["variant_price"]),
-            _buttons("variant-save", ProductsState.back_to_product, "Back"),
-            spacing="2",
-        ),
-        on_submit=ProductsState.update_variant,
-        reset_on_submit=False,
-        id="variant-form",
-    )
-
-
-def _editor() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.match(
-                ProductsState.mode,
-                ("create", _create_form()),
-                ("product", _product_form()),
-                ("variant", _variant_form()),
-                rx.fragment(),
-            ),
-            max_width="30rem",
-            id="product-editor",
-        ),
-        open=ProductsState.mode != "",
-        on_open_change=ProductsState.editor_open_change,
-    )
-
-
 def products_page() -> rx.Component:
     return app_frame(
         "Products",
@@ -439,5 +358,5 @@ def products_page() -> rx.Component:
         _bulk_bar(),
         _list(),
         pager(ProductsState, "products"),
-        _editor(),
+        product_editor(),
     )

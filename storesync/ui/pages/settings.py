@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 import reflex as rx
 
 from storesync.notifications.webhooks import EVENT_TYPES
 from storesync.tenancy.permissions import Permission, Role
-from storesync.ui.components.controls import row_button
+from storesync.ui.components.controls import field_label, row_button
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import AuthState, may
 from storesync.ui.state.settings import SettingsState
 
 ROLES = [r.value for r in Role]
+TIMEZONES = sorted(zoneinfo.available_timezones())  # update_organization checks the choice
 
 
 # -- shapes every section shares ------------------------------------------------------------------
 
 
-def _field(name: str, placeholder: str, id: str, flex: str = "2", **props: Any) -> rx.Component:
-    """A text input on an inline form's row."""
-    return rx.input(
-        name=name, placeholder=placeholder, id=id, flex=flex, min_width="12rem", **props
+def _label(text: str, control: rx.Component, id: str, flex: str) -> rx.Component:
+    """A control with its visible label above it."""
+    return rx.vstack(
+        field_label(text, id, size="1", weight="medium", color_scheme="gray"),
+        control,
+        spacing="1",
+        flex=flex,
+        min_width="12rem",
+    )
+
+
+def _field(
+    label: str, name: str, placeholder: str, id: str, flex: str = "2", **props: Any
+) -> rx.Component:
+    """A labelled text input on an inline form's row."""
+    return _label(
+        label, rx.input(name=name, placeholder=placeholder, id=id, width="100%", **props), id, flex
+    )
+
+
+def _role_select(default: str, id: str) -> rx.Component:
+    return _label(
+        "Role",
+        rx.select(
+            ["viewer", "staff", "admin"],
+            name="role",
+            default_value=default,
+            id=id,
+            aria_label="Role",
+            width="100%",
+        ),
+        id,
+        "0",
     )
 
 
@@ -30,7 +61,7 @@ def _inline_form(handler: Any, *controls: rx.Component, **props: Any) -> rx.Comp
     """A form whose controls share one row, wrapping on a phone."""
     after = props.pop("after", None)
     return rx.form(
-        rx.flex(*controls, spacing="2", wrap="wrap", width="100%"),
+        rx.flex(*controls, spacing="2", wrap="wrap", align="end", width="100%"),
         *([after] if after is not None else []),
         on_submit=handler,
         reset_on_submit=props.pop("reset_on_submit", True),
@@ -56,8 +87,8 @@ def _row(
     )
 
 
-def _detail(*parts: Any) -> rx.Component:
-    return rx.text(*parts, size="1", color_scheme="gray")
+def _detail(*parts: Any, **props: Any) -> rx.Component:
+    return rx.text(*parts, size="1", color_scheme="gray", **props)
 
 
 # -- members and invitations ---------------------------------------------------------------------
@@ -75,6 +106,7 @@ def _member(member: rx.Var[dict[str, str]]) -> rx.Component:
                     value=member["role"],
                     on_change=lambda role: SettingsState.change_role(member["user_id"], role),
                     size="1",
+                    aria_label="Role of " + member["email"],
                     class_name="member-role-select",
                 ),
                 row_button(
@@ -95,11 +127,14 @@ def _invite() -> rx.Component:
     return _inline_form(
         SettingsState.invite,
         _field(
-            "email", "email of the person to invite", "invite-email", type="email", required=True
+            "Email",
+            "email",
+            "email of the person to invite",
+            "invite-email",
+            type="email",
+            required=True,
         ),
-        rx.select(
-            ["viewer", "staff", "admin"], name="role", default_value="staff", id="invite-role"
-        ),
+        _role_select("staff", "invite-role"),
         rx.button("Send invitation", type="submit", id="invite-submit"),
         after=_detail(
             "They join when they open the emailed link (new people choose their password there)."
@@ -168,6 +203,7 @@ def _account() -> rx.Component:
         _inline_form(
             SettingsState.change_password,
             _field(
+                "Current password",
                 "current_password",
                 "current password",
                 "current-password",
@@ -177,6 +213,7 @@ def _account() -> rx.Component:
                 required=True,
             ),
             _field(
+                "New password",
                 "new_password",
                 "new password (8+ characters)",
                 "new-password",
@@ -203,18 +240,23 @@ def _organization_form() -> rx.Component:
     return _inline_form(
         SettingsState.save_organization,
         _field(
+            "Organization name",
             "name",
             "Business name",
             "org-name-input",
             default_value=SettingsState.organization["name"],
         ),
         _field(
+            "Time zone",
             "timezone",
-            "Asia/Jakarta",
+            "type to search, e.g. Asia/Jakarta",
             "org-timezone",
             flex="1",
             default_value=SettingsState.organization["timezone"],
+            auto_complete="off",
+            custom_attrs={"list": "timezones"},  # the browser filters the list as one types
         ),
+        rx.el.datalist(*[rx.el.option(value=zone) for zone in TIMEZONES], id="timezones"),
         rx.button("Save", type="submit", id="org-save"),
         reset_on_submit=False,
         margin_top="0.5rem",
@@ -246,13 +288,15 @@ def _key(key: rx.Var[dict[str, str]]) -> rx.Component:
 def _new_key_form() -> rx.Component:
     return _inline_form(
         SettingsState.create_key,
-        _field("name", "What it is for (e.g. ERP sync)", "api-key-name", required=True),
+        _field("Name", "name", "What it is for (e.g. ERP sync)", "api-key-name", required=True),
         _field(
-            "scopes", "scopes: read write orders:write ...", "api-key-scopes", default_value="read"
+            "Scopes",
+            "scopes",
+            "read write orders:write ...",
+            "api-key-scopes",
+            default_value="read",
         ),
-        rx.select(
-            ["admin", "staff", "viewer"], name="role", default_value="admin", id="api-key-role"
-        ),
+        _role_select("admin", "api-key-role"),
         rx.button("Create key", type="submit", id="api-key-create"),
     )
 
@@ -277,7 +321,7 @@ def _api_keys() -> rx.Component:
         rx.heading("API keys", size="3"),
         _detail(
             "Your other systems call StoreSync's API (/api/v1, docs at ",
-            rx.link("/api/v1/docs", href="/api/v1/docs", is_external=True),
+            rx.link("/api/v1/docs", href="/api/v1/docs", is_external=True, underline="always"),
             ") with a key: Authorization: Bearer <key>.",
         ),
         _shown_once(
@@ -338,13 +382,14 @@ def _webhooks() -> rx.Component:
         _inline_form(
             SettingsState.subscribe,
             _field(
+                "URL",
                 "url",
                 "https://your-system.example.com/storesync",
                 "webhook-url",
                 flex="3",
                 required=True,
             ),
-            _field("events", "", "webhook-events", default_value="order.created"),
+            _field("Events", "events", "", "webhook-events", default_value="order.created"),
             rx.button("Subscribe", type="submit", id="webhook-subscribe"),
         ),
         rx.cond(
@@ -374,6 +419,7 @@ def settings_page() -> rx.Component:
                 SettingsState.organization["currency"],
                 " · time zone ",
                 SettingsState.organization["timezone"],
+                id="settings-org-detail",
             ),
             rx.cond(may(Permission.MANAGE_SETTINGS), _organization_form()),
             width="100%",

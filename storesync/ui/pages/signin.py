@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.auth import emails
+from storesync.ui.components.controls import field_label
 from storesync.ui.state.account import AccountState
 from storesync.ui.state.auth import SIGN_IN_ROUTE, SIGN_UP_ROUTE, AuthState
 
@@ -15,7 +16,7 @@ WELCOME_ROUTE = emails.WELCOME_ROUTE
 
 def _field(label: str, name: str, kind: str = "text", **props: object) -> list[rx.Component]:
     return [
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        field_label(label, name, size="2", weight="medium"),
         rx.input(id=name, name=name, type=kind, required=True, size="3", width="100%", **props),
     ]
 
@@ -119,7 +120,9 @@ def signin_page() -> rx.Component:
             rx.link("Forgot your password?", href=RESET_ROUTE, id="to-reset", size="2"),
             rx.text(
                 "New to StoreSync? ",
-                rx.link("Create an account", href=SIGN_UP_ROUTE, id="to-signup"),
+                rx.link(
+                    "Create an account", href=SIGN_UP_ROUTE, id="to-signup", underline="always"
+                ),
                 size="2",
             ),
             spacing="2",
@@ -138,7 +141,9 @@ def _done_or(form: rx.Component) -> rx.Component:
 
 def _back_to_sign_in() -> rx.Component:
     return rx.text(
-        "Have an account? ", rx.link("Sign in", href=SIGN_IN_ROUTE, id="to-signin"), size="2"
+        "Have an account? ",
+        rx.link("Sign in", href=SIGN_IN_ROUTE, id="to-signin", underline="always"),
+        size="2",
     )
 
 

@@ -59,13 +59,30 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.heading(store["name"], size="4"),
                 rx.badge(store["platform"], variant="outline"),
                 rx.badge(
-                    store["status"],
-                    color_scheme=rx.cond(store["status"] == "connected", "green", "red"),
+                    store["condition_label"],
+                    color_scheme=rx.match(
+                        store["condition"], ("connected", "green"), ("trouble", "amber"), "red"
+                    ),
                     class_name="store-status",
+                    custom_attrs={"data-condition": store["condition"]},
                 ),
                 spacing="2",
                 align="center",
                 wrap="wrap",
+            ),
+            rx.cond(
+                store["condition"] != "connected",
+                rx.callout(
+                    rx.vstack(
+                        rx.text(store["condition_message"], class_name="store-trouble"),
+                        rx.text(store["condition_since"], size="1", class_name="store-since"),
+                        spacing="1",
+                    ),
+                    icon="triangle-alert",
+                    color_scheme=rx.cond(store["condition"] == "trouble", "amber", "red"),
+                    size="1",
+                    width="100%",
+                ),
             ),
             _fact("Shop id", store["shop"], "shop"),
             _fact("Sync", store["sync_status"], "sync"),
@@ -73,8 +90,7 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
             _fact("Token expires", store["token_expires"], "token"),
             _fact("Listings", store["listings"], "listings"),
             _fact("Orders (24 h)", store["orders_24h"], "orders"),
-            _fact("Circuit", store["circuit"], "circuit"),
-            _fact("Allocation", store["share"] + " % minus " + store["buffer"], "allocation"),
+            _fact("Stock offered", store["allocation"], "allocation"),
             rx.cond(store["import"], _fact("Import", store["import"], "import")),
             rx.flex(
                 rx.cond(
@@ -86,6 +102,16 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
                         loading=store["importing"] == "yes",
                         class_name="import-products",
                         custom_attrs={"data-platform": store["platform"]},
+                    ),
+                ),
+                rx.cond(
+                    (store["condition"] == "disconnected") & may(Permission.MANAGE_STORES),
+                    rx.button(
+                        rx.icon("plug", size=16),
+                        "Reconnect",
+                        on_click=StoresState.connect(store["platform"]),
+                        color_scheme="red",
+                        class_name="reconnect-store",
                     ),
                 ),
                 rx.button(

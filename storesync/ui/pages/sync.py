@@ -75,8 +75,31 @@ def _job(job: rx.Var[dict[str, str]]) -> rx.Component:
             rx.text(job["phase"], " ", job["progress"], size="1", color_scheme="gray"),
         ),
         rx.cond(
+            job["counts"] != "",
+            rx.text(job["counts"], size="1", class_name="job-counts"),
+        ),
+        rx.cond(
             job["error"] != "",
             rx.text(job["error"], size="1", color_scheme="red", class_name="job-error"),
+        ),
+        rx.cond(
+            job["failures"] != "",
+            rx.el.details(
+                rx.el.summary(
+                    rx.text(job["failures_title"], size="1", color_scheme="red", as_="span"),
+                    cursor="pointer",
+                ),
+                rx.text(
+                    job["failures"],
+                    size="1",
+                    white_space="pre-wrap",
+                    overflow_wrap="anywhere",
+                    max_height="12rem",
+                    overflow_y="auto",
+                    class_name="job-failure-list",
+                ),
+                class_name="job-failures",
+            ),
         ),
         rx.hstack(
             rx.cond(

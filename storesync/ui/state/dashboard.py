@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import reflex as rx
 
+from storesync.analytics import activity
 from storesync.analytics import service as analytics
+from storesync.analytics.schemas import ActivityDTO
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import label, money
 from storesync.ui.state.page import PageState
 
-FEED_SIZE = 15
+FEED_SIZE = 100
 PLATFORMS = ("shopee", "tiktok")
 
 
-def _describe(event: dict[str, Any]) -> str:
-    data = event.get("data", {})
-    kind = str(event.get("type", ""))
-    if kind.startswith("order."):
-        verb = "new order" if kind == "order.created" else "order updated"
-        status = label(str(data.get("status", "")))
-        return (
-            f"{verb} {data.get('platform_order_id', '')} on {data.get('platform', '')} ({status})"
-        )
-    if kind == "stock.pushed":
-        return f"stock pushed: {data.get('pushed', 0)} listings, {data.get('failed', 0)} failed"
-    if kind.startswith("sync_job"):
-        return f"{data.get('kind', 'sync')} job {label(str(data.get('status', '')))}"
-    if kind == "notification":
-        return str(data.get("title", "notification"))
-    return kind
+def _feed_row(entry: ActivityDTO, zone: str) -> dict[str, str]:
+    try:
+        moment = entry.created_at.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        moment = entry.created_at
+    return {
+        "id": str(entry.id),
+        "at": moment.strftime("%m-%d %H:%M"),
+        "text": entry.text,
+        "subject": entry.subject,
+        "subject_type": entry.subject_type,
+        "channel": entry.channel,
+        "link": entry.link,
+    }
 
 
 class DashboardState(PageState):
@@ -49,6 +50,8 @@ class DashboardState(PageState):
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
             summary = analytics.dashboard_summary(session, ctx=ctx)
+            feed = activity.list_activity(session, ctx=ctx, limit=FEED_SIZE)
+        self.feed = [_feed_row(entry, summary.timezone) for entry in feed]
         currency = summary.currency
         self.timezone = summary.timezone
         active = sum(1 for s in summary.stores if s.status == "connected")
@@ -93,14 +96,14 @@ class DashboardState(PageState):
         ]
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
-        fresh = [
-            {"at": str(e.get("at", ""))[11:19], "text": _describe(e)}
-            for e in reversed(events)
-            if e.get("type") != "sync_job.progress" or e.get("data", {}).get("status") != "running"
-        ]
-        self.feed = (fresh + self.feed)[:FEED_SIZE]
+        # The feed is written with each change (storesync.analytics.activity): read it again.
         if any(
-            str(e.get("type", "")).startswith(("order.", "notification", "sync_job"))
+            str(e.get("type", "")).startswith(
+                ("order.", "notification", "sync_job", "stock.pushed", "store.")
+            )
+            and (
+                e.get("type") != "sync_job.progress" or e.get("data", {}).get("status") != "running"
+            )
             for e in events
         ):
             self._load(ctx)

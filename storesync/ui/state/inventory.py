@@ -28,6 +28,11 @@ class InventoryState(Paging, PageState):
 
     @rx.event
     def load(self):
+        # a dialog is not a place to come back to: a reload or a visit opens the page closed
+        self.adjusting, self.history, self.history_of = {}, [], ""
+        asked = str(self.router.url.query_parameters.get("q", "") or "").strip()[:200]
+        if asked:  # a link to a SKU (the activity feed's): show it
+            self.search, self.low_only, self.cursors = asked[:100], False, []
         return self._page_load()
 
     def _load(self, ctx: RequestContext) -> None:
@@ -78,6 +83,11 @@ class InventoryState(Paging, PageState):
     @rx.event
     def cancel_adjust(self):
         self.adjusting = {}
+
+    @rx.event
+    def adjust_open_change(self, is_open: bool):
+        if not is_open:  # Escape or a click outside
+            self.adjusting = {}
 
     @rx.event
     def adjust(self, form_data: dict[str, str]):
@@ -134,6 +144,11 @@ class InventoryState(Paging, PageState):
     @rx.event
     def close_history(self):
         self.history, self.history_of = [], ""
+
+    @rx.event
+    def history_open_change(self, is_open: bool):
+        if not is_open:  # Escape or a click outside
+            self.history, self.history_of = [], ""
 
 
 def _whole_number(text: str) -> int:

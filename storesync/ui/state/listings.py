@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import reflex as rx
 
 from storesync.catalog import service as catalog
-from storesync.core.errors import NotFound, ValidationFailed
+from storesync.core.errors import ValidationFailed
 from storesync.stores import service as stores
 from storesync.sync.listings import service as listings
 from storesync.sync.listings.schemas import ListingDTO
@@ -22,9 +22,23 @@ PAGE_SIZE = 25
 STATUSES = ("suggested", "unmatched", "matched", "ignored")
 
 
+REASONS = {
+    "sku": "same SKU",
+    "normalized_sku": "SKU alike (ignoring case, spaces and dashes)",
+    "barcode": "same barcode",
+    "title": "similar title",
+}
+THRESHOLD = f"{int(listings.ACCEPT_THRESHOLD * 100)}%"
+
+
 def _row(listing: ListingDTO, platforms: dict[str, str]) -> dict[str, str]:
     confidence = listing.match_confidence
+    sure = confidence is not None and confidence >= listings.ACCEPT_THRESHOLD
     return {
+        "suggested_title": listing.suggested_title or "",
+        "thumbnail": listing.suggested_thumbnail,
+        "reason": REASONS.get(listing.match_method, listing.match_method.replace("_", " ")),
+        "acceptable": "yes" if listing.suggested_sku and sure else "",
         "id": str(listing.id),
         "title": listing.title,
         "model": listing.model_name,
@@ -32,7 +46,7 @@ def _row(listing: ListingDTO, platforms: dict[str, str]) -> dict[str, str]:
         "platform": platforms.get(str(listing.store_id), ""),
         "status": listing.match_status,
         "suggested_sku": listing.suggested_sku or "",
-        "confidence": f"{int(confidence * 100)} %" if confidence is not None else "",
+        "confidence": f"{int(confidence * 100)}%" if confidence is not None else "",
         "method": listing.match_method,
         "linked_sku": listing.variant_sku or "",
         "pushed": (
@@ -44,6 +58,7 @@ def _row(listing: ListingDTO, platforms: dict[str, str]) -> dict[str, str]:
 
 
 class ListingsState(Paging, PageState):
+    threshold: str = THRESHOLD
     MISSING: ClassVar[str] = "that listing is not available"
     rows: list[dict[str, str]] = []
     status: str = "suggested"
@@ -83,20 +98,15 @@ class ListingsState(Paging, PageState):
 
     @rx.event
     def accept(self, listing_id: str):
-        """Link the listing to its suggested variant. Needs MANAGE_CATALOG."""
+        """Link the listing to its suggested variant (only at the threshold or above). Needs
+        MANAGE_CATALOG."""
 
-        def link(session: Any, ctx: RequestContext) -> None:
-            listing = listings.get_listing(session, ctx=ctx, listing_id=uuid.UUID(listing_id))
-            if listing.suggested_variant_id is None:
-                raise NotFound("suggestion", listing_id)
-            listings.link_listing(
-                session,
-                ctx=ctx,
-                listing_id=listing.id,
-                variant_id=listing.suggested_variant_id,
-            )
-
-        return self._act(link, "linked to the suggested variant")
+        return self._act(
+            lambda session, ctx: listings.accept_suggestion(
+                session, ctx=ctx, listing_id=uuid.UUID(listing_id)
+            ),
+            "linked to the suggested variant",
+        )
 
     @rx.event
     def link_by_sku(self, form_data: dict[str, str]):

@@ -7,28 +7,20 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
 
 from storesync.catalog import exporter, importer
 from storesync.catalog import service as catalog
-from storesync.catalog.schemas import (
-    PRODUCT_STATUSES,
-    ImportReport,
-    ProductDTO,
-    ProductUpdate,
-    VariantInput,
-    VariantUpdate,
-)
-from storesync.core.errors import AppError, ValidationFailed
+from storesync.catalog.schemas import PRODUCT_STATUSES, ImportReport, ProductUpdate
+from storesync.core.errors import AppError
 from storesync.db import session_scope
 from storesync.tenancy.context import RequestContext
-from storesync.ui.format import money
 from storesync.ui.state.page import PageState, a_job_succeeded
 from storesync.ui.state.paging import Paging
+from storesync.ui.state.product_editor.views import list_extras, product_row
 
 PAGE_SIZE = 25
 UPLOAD_ID = "catalog-upload"
@@ -38,15 +30,10 @@ SIGN_IN = "/signin"
 
 class ProductsState(Paging, PageState):
     rows: list[dict[str, str]] = []
-    variants: dict[str, list[dict[str, str]]] = {}  # product id -> its variants on this page
     search: str = ""
     status: str = ""
     selected: list[str] = []  # product ids, kept across pages
-    # The editor: mode "create" | "product" | "variant"; `editing` holds the product (or
-    # variant) being edited; `field_errors` the service's message per field it named.
-    mode: str = ""
-    editing: dict[str, str] = {}
-    field_errors: dict[str, str] = {}
+    # The editor is a substate: storesync.ui.state.product_editor.
     # The import: progress 0..100, the outcome, and the per-row errors of a refused file.
     importing: bool = False
     import_phase: str = ""
@@ -63,10 +50,6 @@ class ProductsState(Paging, PageState):
     def page_selected(self) -> bool:
         return bool(self.rows) and all(r["id"] in self.selected for r in self.rows)
 
-    @rx.var
-    def editing_variants(self) -> list[dict[str, str]]:
-        return self.variants.get(self.editing.get("id", ""), [])
-
     def _load(self, ctx: RequestContext) -> None:
         with self._session(ctx) as session:
             page = catalog.list_products(
@@ -77,8 +60,8 @@ class ProductsState(Paging, PageState):
                 limit=PAGE_SIZE,
                 cursor=self._cursor(),
             )
-        self.rows = [_product_row(p) for p in page.items]
-        self.variants = {str(p.id): [_variant_row(v) for v in p.variants] for p in page.items}
+            extras = list_extras(session, ctx, page.items)
+        self.rows = [product_row(p, extras) for p in page.items]
         self._paged(page.next_cursor)
 
     def _on_events(self, ctx: RequestContext, events: list[dict[str, Any]]) -> None:
@@ -137,112 +120,6 @@ class ProductsState(Paging, PageState):
         self.selected = []
         self._load(ctx)
         return rx.toast.success(f"{len(ids)} products set to {status}", id="toast-success")
-
-    # Editor -------------------------------------------------------------------------------
-
-    @rx.event
-    def start_create(self):
-        self.mode, self.editing, self.field_errors = "create", {}, {}
-
-    @rx.event
-    def start_edit(self, product_id: str):
-        self.editing = next((r for r in self.rows if r["id"] == product_id), {})
-        self.mode = "product" if self.editing else ""
-        self.field_errors = {}
-
-    @rx.event
-    def start_edit_variant(self, variant_id: str):
-        product_id = self.editing.get("id", "")
-        variant = next((v for v in self.variants.get(product_id, []) if v["id"] == variant_id), {})
-        if variant:
-            self.editing = {**self.editing, "variant_id": variant_id, **_prefixed(variant)}
-            self.mode, self.field_errors = "variant", {}
-
-    @rx.event
-    def back_to_product(self):
-        self.mode, self.field_errors = "product", {}
-
-    @rx.event
-    def editor_open_change(self, is_open: bool):
-        if not is_open:
-            self.mode, self.editing, self.field_errors = "", {}, {}
-
-    @rx.event
-    def close_editor(self):
-        self.mode, self.editing, self.field_errors = "", {}, {}
-
-    @rx.event
-    def create_product(self, form_data: dict[str, str]):
-        """A product with its first variant; a bad value shows next to its field and nothing
-        is saved."""
-        return self._save(
-            form_data,
-            lambda session, ctx: catalog.create_product(
-                session,
-                ctx=ctx,
-                handle=form_data.get("handle", ""),
-                title=form_data.get("title", ""),
-                status=form_data.get("status", "active"),
-                variants=[
-                    VariantInput(
-                        sku=form_data.get("sku", ""), price=_price(form_data.get("price", ""))
-                    )
-                ],
-            ),
-            "product created",
-        )
-
-    @rx.event
-    def update_product(self, form_data: dict[str, str]):
-        product_id = self.editing.get("id", "")
-        return self._save(
-            form_data,
-            lambda session, ctx: catalog.update_product(
-                session,
-                ctx=ctx,
-                product_id=uuid.UUID(product_id),
-                changes=ProductUpdate(
-                    title=form_data.get("title", ""), status=form_data.get("status", "")
-                ),
-            ),
-            "product saved",
-        )
-
-    @rx.event
-    def update_variant(self, form_data: dict[str, str]):
-        variant_id = self.editing.get("variant_id", "")
-        return self._save(
-            form_data,
-            lambda session, ctx: catalog.update_variant(
-                session,
-                ctx=ctx,
-                variant_id=uuid.UUID(variant_id),
-                changes=VariantUpdate(
-                    sku=form_data.get("sku", ""), price=_price(form_data.get("price", ""))
-                ),
-            ),
-            "variant saved",
-        )
-
-    def _save(self, form_data: dict[str, str], write: Callable[[Any, Any], Any], done: str):
-        ctx = self._ctx()
-        if ctx is None:
-            return rx.redirect(SIGN_IN)
-        self.field_errors = {}
-        try:
-            with self._writing(ctx) as session:
-                write(session, ctx)
-        except AppError as error:
-            field = str(error.details.get("field", ""))
-            if field in form_data:
-                self.field_errors = {field: error.message}
-                return None
-            return rx.toast.error(error.message, id="toast-error")
-        except ValueError:
-            return rx.toast.error("choose a product to edit", id="toast-error")
-        self.mode, self.editing = "", {}
-        self._load(ctx)
-        return rx.toast.success(done, id="toast-success")
 
     # Export -------------------------------------------------------------------------------
 
@@ -369,56 +246,14 @@ def _import(ctx: RequestContext, source: _LineCounter, dry_run: bool) -> ImportR
 
 
 def _summary(report: ImportReport) -> str:
-    return (
+    text = (
         f"Imported {report.rows_applied} rows: {report.products_created} products created, "
         f"{report.products_updated} updated; {report.variants_created} variants created, "
         f"{report.variants_updated} updated"
     )
-
-
-def _price(text: str) -> Decimal | None:
-    if not text.strip():
-        return None
-    try:
-        return Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValidationFailed("price", "must be a number, e.g. 25000 or 12.50") from None
-
-
-def _prefixed(variant: dict[str, str]) -> dict[str, str]:
-    return {"variant_sku": variant["sku"], "variant_price": variant["price_input"]}
-
-
-def _price_range(product: ProductDTO) -> str:
-    priced = [(v.price, v.currency) for v in product.variants if v.price is not None]
-    if not priced:
-        return "no price"
-    low, high = min(priced), max(priced)
-    if low[0] == high[0]:
-        return money(*low)
-    return f"{money(*low)} to {money(*high)}"
-
-
-def _product_row(product: ProductDTO) -> dict[str, str]:
-    skus = [v.sku for v in product.variants]
-    shown = ", ".join(skus[:3]) + (f" +{len(skus) - 3}" if len(skus) > 3 else "")
-    return {
-        "id": str(product.id),
-        "handle": product.handle,
-        "title": product.title,
-        "status": product.status,
-        "variants_label": f"{len(skus)} variant" + ("" if len(skus) == 1 else "s"),
-        "skus": shown,
-        "price": _price_range(product),
-    }
-
-
-def _variant_row(variant: Any) -> dict[str, str]:
-    price = "" if variant.price is None else format(variant.price.normalize(), "f")
-    return {
-        "id": str(variant.id),
-        "sku": variant.sku,
-        "price": money(variant.price, variant.currency) if variant.price is not None else "",
-        "price_input": price,
-        "active": "yes" if variant.is_active else "",
-    }
+    if report.updated_handles:
+        # a row whose handle is taken merges into that product: say which ones changed
+        more = report.products_updated - len(report.updated_handles)
+        named = ", ".join(report.updated_handles) + (f" and {more} more" if more > 0 else "")
+        text += f". Updated existing products: {named}"
+    return text

@@ -13,6 +13,7 @@ from storesync.core.errors import AppError
 from storesync.stores import allocation, oauth
 from storesync.stores import service as stores
 from storesync.stores.routes import callback_url
+from storesync.sync.health import trouble
 from storesync.sync.jobs import service as jobs
 from storesync.tenancy.auth import sessions
 from storesync.tenancy.context import RequestContext
@@ -27,6 +28,18 @@ def _job_text(job: jobs.JobDTO | None) -> str:
         return ""
     progress = f" {job.done}/{job.total}" if job.total else ""
     return f"{label(job.status)}{progress}"
+
+
+CONDITION_LABELS = {
+    "connected": "Connected",
+    "trouble": "Having trouble",
+    "disconnected": "Disconnected — reconnect",
+}
+
+
+def _allocation_text(percent: str, buffer: int) -> str:
+    kept = "1 unit" if buffer == 1 else f"{buffer} units"
+    return f"Shares {percent}% of stock, keeps {kept} back"
 
 
 class StoresState(PageState):
@@ -49,10 +62,15 @@ class StoresState(PageState):
         metrics = stores.store_metrics(session, ctx=ctx, store_id=store.id)
         products = jobs.latest_job(session, ctx=ctx, store_id=store.id, kind="products")
         share = allocation.get_allocation(session, ctx=ctx, store_id=store.id)
+        condition = stores.store_condition(session, ctx=ctx, store_id=store.id)
         return {
             "share": f"{share.share_percent.normalize():f}",
             "buffer": str(share.buffer),
-            "circuit": stores.circuit_state(store),
+            "allocation": _allocation_text(f"{share.share_percent.normalize():f}", share.buffer),
+            "condition": condition.state,
+            "condition_label": CONDITION_LABELS[condition.state],
+            "condition_message": condition.message,
+            "condition_since": f"since {when(condition.since)} UTC" if condition.since else "",
             "id": str(store.id),
             "platform": store.platform,
             "name": store.name,
@@ -166,9 +184,12 @@ class StoresState(PageState):
             health = await stores.check_health(ctx=ctx, store_id=uuid.UUID(store_id))
         except (AppError, ValueError):
             return rx.toast.error("that store is not available", id="toast-error")
+        self._load(ctx)
         if health.ok:
-            latency = f"{health.latency_ms:.0f} ms" if health.latency_ms is not None else "ok"
+            latency = f" in {health.latency_ms:.0f} ms" if health.latency_ms is not None else ""
             return rx.toast.success(
-                f"healthy: {latency}, circuit {health.circuit}", id="toast-health"
+                f"Healthy: the marketplace answered{latency}.", id="toast-health"
             )
-        return rx.toast.error(f"unhealthy: {health.detail}", id="toast-health")
+        platform = next((s["platform"] for s in self.stores if s["id"] == store_id), "")
+        code, message = trouble.split_detail(health.detail)
+        return rx.toast.error(trouble.plain_words(platform, code, message), id="toast-health")

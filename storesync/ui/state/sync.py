@@ -19,11 +19,37 @@ PAGE_SIZE = 20
 KINDS = ("orders", "inventory", "products", "reconcile")
 
 
+def _counts(result: dict[str, Any]) -> str:
+    """The job's counts as the merchant reads them: "orders fetched 12 · new 3 · failed 1"."""
+    return " · ".join(
+        f"{c.get('label', '')} {c.get('value', 0)}"
+        for c in result.get("counts") or []
+        if isinstance(c, dict)
+    )
+
+
+def _failures(result: dict[str, Any]) -> tuple[str, str]:
+    """(the failed items, one a line with the platform's message; what the list is)."""
+    failures = [f for f in result.get("failures") or [] if isinstance(f, dict)]
+    if not failures:
+        return "", ""
+    lines = "\n".join(f"{f.get('item', '')}: {f.get('message', '')}" for f in failures)
+    total = int(result.get("failures_total") or len(failures))
+    title = f"{total} failed item{'s' if total != 1 else ''}"
+    if total > len(failures):
+        title += f" (first {len(failures)} shown)"
+    return lines, title
+
+
 def _job_row(job: JobDTO, names: dict[str, str]) -> dict[str, str]:
     percent = (
         int(job.done * 100 / job.total) if job.total else (100 if job.status == "succeeded" else 0)
     )
+    failures, failures_title = _failures(job.result or {})
     return {
+        "counts": _counts(job.result or {}),
+        "failures": failures,
+        "failures_title": failures_title,
         "id": str(job.id),
         "kind": job.kind,
         "store": names.get(str(job.store_id), ""),

@@ -23,6 +23,7 @@ from storesync.ui.state.orders.rows import (
     event_rows,
     item_rows,
     items_brief,
+    items_lines,
     order_row,
     recipient,
 )
@@ -58,6 +59,17 @@ class OrdersState(ShippingMixin, CancelMixin, ReturnsMixin, Paging, PageState):
 
     @rx.event
     def load(self):
+        # a dialog is not a place to come back to: a reload or a visit opens the page closed
+        self._close_detail()
+        self._return_to = ""
+        self.cancel_open, self.cancel_orders, self.cancel_results = False, [], []
+        self.cancel_busy = False
+        self.arrange_open, self.arrange_loading = False, False
+        self.arrange_groups, self.arrange_jobs, self.arrange_results = [], [], []
+        asked = str(self.router.url.query_parameters.get("q", "") or "").strip()[:200]
+        if asked:  # a link to an order (the activity feed's): show it
+            self.search, self.status, self.platform, self.tab = asked, "", "", "all"
+            self.cursors = []
         return self._page_load()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -79,12 +91,11 @@ class OrdersState(ShippingMixin, CancelMixin, ReturnsMixin, Paging, PageState):
                 cursor=self._cursor(),
             )
             shown = [o.id for o in page.items]
-            brief = (
-                items_brief(paperwork.pick_items(session, ctx=ctx, order_ids=shown))
-                if shown
-                else {}
-            )
-        self.rows = [order_row(o, brief.get(str(o.id), "")) for o in page.items]
+            picks = paperwork.pick_items(session, ctx=ctx, order_ids=shown) if shown else []
+        brief, lines = items_brief(picks), items_lines(picks)
+        self.rows = [
+            order_row(o, brief.get(str(o.id), ""), lines.get(str(o.id), "")) for o in page.items
+        ]
         self._paged(page.next_cursor)
         if not self.cursors:
             self.waiting_new = 0

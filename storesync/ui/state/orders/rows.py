@@ -67,7 +67,27 @@ def items_brief(picks: Iterable[PickItem]) -> dict[str, str]:
     return brief
 
 
-def order_row(order: OrderSummaryDTO | OrderDetailDTO, items: str = "") -> dict[str, str]:
+def items_lines(picks: Iterable[PickItem], shown: int = 3) -> dict[str, str]:
+    """Order id → its first lines, each SKU with its quantity ("A x2 · B x1 · +2 more"), for
+    orders of more than one SKU (the brief names a single one already)."""
+    by_order: dict[str, dict[str, int]] = {}
+    for pick in picks:
+        skus = by_order.setdefault(pick.order_id, {})
+        name = pick.sku or pick.title
+        skus[name] = skus.get(name, 0) + pick.quantity
+    lines = {}
+    for order_id, skus in by_order.items():
+        if len(skus) < 2:
+            continue
+        first = [f"{sku} x{quantity}" for sku, quantity in list(skus.items())[:shown]]
+        more = [f"+{len(skus) - shown} more"] if len(skus) > shown else []
+        lines[order_id] = " · ".join([*first, *more])
+    return lines
+
+
+def order_row(
+    order: OrderSummaryDTO | OrderDetailDTO, items: str = "", lines: str = ""
+) -> dict[str, str]:
     return {
         "id": str(order.id),
         "store_id": str(order.store_id),
@@ -81,6 +101,7 @@ def order_row(order: OrderSummaryDTO | OrderDetailDTO, items: str = "") -> dict[
         "total": money(order.total, order.currency),
         "ordered_at": when(order.ordered_at),
         "items": items,
+        "lines": lines,
         "carrier": order.carrier,
         "tracking": order.tracking_number,
         "handover": METHOD_LABELS.get(order.handover_method, order.handover_method),
