@@ -15,13 +15,13 @@ from sqlmodel import col, select
 from storesync.catalog import exporter, importer
 from storesync.catalog import service as catalog
 from storesync.catalog.content import images
-from storesync.catalog.schemas import ProductDTO, ProductUpdate, VariantUpdate
+from storesync.catalog.schemas import ProductDTO, ProductUpdate, VariantInput, VariantUpdate
 from storesync.core.errors import AppError, NotFound, PermissionDenied, ValidationFailed
 from storesync.db import session_scope
 from storesync.storage import LocalStorage
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.models import AuditLog
-from tests.catalog.conftest import viewer_of
+from tests.catalog.conftest import new_org, viewer_of
 
 PUBLIC_IP = "93.184.216.34"
 
@@ -426,3 +426,32 @@ def test_a_variant_shows_one_of_its_products_images_until_that_image_is_deleted(
             catalog.get_product(session, ctx=owner, product_id=product.id).variants[0].image_id
             == ""
         )
+
+
+def test_a_skus_thumbnail_is_its_own_image_else_its_products_main_one(
+    engine: Engine, owner: RequestContext, product: ProductDTO, storage: LocalStorage
+) -> None:
+    upload(engine, owner, product, storage, data=png(color="red"))
+    shown = upload(engine, owner, product, storage, data=png(color="blue"))
+    main, second = shown.gallery
+    with session_scope(owner, engine=engine) as session:
+        variant = shown.variants[0]
+        extra = catalog.create_variant(
+            session, ctx=owner, product_id=product.id, variant=VariantInput(sku="MUG-BLUE")
+        )
+        catalog.update_variant(
+            session, ctx=owner, variant_id=extra.id, changes=VariantUpdate(image_id=second.id)
+        )
+        catalog.create_product(session, ctx=owner, title="Bare", sku="BARE-1")
+    stranger = new_org(engine)
+
+    with session_scope(owner, engine=engine) as session:
+        found = images.thumbnails_of_skus(
+            session, ctx=viewer_of(owner), skus=[variant.sku, "MUG-BLUE", "BARE-1", "NOPE"]
+        )
+    assert found == {
+        variant.sku: f"/media/{main.thumb_key}",
+        "MUG-BLUE": f"/media/{second.thumb_key}",
+    }
+    with session_scope(stranger, engine=engine) as session:
+        assert images.thumbnails_of_skus(session, ctx=stranger, skus=[variant.sku]) == {}

@@ -9,13 +9,16 @@ sandbox's fourth shops connected and their products imported."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.e2e.browsing import new_page, sign_in, wait_text
+from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_fulfilment import (  # merchant: its module fixture, shared
     PASSWORD,
     Merchant,
@@ -177,13 +180,20 @@ def test_the_orders_list_shows_items_labelled_filters_and_no_overlap_on_a_phone(
     first, second = merchant.skus
     page = new_page(browser, width=375)
     sign_in(page, base, merchant.email, PASSWORD)
+    _give_picture(page, base, first)
     number = _place(base, "shopee", merchant.shops["shopee"], [(first, 1), (second, 2)])
     _open(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number, timeout=15_000)
 
-    # Each order's first items: SKU and quantity.
+    # Each order's first items: the first one's picture, SKUs and quantities.
     lines = _row(page, number).locator(".order-lines").inner_text()
     assert lines == f"{first} x1 · {second} x2"
+    thumb = f".order-row[data-order-id='{_row(page, number).get_attribute('data-order-id')}']"
+    page.wait_for_function(
+        "s => document.querySelector(s)?.naturalWidth > 0", arg=f"{thumb} .order-thumb"
+    )
+    assert (page.get_attribute(f"{thumb} .order-thumb", "src") or "").startswith("/media/")
+    page.screenshot(path=str(SCREENSHOTS / "orders-items-375.png"), full_page=True)
 
     # The channel badge and the amount never overlap at 375 px.
     rows = page.locator(".order-row")
@@ -203,6 +213,26 @@ def test_the_orders_list_shows_items_labelled_filters_and_no_overlap_on_a_phone(
     assert names == {"Filter by status", "Filter by channel"}
     assert page.get_by_label("Filter by channel").count() == 1
     assert page.get_by_label("Search", exact=True).count() >= 1
+
+
+def _give_picture(page: Any, base: str, sku: str) -> None:
+    """An image for the product of `sku`, uploaded in the product editor."""
+    _open(page, base, "/products", "Products")
+    page.fill("#product-search", sku)
+    page.press("#product-search", "Enter")
+    row = page.locator(".product-row", has_text=sku).first
+    row.wait_for()
+    row.locator(".edit-product").click()
+    page.wait_for_selector("#product-form")
+    picture = io.BytesIO()
+    Image.new("RGB", (320, 240), "green").save(picture, format="PNG")
+    page.set_input_files(
+        "#product-image-upload input[type=file]",
+        files=[{"name": "item.png", "mimeType": "image/png", "buffer": picture.getvalue()}],
+    )
+    page.wait_for_selector(".product-image")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#product-editor", state="detached")
 
 
 def test_settings_label_the_organization_and_pick_the_time_zone_from_a_list(

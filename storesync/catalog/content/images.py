@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storesync.catalog.models import Product, ProductVariant
-from storesync.catalog.schemas import ProductDTO, image_entry
+from storesync.catalog.schemas import ProductDTO, ProductImageDTO, image_entry
 from storesync.catalog.service import get_product, load_product
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType, NotFound, ValidationFailed
@@ -336,3 +336,31 @@ def _read_capped(url: str, response: httpx.Response) -> bytes:
         if len(body) > URL_MAX_BYTES:
             raise UrlRefused(url, too_big)
     return bytes(body)
+
+
+def thumbnails_of_skus(
+    session: Session, *, ctx: RequestContext, skus: Sequence[str]
+) -> dict[str, str]:
+    """SKU → the address of its picture's thumbnail (the variant's own image, else its
+    product's main one), for the SKUs that have one. Needs READ."""
+    ctx.require(Permission.READ)
+    wanted = sorted({sku for sku in skus if sku})
+    if not wanted:
+        return {}
+    products = table_of(Product)
+    rows = session.execute(
+        sa.select(VARIANTS.c.variant_sku, VARIANTS.c.image_id, products.c.images)
+        .join(products, products.c.id == VARIANTS.c.product_id)
+        .where(
+            VARIANTS.c.organization_id == ctx.organization_id,
+            VARIANTS.c.variant_sku.in_(wanted),
+        )
+    ).all()
+    found: dict[str, str] = {}
+    for sku, image_id, raw_images in rows:
+        gallery = [image_entry(raw) for raw in raw_images or []]
+        if not gallery:
+            continue
+        own = next((image for image in gallery if image["id"] == image_id), gallery[0])
+        found[sku] = ProductImageDTO.model_validate(own).thumb_src
+    return found

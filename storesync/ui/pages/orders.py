@@ -233,6 +233,19 @@ def _order_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                     padding_top="0.15rem",
                 ),
             ),
+            rx.cond(
+                row["thumb"] != "",
+                rx.image(
+                    src=row["thumb"],
+                    alt="",  # the SKUs beside it say what it shows
+                    width="2.5rem",
+                    height="2.5rem",
+                    object_fit="cover",
+                    border_radius="4px",
+                    flex_shrink="0",
+                    class_name="order-thumb",
+                ),
+            ),
             rx.vstack(
                 rx.flex(
                     rx.text(

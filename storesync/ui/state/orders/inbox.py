@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from storesync.catalog.content import images as catalog_images
 from storesync.core.errors import AppError
 from storesync.fulfilment import paperwork
 from storesync.fulfilment import shipping as fulfilment
@@ -92,9 +93,19 @@ class OrdersState(ShippingMixin, CancelMixin, ReturnsMixin, Paging, PageState):
             )
             shown = [o.id for o in page.items]
             picks = paperwork.pick_items(session, ctx=ctx, order_ids=shown) if shown else []
+            first_sku: dict[str, str] = {}
+            for pick in picks:
+                first_sku.setdefault(pick.order_id, pick.sku)
+            thumbs = catalog_images.thumbnails_of_skus(
+                session, ctx=ctx, skus=list(first_sku.values())
+            )
         brief, lines = items_brief(picks), items_lines(picks)
         self.rows = [
-            order_row(o, brief.get(str(o.id), ""), lines.get(str(o.id), "")) for o in page.items
+            {
+                **order_row(o, brief.get(str(o.id), ""), lines.get(str(o.id), "")),
+                "thumb": thumbs.get(first_sku.get(str(o.id), ""), ""),
+            }
+            for o in page.items
         ]
         self._paged(page.next_cursor)
         if not self.cursors:
