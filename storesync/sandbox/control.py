@@ -125,6 +125,14 @@ def build_control_app(sandbox: ControlTarget) -> Starlette:
             ]
         )
 
+    async def delete_item(request: Request) -> JSONResponse:
+        """The seller deletes a listing in the seller centre (its models go with it)."""
+        body = await _json(request)
+        state.delete_item(
+            _platform(body.get("platform")), str(body.get("shop_id", "")), str(body.get("item_id"))
+        )
+        return JSONResponse({"deleted": str(body.get("item_id"))})
+
     async def orders(request: Request) -> JSONResponse:
         body = await _json(request)
         platform = _platform(body.get("platform"))
@@ -289,6 +297,7 @@ def build_control_app(sandbox: ControlTarget) -> Starlette:
         Route("/authorize", authorize, methods=["POST"]),
         Route("/shops", shops),
         Route("/listings", listings),
+        Route("/items/delete", delete_item, methods=["POST"]),
         Route("/orders", orders, methods=["POST"]),
         Route("/orders/status", order_status, methods=["POST"]),
         Route("/orders/advance", order_advance, methods=["POST"]),

@@ -286,6 +286,14 @@ class SandboxState:
             raise SandboxError("shop_not_found", f"{platform} shop {shop_id} not found")
         return shop
 
+    def delete_item(self, platform: Platform, shop_id: str, item_id: str) -> None:
+        """The seller deletes a listing in the seller centre: later calls about it are refused
+        with the platform's item-not-found error."""
+        with self.lock:
+            shop = self.shop(platform, shop_id)
+            if shop.items.pop(str(item_id), None) is None:
+                raise SandboxError("item_not_found", f"item {item_id} not found in shop {shop_id}")
+
     def shop_by_cipher(self, cipher: str) -> Shop:
         for shop in self.shops.values():
             if shop.platform == "tiktok" and shop.cipher == cipher:

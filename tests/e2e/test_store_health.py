@@ -206,6 +206,46 @@ def test_the_sync_page_shows_a_finished_jobs_counts(
         assert no_horizontal_scroll(page)
 
 
+def test_a_stock_sync_names_each_listing_the_channel_refused_with_its_message(
+    running_app: str, browser: Any, merchant: Merchant
+) -> None:
+    base = running_app
+    # The seller deleted one linked product on Shopee (all its models); StoreSync has not heard.
+    (item_id,) = _sql(
+        merchant.database,
+        "SELECT l.platform_item_id FROM channel_listing l "
+        "JOIN store s ON s.id = l.store_id WHERE s.platform_store_id = ? "
+        "AND l.variant_id IS NOT NULL AND l.platform_sku != '' "
+        "ORDER BY l.platform_sku DESC LIMIT 1",
+        merchant.shop_id,
+    )[0]
+    gone = sorted(
+        sku
+        for (sku,) in _sql(
+            merchant.database,
+            "SELECT platform_sku FROM channel_listing WHERE platform_item_id = ?",
+            item_id,
+        )
+    )
+    sandbox_http.post(
+        f"{_control(base)}/items/delete",
+        json={"platform": "shopee", "shop_id": merchant.shop_id, "item_id": item_id},
+    ).raise_for_status()
+    page = new_page(browser)
+    sign_in(page, base, merchant.email, PASSWORD)
+    _open(page, base, "/sync", "Sync")
+
+    # A stock sync pushes every listing: the deleted product's are refused, each named.
+    page.click(".start-inventory")
+    wait_text(page, ".job-row .job-failures summary", f"{len(gone)} failed item", 60_000)
+    row = page.locator(".job-row", has=page.locator(".job-failures"))
+    assert f"failed {len(gone)}" in row.locator(".job-counts").inner_text()
+    row.locator(".job-failures summary").click()
+    lines = row.locator(".job-failure-list").inner_text().strip().splitlines()
+    assert sorted(line.split(": ", 1)[0] for line in lines) == [f"SKU {sku}" for sku in gone]
+    assert all(line.split(": ", 1)[1].strip() for line in lines), lines  # the platform's words
+
+
 def test_the_dashboard_keeps_its_activity_after_a_reload(
     running_app: str, browser: Any, merchant: Merchant, screenshots: Path
 ) -> None:

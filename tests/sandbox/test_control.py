@@ -50,6 +50,24 @@ def test_apps_shops_and_listings(running_sandbox: RunningSandbox) -> None:
     assert missing.status_code == 404
 
 
+def test_a_deleted_item_is_gone_from_the_listings_and_a_second_delete_is_refused(
+    running_sandbox: RunningSandbox,
+) -> None:
+    with httpx.Client(base_url=f"{running_sandbox.base_url}/sandbox") as client:
+        shop = next(s for s in client.get("/shops").json() if s["platform"] == "tiktok")
+        where = {"platform": "tiktok", "shop_id": shop["shop_id"]}
+        before = client.get("/listings", params=where).json()
+        item_id = before[0]["item_id"]
+        deleted = client.post("/items/delete", json={**where, "item_id": item_id})
+        after = client.get("/listings", params=where).json()
+        again = client.post("/items/delete", json={**where, "item_id": item_id})
+
+    assert deleted.json() == {"deleted": item_id}
+    assert {row["item_id"] for row in after} == {row["item_id"] for row in before} - {item_id}
+    assert len(after) == len(before) - sum(1 for row in before if row["item_id"] == item_id)
+    assert again.status_code == 404 and "not found" in again.json()["error"]
+
+
 def test_shared_skus_exist_across_platforms(running_sandbox: RunningSandbox) -> None:
     state = running_sandbox.state
     skus = {
