@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.browsing import new_page, no_horizontal_scroll, sign_in, sign_up, wait_text
+from tests.e2e.walk import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -95,6 +96,7 @@ def test_a_product_made_from_its_title_gets_images_in_order(
         "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)",
         arg=f"{IMAGES} img",
     )
+    assert_accessible(page, "the product editor with two images")
     page.screenshot(path=str(screenshots / "product-editor-1280.png"), full_page=True)
     page.locator("#images-section").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "product-editor-images-1280.png"))
@@ -105,6 +107,7 @@ def test_a_product_made_from_its_title_gets_images_in_order(
     page.wait_for_selector("#variant-form")
     page.click("#field-image_id")
     page.get_by_role("option", name="Image 2", exact=True).click()
+    assert_accessible(page, "the variant form")
     page.click("#variant-save")
     wait_text(page, "[data-sonner-toast]", "variant saved")
     page.wait_for_selector("#product-editor", state="detached")

@@ -110,3 +110,10 @@ def describe(violations: list[dict[str, Any]]) -> str:
         lines.append(f"  [{v['impact']}] {v['id']}: {v['help']}")
         lines.extend(f"      {node[:400]}" for node in v["nodes"][:6])
     return "\n".join(lines)
+
+
+def assert_accessible(page: Any, where: str) -> None:
+    """No serious or critical WCAG 2.1 AA violation on the page as it is now (with its data,
+    a dialog open: what the walk of the demo's pages cannot show)."""
+    found = axe_violations(page, axe_script())
+    assert not found, f"{where}:\n{describe(found)}"

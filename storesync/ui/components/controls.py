@@ -10,7 +10,7 @@ from reflex.components.component import Component
 from reflex.components.el.elements.forms import Input
 
 
-def field_label(text: Any, html_for: str, **props: Any) -> rx.Component:
+def field_label(text: Any, html_for: str | rx.Var[str], **props: Any) -> rx.Component:
     """A visible label tied to its control: a `<label for=...>` styled as Radix text (Reflex
     turns `html_for` on `rx.text` into CSS, so the label would name nothing)."""
     return rx.text(rx.el.label(text, html_for=html_for), as_child=True, **props)

@@ -30,35 +30,33 @@ def _error(name: str) -> rx.Component:
     )
 
 
-def field(label: str, name: str, default: Any = "", **props: Any) -> rx.Component:
-    """A labelled input named `name` (id `field-<name>`)."""
+def _labelled(label: str, name: str, control: rx.Component, **props: Any) -> rx.Component:
+    """`control` (id `field-<name>`) under its visible label, with its error below."""
     return rx.vstack(
         field_label(label, f"field-{name}", size="2"),
-        rx.input(id=f"field-{name}", name=name, default_value=default, width="100%", **props),
+        control,
         _error(name),
         spacing="1",
-        width="100%",
-        min_width="0",
+        **props,
     )
+
+
+def field(label: str, name: str, default: Any = "", **props: Any) -> rx.Component:
+    """A labelled input named `name` (id `field-<name>`)."""
+    control = rx.input(id=f"field-{name}", name=name, default_value=default, width="100%", **props)
+    return _labelled(label, name, control, width="100%", min_width="0")
 
 
 def text_area(label: str, name: str, default: Any = "", **props: Any) -> rx.Component:
-    return rx.vstack(
-        field_label(label, f"field-{name}", size="2"),
-        rx.text_area(id=f"field-{name}", name=name, default_value=default, width="100%", **props),
-        _error(name),
-        spacing="1",
-        width="100%",
+    control = rx.text_area(
+        id=f"field-{name}", name=name, default_value=default, width="100%", **props
     )
+    return _labelled(label, name, control, width="100%")
 
 
 def choice(label: str, name: str, options: list[str], default: Any) -> rx.Component:
-    return rx.vstack(
-        field_label(label, f"field-{name}", size="2"),
-        rx.select(options, name=name, default_value=default, id=f"field-{name}"),
-        _error(name),
-        spacing="1",
-    )
+    control = rx.select(options, name=name, default_value=default, id=f"field-{name}")
+    return _labelled(label, name, control)
 
 
 def _grid(*children: Any) -> rx.Component:

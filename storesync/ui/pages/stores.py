@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from storesync.tenancy.permissions import Permission
+from storesync.ui.components.controls import field_label
 from storesync.ui.components.layout import app_frame
 from storesync.ui.state.auth import may
 from storesync.ui.state.stores import StoresState
@@ -23,16 +24,18 @@ def _allocation_form(store: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.form(
         rx.flex(
             rx.input(type="hidden", name="store_id", value=store["id"]),
-            rx.text("Share %", size="1", as_="label"),
+            field_label("Share %", "share-" + store["id"], size="1"),
             rx.input(
+                id="share-" + store["id"],
                 name="share_percent",
                 default_value=store["share"],
                 width="4.5rem",
                 size="1",
                 class_name="allocation-share",
             ),
-            rx.text("Buffer", size="1", as_="label"),
+            field_label("Buffer", "buffer-" + store["id"], size="1"),
             rx.input(
+                id="buffer-" + store["id"],
                 name="buffer",
                 default_value=store["buffer"],
                 width="4rem",
