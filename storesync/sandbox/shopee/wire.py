@@ -117,6 +117,14 @@ def api_path(request: Request) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
+def signed_paths(request: Request) -> tuple[str, ...]:
+    """The paths a caller may have signed: the platform's own (`/api/v2/...`), or the whole path
+    it sent (`/shopee/api/v2/...`), as a client built from the platform's documentation does
+    when it is given the sandbox's base URL."""
+    own, sent = api_path(request), request.scope["path"]
+    return (own,) if sent == own else (own, sent)
+
+
 # -- strict readers ----------------------------------------------------------------------------
 
 
@@ -223,14 +231,16 @@ async def authenticate(state: SandboxState, request: Request, level: Level) -> C
         raise ShopeeError("error_param", "Invalid timestamp") from None
     if abs(state.now() - timestamp) > TIMESTAMP_TOLERANCE:
         raise ShopeeError("error_param", "Timestamp is expired")
-    base = f"{int(partner_id)}{api_path(request)}{timestamp}"
     shop_id = ""
+    tail = ""
     if level == "shop":
         shop_id = query["shop_id"].strip()
         if not shop_id.isdigit():
             raise ShopeeError("error_param", "Invalid shop_id.")
-        base += f"{query['access_token']}{int(shop_id)}"
-    if not hmac.compare_digest(sign(app.secret, base), query["sign"]):
+        tail = f"{query['access_token']}{int(shop_id)}"
+    bases = [f"{int(partner_id)}{path}{timestamp}{tail}" for path in signed_paths(request)]
+    given = query["sign"]
+    if not any(hmac.compare_digest(sign(app.secret, base), given) for base in bases):
         raise ShopeeError("error_sign", "Wrong sign.")
     call = Call(state, app, query, await _json_body(request))
     if level == "shop":
