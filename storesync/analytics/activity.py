@@ -108,8 +108,16 @@ def describe(
         return _entry(type_, text, "order", number, channel, f"/orders?q={number}")
     if type_ == "stock.pushed":
         pushed, failed = int(data.get("pushed", 0)), int(data.get("failed", 0))
-        text = f"Stock sent to {store_name or 'a store'}{where}: {pushed} listings"
+        items = [i for i in data.get("items") or [] if isinstance(i, dict) and i.get("sku")]
+        named = ", ".join(f"{i['sku']} → {i.get('quantity', '?')}" for i in items)
+        more = pushed - len(items)
+        text = f"Stock sent to {store_name or 'a store'}{where}: " + (
+            named + (f" and {more} more" if more > 0 else "") if named else f"{pushed} listings"
+        )
         text += f", {failed} refused" if failed else ""
+        if len(items) == 1 and pushed == 1:  # one SKU: the entry is about it
+            sku = str(items[0]["sku"])
+            return _entry(type_, text, "sku", sku, channel, f"/inventory?q={sku}")
         return _entry(type_, text, "store", store_name, channel, "/stores")
     if type_ == "sync_job.progress":
         status = str(data.get("status", ""))

@@ -92,6 +92,39 @@ def test_events_of_a_commit_become_activity_naming_order_store_and_channel(
     assert by_kind["sync_job"].text == "Orders sync succeeded for Toko Tiktok on TikTok Shop"
 
 
+def test_a_push_names_its_skus_and_a_push_of_one_is_about_that_sku(engine: Engine) -> None:
+    ctx = _org(engine)
+    store_id = _store(engine, ctx)
+    many = [{"sku": f"KAOS-{n}", "quantity": n} for n in (1, 2, 3)]
+
+    _publish(
+        engine,
+        ctx,
+        ("stock.pushed", {"store_id": str(store_id), "pushed": 5, "failed": 0, "items": many}),
+    )
+    _publish(
+        engine,
+        ctx,
+        (
+            "stock.pushed",
+            {"store_id": str(store_id), "pushed": 1, "failed": 0, "items": [many[0]]},
+        ),
+    )
+
+    one, several = _feed(engine, ctx)[:2]  # newest first
+    assert several.text == (
+        "Stock sent to Toko Tiktok on TikTok Shop: KAOS-1 → 1, KAOS-2 → 2, KAOS-3 → 3 and 2 more"
+    )
+    assert (several.subject_type, several.link) == ("store", "/stores")
+    assert one.text == "Stock sent to Toko Tiktok on TikTok Shop: KAOS-1 → 1"
+    assert (one.subject_type, one.subject, one.channel, one.link) == (
+        "sku",
+        "KAOS-1",
+        "tiktok",
+        "/inventory?q=KAOS-1",
+    )
+
+
 def test_an_oversold_notification_names_its_sku_and_links_to_inventory(engine: Engine) -> None:
     ctx = _org(engine)
     with session_scope(ctx, engine=engine) as session:

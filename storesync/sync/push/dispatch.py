@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # Rows claimed, pushed and recorded together: big enough that the adapter fills its parallel
 # calls, small enough that a crash leaves little unrecorded and one lease covers the push.
 SUB_BATCH = 200
+NAMED_ITEMS = 3  # pushed listings named in a `stock.pushed` event
 
 
 @dataclass
@@ -94,6 +95,7 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
                 LISTINGS.c.id,
                 LISTINGS.c.platform_item_id,
                 LISTINGS.c.platform_model_id,
+                LISTINGS.c.platform_sku,
                 LISTINGS.c.last_pushed_quantity,
                 LISTINGS.c.raw,
             ).where(LISTINGS.c.id.in_([c.listing_id for c in claimed]))
@@ -207,7 +209,16 @@ async def _push(
             session,
             ctx.organization_id,
             "stock.pushed",
-            {"store_id": str(store_id), "pushed": len(pushed), "failed": len(failed)},
+            {
+                "store_id": str(store_id),
+                "pushed": len(pushed),
+                "failed": len(failed),
+                # the first few, so the activity feed can name what moved
+                "items": [
+                    {"sku": ln.platform_sku, "quantity": c.quantity}
+                    for c, ln in pushed[:NAMED_ITEMS]
+                ],
+            },
         )
     report.pushed += len(pushed)
     report.failed += len(failed)
