@@ -73,19 +73,30 @@ def record_activity(
 
 
 def prune(session: Session, *, organization_id: uuid.UUID, keep: int = KEEP) -> int:
-    """Delete the organization's entries older than its newest `keep`; returns how many."""
-    newest = (
+    """Delete the organization's entries older than its newest `keep`; returns how many.
+
+    Every committing change prunes, so on PostgreSQL the old rows another transaction is
+    deleting right now are skipped (`SKIP LOCKED`), not waited for: that transaction removes
+    them, and the next prune takes any it left. Waiting here queued every order of an
+    organization behind the others' commits (p99 1.3 s instead of 0.17 s at 50 orders/s in
+    `bench/propagation.py --mode postgres`)."""
+    older = (
         sa.select(ACTIVITY.c.id)
         .where(ACTIVITY.c.organization_id == organization_id)
         .order_by(ACTIVITY.c.created_at.desc(), ACTIVITY.c.id.desc())
-        .limit(keep)
+        .offset(keep)
     )
-    result = session.execute(
+    if session.get_bind().dialect.name == "postgresql":
+        older = older.with_for_update(skip_locked=True)
+    ids = list(session.execute(older).scalars())
+    if not ids:
+        return 0
+    session.execute(
         sa.delete(ACTIVITY).where(
-            ACTIVITY.c.organization_id == organization_id, ACTIVITY.c.id.not_in(newest)
+            ACTIVITY.c.organization_id == organization_id, ACTIVITY.c.id.in_(ids)
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(ids)
 
 
 def describe(

@@ -195,3 +195,41 @@ def test_each_entry_links_to_what_it_names_and_other_events_write_nothing() -> N
     entries = [activity.describe("order.created", {"platform_order_id": str(n)}) for n in range(3)]
     assert [e["link"] for e in entries if e] == ["/orders?q=0", "/orders?q=1", "/orders?q=2"]
     assert activity.describe("stock.changed", {}) is None
+
+
+@pytest.mark.postgres
+def test_a_prune_never_waits_for_another_transactions_prune(app_engine: Engine) -> None:
+    """Two changes committing at once both prune: the second skips the rows the first is
+    deleting instead of waiting for its commit (a wait would queue every order behind it)."""
+    ctx = _org(app_engine)
+    _publish(
+        app_engine,
+        ctx,
+        *[("order.created", {"platform_order_id": f"A{n:03d}"}) for n in range(activity.KEEP)],
+    )
+    with session_scope(ctx, engine=app_engine) as first:
+        first.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+        activity.record_activity(
+            first,
+            organization_id=ctx.organization_id,
+            events=[("order.created", {"platform_order_id": f"B{n}"}) for n in range(5)],
+        )  # inserts 5 and deletes (locks) the 5 oldest, not committed yet
+        with session_scope(ctx, engine=app_engine) as second:
+            second.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            # Without SKIP LOCKED this would wait for `first` and fail on the lock timeout.
+            activity.record_activity(
+                second,
+                organization_id=ctx.organization_id,
+                events=[("order.created", {"platform_order_id": "C0"})],
+            )
+
+    with session_scope(ctx, engine=app_engine) as session:
+        stored = session.execute(
+            sa.select(sa.func.count()).where(
+                activity.ACTIVITY.c.organization_id == ctx.organization_id
+            )
+        ).scalar_one()
+    # Both committed; at most the one row the second could not take is left over, for the next.
+    assert activity.KEEP <= stored <= activity.KEEP + 1
+    subjects = {e.subject for e in _feed(app_engine, ctx)}
+    assert {"B0", "B4", "C0"} <= subjects
