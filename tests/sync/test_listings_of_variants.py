@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from storesync.catalog import service as catalog
 from storesync.db import session_scope
-from storesync.sync.listings.of_variants import listings_of_variants
+from storesync.sync.listings.service import listings_of_variants
 from storesync.tenancy.context import RequestContext
 from storesync.ui.state.product_editor.views import list_extras, listing_rows
 from tests.channels.conftest import sandbox_settings

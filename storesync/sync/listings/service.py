@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -221,6 +221,25 @@ def get_listing(session: Session, *, ctx: RequestContext, listing_id: uuid.UUID)
     if row is None:
         raise NotFound("listing", listing_id)
     return _dto(row)
+
+
+def listings_of_variants(
+    session: Session, *, ctx: RequestContext, variant_ids: Sequence[uuid.UUID]
+) -> list[ListingDTO]:
+    """The channel listings linked to any of `variant_ids` (a product's, a page of products'):
+    where each is sold and in what state, by store then title. Needs READ."""
+    ctx.require(Permission.READ)
+    if not variant_ids:
+        return []
+    rows = session.execute(
+        _listing_query()
+        .where(
+            LISTINGS.c.organization_id == ctx.organization_id,
+            LISTINGS.c.variant_id.in_(list(variant_ids)),
+        )
+        .order_by(LISTINGS.c.store_id, LISTINGS.c.title, LISTINGS.c.id)
+    ).all()
+    return [_dto(row) for row in rows]
 
 
 def _set_match(

@@ -23,8 +23,8 @@ from storesync.catalog.schemas import (
 from storesync.core.errors import ValidationFailed
 from storesync.inventory import service as inventory
 from storesync.stores import service as stores
-from storesync.sync.listings.of_variants import listings_of_variants
 from storesync.sync.listings.schemas import ListingDTO
+from storesync.sync.listings.service import listings_of_variants
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import money
 
