@@ -421,7 +421,12 @@ def settings_page() -> rx.Component:
                 SettingsState.organization["timezone"],
                 id="settings-org-detail",
             ),
-            rx.cond(may(Permission.MANAGE_SETTINGS), _organization_form()),
+            rx.cond(
+                # drawn once the organization is here: its arrival would redraw the form and
+                # drop what was typed
+                may(Permission.MANAGE_SETTINGS) & (SettingsState.organization["name"] != ""),
+                _organization_form(),
+            ),
             width="100%",
             margin_bottom="1rem",
         ),
