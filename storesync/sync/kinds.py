@@ -22,6 +22,7 @@ from storesync.sync.jobs.runner import JobKinds, JobRun, as_result, prefixed
 from storesync.sync.jobs.schemas import JobKind
 from storesync.sync.jobs.service import param_instant
 from storesync.sync.listings import service as listings
+from storesync.sync.prices import service as prices
 from storesync.sync.push import inventory
 from storesync.sync.push.outbox import LISTINGS, OUTBOX
 
@@ -46,6 +47,16 @@ async def _inventory(run: JobRun) -> Any:
         settings=run.settings,
         engine=run.engine,
         variant_ids=[uuid.UUID(v) for v in variant_ids] if variant_ids else None,
+        progress=run.sink,
+    )
+
+
+async def _prices(run: JobRun) -> Any:
+    return await prices.push_prices(
+        ctx=run.ctx,
+        store_id=run.store_id,
+        settings=run.settings,
+        engine=run.engine,
         progress=run.sink,
     )
 
@@ -176,6 +187,13 @@ COUNTS: dict[JobKind, tuple[tuple[str, str], ...]] = {
         ("push failed", "stock.failed"),
     ),
     JobKind.SHIPMENTS: (("arranged", "arranged"), ("failed", "failed")),
+    JobKind.PRICES: (
+        ("listings checked", "checked"),
+        ("updated", "updated"),
+        ("already right", "unchanged"),
+        ("not sent", "refused"),
+        ("failed", "failed"),
+    ),
 }
 
 
@@ -259,6 +277,8 @@ def _failures(kind: JobKind, run: JobRun, result: dict[str, Any]) -> list[dict[s
         return _push_failures(run)
     if kind is JobKind.SHIPMENTS:
         return _shipment_failures(result)
+    if kind is JobKind.PRICES:
+        return [f for f in result.get("failures") or [] if isinstance(f, dict)]
     return []
 
 
@@ -284,6 +304,7 @@ JOB_KINDS = JobKinds(
             (JobKind.RECONCILE, _reconcile),
             (JobKind.BACKFILL, _backfill),
             (JobKind.SHIPMENTS, _shipments),
+            (JobKind.PRICES, _prices),
         )
     },
     on_store_failure=backfill.note_failure,

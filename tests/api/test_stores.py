@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from storesync import settings as settings_module
+from storesync.catalog.models import ProductVariant
 from storesync.channels.models import ChannelListing, Store
 from storesync.core.models import table_of
 from storesync.db import session_scope
@@ -354,3 +356,52 @@ def test_a_key_without_listings_write_or_a_viewer_changes_nothing(world: ApiWorl
     assert world.api.get(f"/listings/{listing}", key=read_only).status_code == 200
     row = listing_row(world, listing)
     assert (row.match_status, row.variant_id) == ("unmatched", None)
+
+
+# -- prices --------------------------------------------------------------------------------------
+
+
+def test_a_price_rule_is_previewed_refused_below_its_floor_then_saved_with_its_push(
+    world: ApiWorld,
+) -> None:
+    store = add_store(world, "Toko")
+    variant = add_product(world.engine, world.ctx, "Kaos", [("K-1", "")])["K-1"]
+    add_listing(world, store, "K-1", variant_id=variant)
+    with session_scope(world.ctx, engine=world.engine) as session:
+        session.execute(
+            sa.update(table_of(ProductVariant))
+            .where(table_of(ProductVariant).c.id == variant)
+            .values(price=Decimal("1000"), cost=Decimal("1050"))
+        )
+    viewer, read_only = world.key("write", role="viewer"), world.key("stores:read")
+
+    default = world.api.get(f"/stores/{store}/price-rule")
+    preview = world.api.post(f"/stores/{store}/price-rule/preview", json={"markup_percent": "10"})
+    refused = world.api.put(
+        f"/stores/{store}/price-rule", json={"markup_percent": "0", "floor": "100"}
+    )
+    after_refusal = world.api.get(f"/stores/{store}/price-rule")
+    not_allowed = [
+        world.api.put(f"/stores/{store}/price-rule", json={"markup_percent": "10"}, key=key)
+        for key in (viewer, read_only)
+    ]
+    jobs_before = world.count(SyncJob)
+    saved = world.api.put(f"/stores/{store}/price-rule", json={"markup_percent": "10", "add": "5"})
+
+    assert default.json()["description"] == "master price"
+    assert [(r["sku"], r["new"], r["problem"]) for r in preview.json()] == [("K-1", "1100", "")]
+    assert refused.status_code == 422
+    assert refused.json()["details"] == {"field": "floor", "sku": "K-1"}
+    assert "K-1 would be priced 1000, below cost + floor (1150)" in refused.json()["message"]
+    assert after_refusal.json() == default.json()  # nothing saved
+    assert [(r.status_code, r.json()["code"]) for r in not_allowed] == [
+        (403, "permission_denied"),
+        (403, "scope_missing"),
+    ]
+    assert saved.status_code == 200, saved.json()
+    assert saved.json()["description"] == "master price + 10 % + 5"
+    assert saved.json()["push_queued"] is True
+    assert world.count(SyncJob) == jobs_before + 1
+    with session_scope(world.ctx, engine=world.engine) as session:
+        kinds = session.execute(sa.select(SyncJob.kind)).scalars().all()  # type: ignore[call-overload]
+    assert "prices" in kinds

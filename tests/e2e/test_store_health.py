@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +332,53 @@ def test_suggestions_show_the_product_and_accept_only_above_the_threshold(
     wait_text(page, "[data-sonner-toast]", "linked to the suggested variant")
     page.wait_for_function("s => !document.querySelector(s)", arg=sure)
     assert page.locator(doubtful).count() == 1
+
+
+def test_a_price_rule_is_previewed_then_saved_and_reaches_the_channel(
+    running_app: str, browser: Any, merchant: Merchant, screenshots: Path
+) -> None:
+    base = running_app
+    listed = {
+        row["sku"]: Decimal(row["price"])
+        for row in sandbox_http.get(
+            f"{_control(base)}/listings",
+            params={"platform": "shopee", "shop_id": merchant.shop_id},
+        ).json()
+        if row["sku"]
+    }
+    page = new_page(browser)
+    sign_in(page, base, merchant.email, PASSWORD)
+    _open(page, base, "/stores", "Stores")
+    page.fill(f"{CARD} .price-markup-percent input", "10")
+    page.click(f"{CARD} .price-preview")
+    page.wait_for_selector(f"{CARD} .price-row")
+
+    # The preview: each linked listing's channel price now and the rule's (master x 1.1, whole
+    # rupiah). The master prices were imported from the channel, so they are the same now.
+    row = page.locator(f"{CARD} .price-row").first
+    sku = row.get_attribute("data-sku") or ""
+    wanted = (listed[sku] * Decimal("1.1")).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    assert f"IDR {listed[sku]:,.0f} → IDR {wanted:,.0f}" in row.inner_text()
+    assert _sandbox_price(base, merchant.shop_id, sku) == listed[sku]  # nothing sent yet
+    assert_accessible(page, "a price preview")
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(screenshots / f"stores-prices-{width}.png"), full_page=True)
+        assert no_horizontal_scroll(page)
+
+    page.click("#price-save")
+    wait_text(page, "[data-sonner-toast]", "price rule saved")
+    wait_text(page, f"{CARD} .price-rule", "master price + 10 %")
+    # The push is a sync job: the sandbox shows its result within seconds.
+    for _ in range(60):
+        if _sandbox_price(base, merchant.shop_id, sku) == wanted:
+            break
+        page.wait_for_timeout(500)
+    assert _sandbox_price(base, merchant.shop_id, sku) == wanted
+
+
+def _sandbox_price(base: str, shop_id: str, sku: str) -> Decimal:
+    rows = sandbox_http.get(
+        f"{_control(base)}/listings", params={"platform": "shopee", "shop_id": shop_id}
+    ).json()
+    return next(Decimal(r["price"]) for r in rows if r["sku"] == sku)

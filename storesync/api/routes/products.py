@@ -23,6 +23,7 @@ from storesync.catalog.schemas import (
 )
 from storesync.core.pagination import MAX_PAGE_SIZE, Page
 from storesync.db import session_scope, writing
+from storesync.sync.prices import service as prices
 from storesync.tenancy.api_keys import ApiCaller
 
 router = APIRouter(prefix="/products", tags=["products"])
@@ -118,8 +119,13 @@ def create_variant(caller: Write, product_id: uuid.UUID, body: VariantInput) -> 
     responses=documented(400, 404, 409, 413, 422),
 )
 def update_variant(caller: Write, variant_id: uuid.UUID, body: VariantUpdate) -> VariantDTO:
+    """A given `price` is sent on to every channel that sells the variant (each store's price
+    push is queued, and reads the store's price rule when it runs)."""
     with writing(caller.ctx) as session:
-        return catalog.update_variant(session, ctx=caller.ctx, variant_id=variant_id, changes=body)
+        saved = catalog.update_variant(session, ctx=caller.ctx, variant_id=variant_id, changes=body)
+        if "price" in body.model_fields_set:
+            prices.start_pushes_for(session, ctx=caller.ctx, variant_ids=[variant_id])
+        return saved
 
 
 @router.post("/bulk", response_model=BulkResult, responses=documented(400, 409, 413, 422))

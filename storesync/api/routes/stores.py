@@ -1,10 +1,11 @@
 """Stores and their listings: the connected stores (one, its health checked on the marketplace
-now, its metrics) and the listing review queue (store, match status, search; keyset pages) with
-link, unlink and ignore."""
+now, its metrics, its price rule previewed and saved) and the listing review queue (store, match
+status, search; keyset pages) with link, unlink and ignore."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -18,12 +19,16 @@ from storesync.db import session_scope, writing
 from storesync.stores import service as stores
 from storesync.sync.listings import service as listings
 from storesync.sync.listings.schemas import ListingDTO
+from storesync.sync.prices import service as prices
+from storesync.sync.prices.rules import PriceRule, parse_rule
+from storesync.sync.prices.service import PricedListing
 from storesync.tenancy.api_keys import ApiCaller
 
 router = APIRouter()
 ReadStores = Annotated[ApiCaller, reader("stores")]
 ReadListings = Annotated[ApiCaller, reader("listings")]
 WriteListings = Annotated[ApiCaller, writer("listings")]
+WriteStores = Annotated[ApiCaller, writer("stores")]
 
 
 class ListingLink(BaseModel):
@@ -155,3 +160,82 @@ def ignore_listing(caller: WriteListings, listing_id: uuid.UUID) -> ListingDTO:
     """Keep the listing out of matching, stock sync and the review queue."""
     with writing(caller.ctx) as session:
         return listings.ignore_listing(session, ctx=caller.ctx, listing_id=listing_id)
+
+
+# -- prices --------------------------------------------------------------------------------------
+
+
+class PriceRuleIn(BaseModel):
+    """master price x (1 + markup_percent / 100) + add, rounded the currency's way; a listing
+    it would price below its variant's cost + floor is refused, named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    markup_percent: Decimal = Decimal(0)
+    add: Decimal = Decimal(0)
+    floor: Decimal = Decimal(0)
+
+    def rule(self) -> PriceRule:
+        return parse_rule(self.model_dump())
+
+
+class PriceRuleOut(BaseModel):
+    markup_percent: Decimal
+    add: Decimal
+    floor: Decimal
+    description: str
+    push_queued: bool = False
+
+
+def _rule_out(rule: PriceRule, queued: bool = False) -> PriceRuleOut:
+    return PriceRuleOut(
+        markup_percent=rule.markup_percent,
+        add=rule.add,
+        floor=rule.floor,
+        description=rule.describe(),
+        push_queued=queued,
+    )
+
+
+@router.get(
+    "/stores/{store_id}/price-rule",
+    response_model=PriceRuleOut,
+    tags=["stores"],
+    responses=documented(404),
+)
+def get_price_rule(caller: ReadStores, store_id: uuid.UUID) -> PriceRuleOut:
+    """The store's price rule (the master price as it is, until one is saved)."""
+    with session_scope(caller.ctx) as session:
+        return _rule_out(prices.get_rule(session, ctx=caller.ctx, store_id=store_id))
+
+
+@router.post(
+    "/stores/{store_id}/price-rule/preview",
+    response_model=list[PricedListing],
+    tags=["stores"],
+    responses=documented(404, 422),
+)
+def preview_price_rule(
+    caller: ReadStores, store_id: uuid.UUID, body: PriceRuleIn
+) -> list[PricedListing]:
+    """What the rule would send: each linked listing's channel price now and the rule's, with
+    why a price would not be sent (`problem`). Saves nothing."""
+    with session_scope(caller.ctx) as session:
+        return prices.preview(session, ctx=caller.ctx, store_id=store_id, rule=body.rule())
+
+
+@router.put(
+    "/stores/{store_id}/price-rule",
+    response_model=PriceRuleOut,
+    tags=["stores"],
+    responses=documented(404, 409, 422),
+)
+def save_price_rule(caller: WriteStores, store_id: uuid.UUID, body: PriceRuleIn) -> PriceRuleOut:
+    """Keep the rule and queue the price push (a `prices` sync job; `push_queued` false when
+    one is already queued or running: it reads the rule when it runs). Refused (422, naming the
+    listing's SKU in `details.sku`) when a listing would go below its cost + floor."""
+    rule = body.rule()
+    with writing(caller.ctx) as session:
+        prices.save_rule(session, ctx=caller.ctx, store_id=store_id, rule=rule)
+        queued = prices.start_push(session, ctx=caller.ctx, store_id=store_id)
+    return _rule_out(rule, queued)

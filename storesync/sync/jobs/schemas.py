@@ -20,6 +20,7 @@ class JobKind(StrEnum):
     RECONCILE = "reconcile"  # compare channel stock with ours and repair drift
     BACKFILL = "backfill"  # after an outage: the gap's orders, then stock re-pushed
     SHIPMENTS = "shipments"  # arrange the shipment of the given orders, and fetch their labels
+    PRICES = "prices"  # send the store's price rule's prices for its linked listings
 
 
 class JobStatus(StrEnum):
@@ -55,6 +56,7 @@ _ALLOWED = {
     JobKind.RECONCILE: set(),
     JobKind.BACKFILL: {"since", "until"},
     JobKind.SHIPMENTS: {"order_ids", "method", "address_id", "slot_id", "branch_id"},
+    JobKind.PRICES: set(),
 }
 MAX_SHIPMENT_ORDERS = 500
 

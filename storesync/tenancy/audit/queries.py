@@ -10,8 +10,9 @@ Actions (`action`, on `entity_type`), written by the services a person or API ke
   SKU, location and reason), `location.create`;
 - orders and fulfilment: `order.status`, `order.cancel`, `order.ship`, `order.tracking`,
   `order.arrange`, `order.label_print`, `return.resolve`;
-- stores and listings: `store.connect`, `store.disconnect`, `store.allocation`, `listing.link`,
-  `listing.unlink`, `listing.ignore`, `job.start`, `job.cancel`, `job.retry`;
+- stores and listings: `store.connect`, `store.disconnect`, `store.allocation`,
+  `store.price_rule`, `listing.link`, `listing.unlink`, `listing.ignore`, `job.start`,
+  `job.cancel`, `job.retry`;
 - the organization: `member.role`, `member.remove`, `api_key.create`, `api_key.revoke`,
   `organization.update`, `webhook.create`, `webhook.delete`, `webhook.resume`.
 
@@ -72,6 +73,7 @@ ACTIONS: dict[str, str] = {
     "store.connect": "connected a store",
     "store.disconnect": "disconnected a store",
     "store.allocation": "changed a store's stock allocation",
+    "store.price_rule": "changed a store's price rule",
     "listing.link": "linked a listing",
     "listing.unlink": "unlinked a listing",
     "listing.ignore": "ignored a listing",

@@ -54,6 +54,87 @@ def _allocation_form(store: rx.Var[dict[str, str]]) -> rx.Component:
     )
 
 
+def _price_input(store: rx.Var[dict[str, str]], label: str, name: str) -> list[rx.Component]:
+    field_id = name + "-" + store["id"]
+    return [
+        field_label(label, field_id, size="1"),
+        rx.input(
+            id=field_id,
+            name=name,
+            default_value=store["price_" + name],
+            width="5rem",
+            size="1",
+            input_mode="decimal",
+            class_name="price-" + name.replace("_", "-"),
+        ),
+    ]
+
+
+def _price_form(store: rx.Var[dict[str, str]]) -> rx.Component:
+    """The store's price rule: master price x (1 + markup %) + amount, never below cost +
+    floor; previewed before it is saved."""
+    return rx.form(
+        rx.flex(
+            rx.input(type="hidden", name="store_id", value=store["id"]),
+            *_price_input(store, "Markup %", "markup_percent"),
+            *_price_input(store, "Plus", "add"),
+            *_price_input(store, "Floor over cost", "floor"),
+            rx.button(
+                "Preview prices",
+                size="1",
+                type="submit",
+                variant="soft",
+                class_name="price-preview",
+            ),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        on_submit=StoresState.preview_prices,
+        reset_on_submit=False,
+    )
+
+
+def _price_preview() -> rx.Component:
+    """The previewed rule's old and new price per listing, and the button that keeps it."""
+    return rx.vstack(
+        rx.text(StoresState.price_preview_note, size="1", class_name="price-preview-note"),
+        rx.box(
+            rx.foreach(
+                StoresState.price_preview,
+                lambda row: rx.flex(
+                    rx.text(row["sku"], size="1", weight="medium", overflow_wrap="anywhere"),
+                    rx.text(row["old"], " → ", row["new"], size="1", white_space="nowrap"),
+                    rx.cond(
+                        row["problem"] != "",
+                        rx.text(row["problem"], size="1", color_scheme="red"),
+                    ),
+                    justify="between",
+                    gap="2",
+                    wrap="wrap",
+                    class_name="price-row",
+                    custom_attrs={"data-sku": row["sku"]},
+                ),
+            ),
+            max_height="16rem",
+            overflow_y="auto",
+            width="100%",
+            tab_index=0,  # a scrolled list the keyboard can reach
+            custom_attrs={"role": "region", "aria-label": "Price preview"},
+        ),
+        rx.flex(
+            rx.button(
+                "Save and send prices", size="1", on_click=StoresState.save_prices, id="price-save"
+            ),
+            rx.button("Close", size="1", variant="soft", on_click=StoresState.close_price_preview),
+            spacing="2",
+        ),
+        width="100%",
+        spacing="2",
+        class_name="price-preview-panel",
+    )
+
+
 def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -137,6 +218,15 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
                 wrap="wrap",
             ),
             rx.cond(may(Permission.MANAGE_STORES), _allocation_form(store)),
+            rx.text(
+                "Prices: ",
+                store["price_rule"],
+                size="1",
+                color_scheme="gray",
+                class_name="price-rule",
+            ),
+            rx.cond(may(Permission.MANAGE_STORES), _price_form(store)),
+            rx.cond(StoresState.price_preview_of == store["id"], _price_preview()),
             spacing="2",
         ),
         width="100%",

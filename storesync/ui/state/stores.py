@@ -1,4 +1,5 @@
-"""Stores: connect a marketplace (the OAuth round trip), health, import products, disconnect."""
+"""Stores: connect a marketplace (the OAuth round trip), health, import products, disconnect,
+the stock allocation and the price rule (previewed, then saved and sent)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from storesync.stores import service as stores
 from storesync.stores.routes import callback_url
 from storesync.sync.health import trouble
 from storesync.sync.jobs import service as jobs
+from storesync.sync.prices import service as prices
+from storesync.sync.prices.rules import parse_rule
 from storesync.tenancy.auth import sessions
 from storesync.tenancy.context import RequestContext
-from storesync.ui.format import label, when
+from storesync.ui.format import label, money, when
 from storesync.ui.state.page import PageState
 
 PLATFORMS = ("shopee", "tiktok")
@@ -46,6 +49,10 @@ class StoresState(PageState):
     MISSING: ClassVar[str] = "that store is not available"
     stores: list[dict[str, str]] = []
     notice: str = ""
+    price_preview: list[dict[str, str]] = []  # the previewed rule's prices, first PREVIEW_ROWS
+    price_preview_of: str = ""  # the store they are for
+    price_preview_note: str = ""
+    _previewed_rule: dict[str, str] = {}
 
     @rx.event
     def load(self):
@@ -63,7 +70,10 @@ class StoresState(PageState):
         products = jobs.latest_job(session, ctx=ctx, store_id=store.id, kind="products")
         share = allocation.get_allocation(session, ctx=ctx, store_id=store.id)
         condition = stores.store_condition(session, ctx=ctx, store_id=store.id)
+        rule = prices.get_rule(session, ctx=ctx, store_id=store.id)
         return {
+            **{f"price_{k}": v for k, v in rule.as_settings().items()},
+            "price_rule": rule.describe(),
             "share": f"{share.share_percent.normalize():f}",
             "buffer": str(share.buffer),
             "allocation": _allocation_text(f"{share.share_percent.normalize():f}", share.buffer),
@@ -175,6 +185,57 @@ class StoresState(PageState):
         )
 
     @rx.event
+    def preview_prices(self, form_data: dict[str, str]):
+        """What the rule in the form would send: old and new price per linked listing."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            store_id = uuid.UUID(form_data.get("store_id", ""))
+            rule = parse_rule(dict(form_data))
+            with self._session(ctx) as session:
+                rows = prices.preview(session, ctx=ctx, store_id=store_id, rule=rule)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error(self.MISSING, id="toast-error")
+        self.price_preview = [_preview_row(r) for r in rows[:PREVIEW_ROWS]]
+        self.price_preview_of = str(store_id)
+        self._previewed_rule = rule.as_settings()
+        below = sum(1 for r in rows if r.problem)
+        self.price_preview_note = (
+            f"{len(rows)} linked listings" + (f", {below} not sent (see why)" if below else "")
+            if rows
+            else "No linked listings to price yet."
+        )
+        return None
+
+    @rx.event
+    def save_prices(self):
+        """Keep the previewed rule and send its prices (a sync job on the Sync page). A rule
+        that would price a listing below its floor is refused, naming it. Needs
+        MANAGE_STORES."""
+        ctx = self._ctx()
+        if ctx is None:
+            return rx.redirect("/signin")
+        try:
+            store_id, rule = uuid.UUID(self.price_preview_of), parse_rule(self._previewed_rule)
+            with self._writing(ctx) as session:
+                prices.save_rule(session, ctx=ctx, store_id=store_id, rule=rule)
+                prices.start_push(session, ctx=ctx, store_id=store_id)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error("preview the prices first", id="toast-error")
+        self.price_preview, self.price_preview_of, self._previewed_rule = [], "", {}
+        self._load(ctx)
+        return rx.toast.success("price rule saved: sending the prices", id="toast-success")
+
+    @rx.event
+    def close_price_preview(self):
+        self.price_preview, self.price_preview_of, self._previewed_rule = [], "", {}
+
+    @rx.event
     async def check_health(self, store_id: str):
         """Ask the marketplace now: token valid, reachable, latency."""
         ctx = self._ctx()
@@ -193,3 +254,16 @@ class StoresState(PageState):
         platform = next((s["platform"] for s in self.stores if s["id"] == store_id), "")
         code, message = trouble.split_detail(health.detail)
         return rx.toast.error(trouble.plain_words(platform, code, message), id="toast-health")
+
+
+PREVIEW_ROWS = 50
+
+
+def _preview_row(r: prices.PricedListing) -> dict[str, str]:
+    return {
+        "sku": r.sku,
+        "title": r.title,
+        "old": money(r.old, r.currency) if r.old is not None else "not known",
+        "new": money(r.new, r.currency) if r.new is not None else "",
+        "problem": r.problem,
+    }

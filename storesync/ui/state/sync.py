@@ -16,7 +16,7 @@ from storesync.ui.state.page import PageState
 from storesync.ui.state.paging import Paging
 
 PAGE_SIZE = 20
-KINDS = ("orders", "inventory", "products", "reconcile")
+KINDS = ("orders", "inventory", "products", "reconcile", "prices")
 
 
 def _counts(result: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import reflex as rx
@@ -16,6 +17,7 @@ from storesync.catalog.content import images as catalog_images
 from storesync.catalog.schemas import ProductDTO, ProductUpdate, VariantInput
 from storesync.core.errors import AppError
 from storesync.db import writing
+from storesync.sync.prices import service as prices
 from storesync.tenancy.context import RequestContext
 from storesync.ui.state.product_editor.views import (
     decimal_field,
@@ -167,14 +169,10 @@ class ProductEditorState(ProductsState):
                 ),
                 "variant added",
             )
+        was, vid = self.variant.get("price_input", ""), uuid.UUID(variant_id)
         return self._save(
             form_data,
-            lambda session, ctx: catalog.update_variant(
-                session,
-                ctx=ctx,
-                variant_id=uuid.UUID(variant_id),
-                changes=variant_changes(form_data),
-            ),
+            lambda session, ctx: _update_variant(session, ctx, vid, form_data, was),
             "variant saved",
         )
 
@@ -284,6 +282,19 @@ class ProductEditorState(ProductsState):
         self._show_product(product)
         self._load(ctx)
         return rx.toast.success(done, id="toast-success") if done else None
+
+
+def _update_variant(
+    session: Any, ctx: RequestContext, variant_id: uuid.UUID, form: dict[str, str], was: str
+) -> None:
+    """Save the variant; a new master price goes to every channel that sells it (the stores'
+    price pushes are queued in the same transaction)."""
+    saved = catalog.update_variant(
+        session, ctx=ctx, variant_id=variant_id, changes=variant_changes(form)
+    )
+    before = Decimal(was) if was else None
+    if saved.price != before:
+        prices.start_pushes_for(session, ctx=ctx, variant_ids=[variant_id])
 
 
 def _add_image(ctx: RequestContext, product_id: uuid.UUID, data: bytes) -> ProductDTO:

@@ -1,0 +1,1 @@
+"""Price sync: a store's price rule, its preview, and pushing the prices it gives."""
