@@ -376,6 +376,24 @@ def test_a_price_rule_is_previewed_then_saved_and_reaches_the_channel(
         page.wait_for_timeout(500)
     assert _sandbox_price(base, merchant.shop_id, sku) == wanted
 
+    # A new master price in the product editor reaches the channel through the rule.
+    _open(page, base, "/products", "Products")
+    page.fill("#product-search", sku)
+    page.press("#product-search", "Enter")
+    product = page.locator(".product-row", has_text=sku).first
+    product.wait_for()
+    product.locator(".edit-product").click()
+    page.click(f".edit-variant[data-sku='{sku}']")
+    page.wait_for_selector("#variant-form")
+    page.fill("#field-price", "200000")
+    page.click("#variant-save")
+    wait_text(page, "[data-sonner-toast]", "variant saved")
+    for _ in range(60):
+        if _sandbox_price(base, merchant.shop_id, sku) == Decimal("220000"):
+            break
+        page.wait_for_timeout(500)
+    assert _sandbox_price(base, merchant.shop_id, sku) == Decimal("220000")
+
 
 def _sandbox_price(base: str, shop_id: str, sku: str) -> Decimal:
     rows = sandbox_http.get(
