@@ -266,15 +266,20 @@ def test_signed_calls_are_accepted_and_every_flaw_is_refused(client: Client) -> 
     assert _error(in_query) == (401, 105002)
 
 
-def test_the_signature_covers_the_path_without_the_sandbox_prefix(client: Client) -> None:
-    params = {"app_key": client.app_key, "timestamp": str(int(time.time()))}
-    params["sign"] = tts_sign(client.app_secret, "/tiktok/authorization/202309/shops", params)
-    response = client.http.get(
-        client.base + "/authorization/202309/shops",
-        params=params,
-        headers={"x-tts-access-token": client.access_token},
-    )
-    assert _error(response) == (401, 106001)
+def test_the_signature_covers_the_platform_path_or_the_whole_path_sent(client: Client) -> None:
+    """The platform's path, or the path as sent with the sandbox's mount prefix (what a client
+    given the sandbox's base URL signs); any other path is refused."""
+    answers = {}
+    for signed in ("/tiktok/authorization/202309/shops", "/elsewhere/authorization/202309/shops"):
+        params = {"app_key": client.app_key, "timestamp": str(int(time.time()))}
+        params["sign"] = tts_sign(client.app_secret, signed, params)
+        answers[signed] = client.http.get(
+            client.base + "/authorization/202309/shops",
+            params=params,
+            headers={"x-tts-access-token": client.access_token},
+        )
+    assert answers["/tiktok/authorization/202309/shops"].json()["code"] == 0
+    assert _error(answers["/elsewhere/authorization/202309/shops"]) == (401, 106001)
 
 
 def test_unknown_paths_answer_the_envelope(client: Client) -> None:
