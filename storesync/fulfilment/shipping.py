@@ -28,7 +28,7 @@ from storesync.core.errors import AppError, ErrorType, ValidationFailed
 from storesync.db import session_scope
 from storesync.fulfilment import labels, refs
 from storesync.fulfilment.schemas import OrderOutcome
-from storesync.inventory.items import touch
+from storesync.inventory.items import push_again, touch
 from storesync.orders import service as orders
 from storesync.orders.models import Order, OrderItem
 from storesync.orders.schemas import OrderDTO
@@ -265,6 +265,7 @@ def _push_listings_again(session: Session, ctx: RequestContext, order_id: uuid.U
             )
             .values(last_pushed_quantity=None)
         )
+        push_again(session, listing_ids)  # a push in flight may have left before the restock
     touch(session, [variant_id for _, variant_id in items if variant_id])
 
 

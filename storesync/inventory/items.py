@@ -81,12 +81,20 @@ def _require_owned(
 
 
 STOCK_TOUCHED = "stock_touched"
+LISTINGS_AGAIN = "listings_pushed_again"
 
 
 def touch(session: Session, variant_ids: Iterable[uuid.UUID]) -> None:
     """Record variants whose stock changed in this transaction. The sync engine reads the set at
     commit to queue channel pushes in the same transaction (storesync.sync.push.outbox)."""
     session.info.setdefault(STOCK_TOUCHED, set()).update(variant_ids)
+
+
+def push_again(session: Session, listing_ids: Iterable[uuid.UUID]) -> None:
+    """Ask for these listings to be pushed once more after this transaction even if a push of
+    the same quantity is in flight: the channel changed its own count (a cancellation put units
+    back), so a push sent before that is not the last word. Read at commit by the sync engine."""
+    session.info.setdefault(LISTINGS_AGAIN, set()).update(listing_ids)
 
 
 def change(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -17,6 +18,7 @@ from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import ChannelListing
 from storesync.core.errors import PermissionDenied, ValidationFailed
 from storesync.db import session_scope
+from storesync.inventory import items
 from storesync.inventory import service as inventory
 from storesync.inventory.models import ChannelAllocation
 from storesync.settings import Settings
@@ -249,6 +251,50 @@ def test_queuing_the_quantity_a_row_already_holds_keeps_its_attempts_and_its_fli
             for r in session.execute(sa.select(outbox.OUTBOX))
         }
     assert rows == {shopee: ("pending", 8, 0), tiktok: ("pending", 8, 0)}
+
+
+def test_a_push_asked_again_is_not_swallowed_by_the_same_quantity_in_flight(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    """A cancellation on the marketplace puts units back on the channel's own count; StoreSync
+    asks for its quantity to be pushed again. A push of that quantity already in flight (sent
+    before the channel's restock) must not count as that push."""
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 10)
+    _push_all(w)
+    shopee = w.stores["shopee"]
+    _set(w, 9)
+    with session_scope(w.ctx, engine=w.engine) as session:
+        claimed = dispatch._claim(session, shopee, 200, timedelta(seconds=30))  # in flight
+    assert [(c.quantity, ln.last_pushed_quantity) for c, ln in claimed] == [(9, 10)]
+    listing_id = claimed[0][1].id
+
+    with session_scope(w.ctx, engine=w.engine) as session:  # the cancellation's transaction
+        session.execute(
+            sa.update(outbox.LISTINGS)
+            .where(outbox.LISTINGS.c.id == listing_id)
+            .values(last_pushed_quantity=None)
+        )
+        items.push_again(session, [listing_id])
+        items.touch(session, [w.variant_id])
+    with session_scope(w.ctx, engine=w.engine) as session:  # the in-flight push ends
+        dispatch._record_pushed(session, claimed)
+        dispatch._finish(session, [c for c, _ in claimed], {})
+        row = session.execute(
+            sa.select(outbox.OUTBOX.c.status, outbox.OUTBOX.c.quantity).where(
+                outbox.OUTBOX.c.listing_id == listing_id
+            )
+        ).one()
+        last = session.execute(
+            sa.select(outbox.LISTINGS.c.last_pushed_quantity).where(
+                outbox.LISTINGS.c.id == listing_id
+            )
+        ).scalar_one()
+    assert (tuple(row), last) == (("pending", 9), None)  # asked again, not marked done
+
+    w.models["shopee"].stock = 10  # type: ignore[attr-defined]  # the channel's own restock
+    _push_all(w)
+    assert w.models["shopee"].stock == 9  # type: ignore[attr-defined]
 
 
 def test_allocation_share_and_buffer(

@@ -266,18 +266,24 @@ async def _read_back(
 
 
 def _record_pushed(session: Any, pushed: list[Any]) -> None:
+    """The quantity each listing was sent, unless its last pushed quantity changed since the
+    claim (cleared to ask for another push: `inventory.items.push_again`), which must not be
+    read as already done."""
     now = utcnow()
     if not pushed:
         return
     session.connection().execute(
         sa.update(LISTINGS)
-        .where(LISTINGS.c.id == sa.bindparam("lid"))
+        .where(
+            LISTINGS.c.id == sa.bindparam("lid"),
+            LISTINGS.c.last_pushed_quantity.is_not_distinct_from(sa.bindparam("was")),
+        )
         .values(
             last_pushed_quantity=sa.bindparam("q"),
             channel_quantity=sa.bindparam("q"),
             last_pushed_at=now,
         ),
-        [{"lid": ln.id, "q": c.quantity} for c, ln in pushed],
+        [{"lid": ln.id, "q": c.quantity, "was": ln.last_pushed_quantity} for c, ln in pushed],
     )
 
 

@@ -28,7 +28,7 @@ from storesync.core.clock import utcnow
 from storesync.core.events import Hook, SessionListeners
 from storesync.core.ids import new_id
 from storesync.core.models import table_of
-from storesync.inventory.items import STOCK_TOUCHED
+from storesync.inventory.items import LISTINGS_AGAIN, STOCK_TOUCHED
 from storesync.inventory.models import ChannelAllocation, InventoryItem
 from storesync.settings import Settings, get_settings
 from storesync.sync.models import StockOutbox
@@ -224,6 +224,15 @@ def _queue_pushes(session: Session) -> None:
     touched = session.info.pop(STOCK_TOUCHED, None)
     if touched:
         session.info.setdefault(READY, set()).update(enqueue(session, touched))
+    again = session.info.pop(LISTINGS_AGAIN, None)
+    if again:
+        # A row in flight with the same quantity stays in flight after `enqueue`: send it back to
+        # pending so it is pushed once more (its worker's finish then leaves it pending).
+        session.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.listing_id.in_(sorted(again)), OUTBOX.c.status == "in_progress")
+            .values(status="pending")
+        )
 
 
 def _announce(session: Session) -> None:
@@ -242,6 +251,7 @@ def _forget(session: Session) -> None:
     if session.in_nested_transaction():
         return
     session.info.pop(STOCK_TOUCHED, None)
+    session.info.pop(LISTINGS_AGAIN, None)
     session.info.pop(READY, None)
 
 
