@@ -245,19 +245,19 @@ async def push_prices(
 
 
 def _remember(ctx: RequestContext, engine: Engine | None, sent: list[PricedListing]) -> None:
-    """The channel's price is the one sent: the next push skips it."""
+    """The channel's price is the one sent: the next push skips it (one statement for all)."""
     if not sent:
         return
     with session_scope(ctx, engine=engine) as session:
-        for r in sent:
-            session.execute(
-                sa.update(LISTINGS)
-                .where(
-                    LISTINGS.c.organization_id == ctx.organization_id,
-                    LISTINGS.c.id == r.listing_id,
-                )
-                .values(price=r.new)
+        session.connection().execute(
+            sa.update(LISTINGS)
+            .where(
+                LISTINGS.c.organization_id == ctx.organization_id,
+                LISTINGS.c.id == sa.bindparam("lid"),
             )
+            .values(price=sa.bindparam("new_price")),
+            [{"lid": r.listing_id, "new_price": r.new} for r in sent],
+        )
 
 
 def _decimal(value: Any) -> Decimal | None:
