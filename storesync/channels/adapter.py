@@ -16,11 +16,16 @@ from storesync.channels.schemas import (
     AppCredentials,
     AuthorizedShop,
     Capabilities,
+    CategoryDetail,
+    ChannelCategory,
     ChannelOrder,
     ChannelProduct,
     ChannelReturn,
+    ContentUpdate,
     Credentials,
+    ListingDraft,
     PriceUpdate,
+    PublishedListing,
     PushResult,
     Shipment,
     ShippingLabel,
@@ -28,6 +33,7 @@ from storesync.channels.schemas import (
     ShipRequest,
     ShopHealth,
     StockUpdate,
+    UploadedImage,
 )
 from storesync.core.errors import AppError, ErrorType
 
@@ -130,6 +136,32 @@ class PlatformAdapter(Protocol):
         self, *, since: datetime, until: datetime | None = None
     ) -> AsyncIterator[ChannelReturn]:
         """Returns and refund requests updated in [since, until), with their lines."""
+        ...
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def categories(self) -> list[ChannelCategory]:
+        """The platform's whole category tree for the shop."""
+        ...
+
+    async def category_detail(self, category_id: str) -> CategoryDetail:
+        """The category's attributes (with allowed values), the listing rules the platform
+        enforces there and, on Shopee, the shop's enabled logistics channels."""
+        ...
+
+    async def upload_image(self, data: bytes, filename: str) -> UploadedImage:
+        """Upload one image through the platform's media endpoint."""
+        ...
+
+    async def publish(self, draft: ListingDraft) -> PublishedListing:
+        """Create the listing (Shopee add_item, then init_tier_variation for variants; TikTok
+        create product with SKUs and sales attributes). A refusal raises `AppError` VALIDATION
+        with the platform's message and, where it names one, `details["field"]`."""
+        ...
+
+    async def update_content(self, update: ContentUpdate) -> None:
+        """Change an existing listing's title, description, images, attributes, weight or
+        dimensions (Shopee update_item; TikTok partial edit)."""
         ...
 
     async def setup_webhooks(self, callback_url: str) -> None: ...

@@ -247,6 +247,130 @@ class ChannelReturn(DTO):
     updated_at: datetime
 
 
+# -- publishing --------------------------------------------------------------------------------
+
+
+class ChannelCategory(DTO):
+    """One node of a platform's category tree; only leaves take listings."""
+
+    category_id: str
+    parent_id: str  # "" at the root
+    name: str
+    leaf: bool
+
+
+class AttributeValue(DTO):
+    value_id: str  # "" for a free-text value
+    name: str
+
+
+class ChannelAttribute(DTO):
+    """A product attribute a category asks for, with the platform's allowed values (none: any
+    text). TikTok's sales attributes (variant options) are not listed here."""
+
+    attribute_id: str
+    name: str
+    required: bool
+    values: list[AttributeValue] = []
+    multiple: bool = False
+
+
+class LogisticsChannel(DTO):
+    """A Shopee logistics channel enabled for the shop (TikTok ships through its own)."""
+
+    channel_id: str
+    name: str
+    max_weight_grams: int | None = None
+
+
+class ListingRules(DTO):
+    """What the platform refuses for a listing in one category, read from the platform (Shopee
+    get_item_limit; TikTok category rules and its documented product limits), so StoreSync can
+    refuse it first and name the field."""
+
+    title_min: int
+    title_max: int
+    description_max: int
+    images_min: int
+    images_max: int
+    image_max_bytes: int
+    price_min: Decimal
+    price_max: Decimal
+    stock_min: int
+    stock_max: int
+    max_variants: int
+    needs_logistics: bool = False  # Shopee: at least one logistics channel
+    needs_package: bool = False  # TikTok: package weight and dimensions
+
+
+class CategoryDetail(DTO):
+    category_id: str
+    attributes: list[ChannelAttribute]
+    rules: ListingRules
+    logistics: list[LogisticsChannel] = []
+
+
+class UploadedImage(DTO):
+    image_id: str  # Shopee image_id; TikTok uri
+    url: str
+
+
+class DraftAttribute(DTO):
+    attribute_id: str
+    values: list[AttributeValue]
+
+
+class DraftVariant(DTO):
+    """One master variant as the listing's model / SKU. `options` in order (Shopee: up to two
+    tiers; TikTok: sales attributes); empty for a product without variants."""
+
+    sku: str
+    options: dict[str, str] = {}
+    price: Decimal
+    quantity: int
+
+
+class ListingDraft(DTO):
+    """A master product as one new listing on a platform, checked by StoreSync beforehand."""
+
+    title: str
+    description: str
+    category_id: str
+    currency: str
+    images: list[str]  # uploaded image ids (UploadedImage.image_id), the first is the cover
+    attributes: list[DraftAttribute] = []
+    variants: list[DraftVariant]
+    weight_grams: int = 0
+    length_cm: int = 0
+    width_cm: int = 0
+    height_cm: int = 0
+    logistics_ids: list[str] = []  # Shopee
+
+
+class PublishedVariant(DTO):
+    sku: str
+    platform_model_id: str  # "" (Shopee "0" is read as "") when the item has no models
+
+
+class PublishedListing(DTO):
+    platform_item_id: str
+    variants: list[PublishedVariant]
+
+
+class ContentUpdate(DTO):
+    """A master product's content for one existing listing; None leaves a field as it is."""
+
+    platform_item_id: str
+    title: str | None = None
+    description: str | None = None
+    images: list[str] | None = None  # uploaded image ids
+    attributes: list[DraftAttribute] | None = None
+    weight_grams: int | None = None
+    length_cm: int | None = None
+    width_cm: int | None = None
+    height_cm: int | None = None
+
+
 class ShopHealth(DTO):
     ok: bool
     latency_ms: float

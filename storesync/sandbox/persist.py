@@ -57,7 +57,13 @@ def _restore(
         state.apps[platform] = App(**app)
     for raw in data["shops"]:
         items = {
-            item_id: Item(**{**item, "models": [_model(m) for m in item["models"]]})
+            item_id: Item(
+                **{
+                    **item,
+                    "models": [_model(m) for m in item["models"]],
+                    "dimensions_cm": tuple(item.get("dimensions_cm", (0, 0, 0))),
+                }
+            )
             for item_id, item in raw.pop("items").items()
         }
         shop = Shop(**raw, items=items)
@@ -80,4 +86,5 @@ def _restore(
 
 
 def _model(raw: dict[str, Any]) -> Model:
-    return Model(**{**raw, "price": Decimal(raw["price"])})
+    options = [tuple(pair) for pair in raw.get("options", [])]
+    return Model(**{**raw, "price": Decimal(raw["price"]), "options": options})

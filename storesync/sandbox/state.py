@@ -64,6 +64,10 @@ class Model:
     price: Decimal
     stock: int
     warehouse_id: str = ""
+    # How the model was made from the seller's variant options: Shopee tier indexes, TikTok
+    # sales attributes [(name, value)]; empty for seeded and single-model items.
+    tier_index: list[int] = field(default_factory=list)
+    options: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +83,13 @@ class Item:
     create_time: int
     update_time: int
     description: str = ""
+    # Set on items created through the API (add_item / create product); seeded ones leave them.
+    category_id: str = ""
+    attributes: dict[str, list[str]] = field(default_factory=dict)  # attribute id → values
+    tiers: list[tuple[str, list[str]]] = field(default_factory=list)  # Shopee tier variations
+    weight_grams: int = 0
+    dimensions_cm: tuple[int, int, int] = (0, 0, 0)  # length, width, height
+    logistics_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -99,6 +110,18 @@ class Shop:
             if model.id == model_id:
                 return item, model
         raise SandboxError("model_not_found", f"model {model_id} not found in item {item_id}")
+
+
+@dataclass
+class Image:
+    """An uploaded image (Shopee media_space, TikTok product images)."""
+
+    id: str
+    url: str
+    size: int
+    content_type: str
+    width: int = 0
+    height: int = 0
 
 
 @dataclass
@@ -273,6 +296,8 @@ class SandboxState:
         self.webhooks: dict[str, str] = {}  # platform → registered callback URL
         self.tiktok_redirect_url: str = ""
         self.events: deque[SandboxEvent] = deque(maxlen=10_000)
+        self.images: dict[tuple[Platform, str], Image] = {}  # (platform, image id) → image
+        self._ids = 0
 
     def now(self) -> int:
         """Unix seconds on this sandbox's clock."""
@@ -390,6 +415,44 @@ class SandboxState:
             return revoked
 
     # -- stock and orders ----------------------------------------------------------------------
+
+    # -- catalog writes ------------------------------------------------------------------------
+
+    def store_image(
+        self, platform: Platform, size: int, content_type: str, width: int = 0, height: int = 0
+    ) -> Image:
+        """Keep an uploaded image (its bytes are not kept: only what the platform reports)."""
+        with self.lock:
+            image_id = secrets.token_hex(16)
+            url = f"https://cdn.sandbox.storesync.local/{platform}/{image_id}.jpg"
+            image = Image(image_id, url, size, content_type, width, height)
+            self.images[(platform, image_id)] = image
+            return image
+
+    def image(self, platform: Platform, image_id: str) -> Image:
+        found = self.images.get((platform, image_id))
+        if found is None:
+            raise SandboxError("image_not_found", f"image {image_id} was not uploaded")
+        return found
+
+    def new_id(self, platform: Platform) -> str:
+        """A fresh item, model or SKU id in the platform's style (Shopee: 11 digits; TikTok:
+        19 digits), unique in the sandbox."""
+        with self.lock:
+            self._ids += 1
+            base = 50_000_000_000 if platform == "shopee" else 1_731_000_000_000_000_000
+            return str(base + self.now() % 1_000_000 * 1000 + self._ids)
+
+    def add_item(self, platform: Platform, shop_id: str, item: Item) -> Item:
+        """A listing created through the API; `listing.created` tells the control API's
+        watchers."""
+        with self.lock:
+            shop = self.shop(platform, shop_id)
+            if item.id in shop.items:
+                raise SandboxError("duplicate_item", f"item {item.id} already exists")
+            shop.items[item.id] = item
+        self.emit(platform, shop_id, "listing.created", {"item_id": item.id})
+        return item
 
     def set_stock(
         self, platform: Platform, shop_id: str, item_id: str, model_id: str, quantity: int
