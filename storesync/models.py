@@ -17,7 +17,14 @@ from storesync.inventory.models import (
 )
 from storesync.notifications.models import Notification, WebhookDelivery, WebhookSubscription
 from storesync.orders.models import Order, OrderEvent, OrderItem
-from storesync.sync.models import StockDrift, StockOutbox, SyncJob, WebhookEvent
+from storesync.sync.models import (
+    CategoryCache,
+    Publication,
+    StockDrift,
+    StockOutbox,
+    SyncJob,
+    WebhookEvent,
+)
 from storesync.tenancy.auth.models import AccountLink, OAuthState, UserCredential, UserSession
 from storesync.tenancy.models import (
     ApiKey,
@@ -45,6 +52,7 @@ __all__ = [
     "ApiKey",
     "ApiRequest",
     "AuditLog",
+    "CategoryCache",
     "ChannelAllocation",
     "ChannelListing",
     "InventoryItem",
@@ -60,6 +68,7 @@ __all__ = [
     "Organization",
     "Product",
     "ProductVariant",
+    "Publication",
     "Reservation",
     "ShippingLabel",
     "StockDrift",

@@ -21,6 +21,7 @@ from storesync.api.routes import (
     jobs,
     orders,
     products,
+    publishing,
     stores,
     webhooks,
 )
@@ -53,7 +54,17 @@ def build_api(settings: Settings | None = None, *, limiter: Limiter | None = Non
     )
     api.state.limiter = limiter or limiter_for(cfg)
     install_handlers(api)
-    for module in (products, inventory, orders, fulfilment, stores, jobs, webhooks, audit):
+    for module in (
+        products,
+        inventory,
+        orders,
+        fulfilment,
+        stores,
+        publishing,
+        jobs,
+        webhooks,
+        audit,
+    ):
         api.include_router(module.router)
     api.add_middleware(ApiGuard, max_body_bytes=cfg.api_max_body_bytes)
 

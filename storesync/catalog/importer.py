@@ -300,6 +300,9 @@ def validate_file(
     return catalog, parsed
 
 
+CONTENT_FIELDS = frozenset({"title", "description", "attributes", "images"})
+
+
 def import_catalog(
     session: Session,
     *,
@@ -348,12 +351,19 @@ def import_catalog(
                 **counts,
             },
         )
+    written = applied > 0 and not dry_run
     return ImportReport(
         **report,
         **counts,
         updated_handles=plan.updated_handles[:UPDATED_NAMED],
         rows_applied=applied,
-        written=applied > 0 and not dry_run,
+        written=written,
+        repriced_variant_ids=[u["_id"] for u in plan.variant_updates if "price" in u]
+        if written
+        else [],
+        content_product_ids=[u["_id"] for u in plan.product_updates if CONTENT_FIELDS & set(u)]
+        if written
+        else [],
     )
 
 

@@ -209,6 +209,8 @@ class BulkResult(DTO):
     items: list[BulkItemResult]
     succeeded: int
     failed: int
+    # The variants whose price changed, for their channels' price push (not sent to callers).
+    repriced_variant_ids: list[uuid.UUID] = Field(default=[], exclude=True)
 
 
 class RowError(DTO):
@@ -245,6 +247,10 @@ class ImportReport(DTO):
     dry_run: bool = False
     written: bool = False
     errors: list[RowError] = []
+    # What the channels must be sent (not shown to callers): the variants whose price changed
+    # and the products whose title, description, attributes or images did.
+    repriced_variant_ids: list[uuid.UUID] = Field(default=[], exclude=True)
+    content_product_ids: list[uuid.UUID] = Field(default=[], exclude=True)
 
     @property
     def created(self) -> int:

@@ -481,7 +481,8 @@ def _apply_bulk_item(
     by_sku: Mapping[str, ProductVariant],
     by_handle: Mapping[str, Product],
     of_product: Mapping[uuid.UUID, list[ProductVariant]],
-) -> None:
+) -> list[uuid.UUID]:
+    """Apply one item; returns the variants whose price it set."""
     if bool(item.sku) == bool(item.handle):
         raise ValidationFailed("sku", "give exactly one of sku (a variant) or handle (a product)")
     changes = item.model_dump(include={"price", "cost", "is_active"}, exclude_unset=True)
@@ -511,6 +512,7 @@ def _apply_bulk_item(
         for field, value in changes.items():
             setattr(variant, field, value)
         variant.updated_at = now
+    return [v.id for v in targets] if "price" in changes else []
 
 
 def bulk_update(
@@ -527,10 +529,11 @@ def bulk_update(
     # What a person's edit may change, before it does: the audit log keeps what it changed.
     before = bulk_snapshot(by_sku, by_handle, of_product) if ctx.is_person_or_key else {}
     results: list[BulkItemResult] = []
+    repriced: list[uuid.UUID] = []
     for index, item in enumerate(items):
         ref = (item.sku or item.handle or "").strip()
         try:
-            _apply_bulk_item(item, by_sku, by_handle, of_product)
+            repriced += _apply_bulk_item(item, by_sku, by_handle, of_product)
         except AppError as error:
             results.append(_item_error(index, ref, error))
             continue
@@ -539,4 +542,9 @@ def bulk_update(
         record_bulk(session, ctx, before, bulk_snapshot(by_sku, by_handle, of_product))
     session.flush()
     failed = sum(1 for r in results if not r.ok)
-    return BulkResult(items=results, succeeded=len(results) - failed, failed=failed)
+    return BulkResult(
+        items=results,
+        succeeded=len(results) - failed,
+        failed=failed,
+        repriced_variant_ids=sorted(set(repriced)),
+    )

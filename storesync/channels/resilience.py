@@ -168,15 +168,31 @@ class ResilientClient:
     rng: random.Random = field(default_factory=random.Random)
     calls: int = 0
 
-    async def send(self, build: RequestFactory, classify: Classifier) -> httpx.Response:
+    async def send(
+        self, build: RequestFactory, classify: Classifier, *, creates: bool = False
+    ) -> httpx.Response:
         """Send the request `build()` makes (rebuilt per attempt, so signatures and timestamps
-        stay fresh); retry what `classify` says is retryable; raise its AppError otherwise."""
+        stay fresh); retry what `classify` says is retryable; raise its AppError otherwise.
+
+        `creates`: the call makes something that a repeat would make twice (a listing). It is
+        retried only when the marketplace cannot have acted on it (the connection was never
+        made, or it answered with a refusal such as its rate limit); after a timeout or a
+        server error it is not repeated, and the error says the thing may exist."""
         for attempt in range(1, self.policy.max_attempts + 1):
             self.breaker.before_call()
             await self.limiter.acquire()
             error, retry_after = await self._attempt(build, classify)
             if error is None:
                 return self._last
+            if creates and error.retryable and self._maybe_delivered:
+                raise AppError(
+                    error.type,
+                    "outcome_unknown",
+                    f"{error.message}: it may have been created on the marketplace anyway; "
+                    "check the channel before trying again",
+                    details=error.details,
+                    retryable=False,
+                )
             if not error.retryable or attempt == self.policy.max_attempts:
                 raise error
             delay = self.policy.delay(attempt, retry_after, self.rng)
@@ -188,8 +204,17 @@ class ResilientClient:
         self, build: RequestFactory, classify: Classifier
     ) -> tuple[AppError | None, float | None]:
         self.calls += 1
+        self._maybe_delivered = True
         try:
             response = await self.client.send(build())
+        except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
+            self._maybe_delivered = False  # nothing reached the marketplace
+            self.breaker.record_failure()
+            return AppError(
+                ErrorType.NETWORK,
+                "network_error",
+                f"cannot reach the marketplace: {type(failure).__name__}",
+            ), None
         except httpx.TimeoutException:
             self.breaker.record_failure()
             return AppError(
@@ -203,6 +228,7 @@ class ResilientClient:
                 f"cannot reach the marketplace: {type(failure).__name__}",
             ), None
         self._last = response
+        self._maybe_delivered = response.status_code >= 500
         error = classify(response)
         if error is None:
             self.breaker.record_success()
@@ -215,6 +241,7 @@ class ResilientClient:
         return error, _retry_after(response)
 
     _last: httpx.Response = field(init=False, repr=False)
+    _maybe_delivered: bool = field(default=False, init=False, repr=False)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -23,6 +23,7 @@ from storesync.sync.jobs.schemas import JobKind
 from storesync.sync.jobs.service import param_instant
 from storesync.sync.listings import service as listings
 from storesync.sync.prices import service as prices
+from storesync.sync.publish import service as publish
 from storesync.sync.push import inventory
 from storesync.sync.push.outbox import LISTINGS, OUTBOX
 
@@ -55,6 +56,36 @@ async def _prices(run: JobRun) -> Any:
     return await prices.push_prices(
         ctx=run.ctx,
         store_id=run.store_id,
+        settings=run.settings,
+        engine=run.engine,
+        progress=run.sink,
+    )
+
+
+def _requester(run: JobRun) -> Any:
+    """The job's context acting as the person who asked for it (the audit log and the
+    publication name them, not the worker)."""
+    requester = run.job.requested_by
+    return dataclasses.replace(run.ctx, user_id=requester) if requester else run.ctx
+
+
+async def _publish(run: JobRun) -> Any:
+    return await publish.publish_products(
+        _requester(run),
+        store_id=run.store_id,
+        product_ids=[uuid.UUID(p) for p in run.job.params["product_ids"]],
+        form=publish.PublishForm.model_validate(run.job.params["form"]),
+        settings=run.settings,
+        engine=run.engine,
+        progress=run.sink,
+    )
+
+
+async def _content(run: JobRun) -> Any:
+    return await publish.push_content(
+        run.ctx,
+        store_id=run.store_id,
+        product_ids=[uuid.UUID(p) for p in run.job.params["product_ids"]],
         settings=run.settings,
         engine=run.engine,
         progress=run.sink,
@@ -194,6 +225,16 @@ COUNTS: dict[JobKind, tuple[tuple[str, str], ...]] = {
         ("not sent", "refused"),
         ("failed", "failed"),
     ),
+    JobKind.PUBLISH: (
+        ("products published", "published"),
+        ("listings linked", "listings"),
+        ("failed", "failed"),
+    ),
+    JobKind.CONTENT: (
+        ("listings checked", "checked"),
+        ("updated", "updated"),
+        ("failed", "failed"),
+    ),
 }
 
 
@@ -277,7 +318,7 @@ def _failures(kind: JobKind, run: JobRun, result: dict[str, Any]) -> list[dict[s
         return _push_failures(run)
     if kind is JobKind.SHIPMENTS:
         return _shipment_failures(result)
-    if kind is JobKind.PRICES:
+    if kind in (JobKind.PRICES, JobKind.PUBLISH, JobKind.CONTENT):
         return [f for f in result.get("failures") or [] if isinstance(f, dict)]
     return []
 
@@ -305,6 +346,8 @@ JOB_KINDS = JobKinds(
             (JobKind.BACKFILL, _backfill),
             (JobKind.SHIPMENTS, _shipments),
             (JobKind.PRICES, _prices),
+            (JobKind.PUBLISH, _publish),
+            (JobKind.CONTENT, _content),
         )
     },
     on_store_failure=backfill.note_failure,

@@ -101,3 +101,46 @@ class StockDrift(TenantTable, table=True):
     found: int | None = Field(default=None)
     repaired: bool = Field(default=False)
     repaired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CategoryCache(TenantTable, table=True):
+    """A store's platform category tree (`category_id` "") or one category's attributes, rules
+    and logistics channels, as the platform last answered; refreshed on demand."""
+
+    __tablename__ = "category_cache"
+    __table_args__ = (sa.UniqueConstraint("store_id", "category_id"),)
+
+    store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="CASCADE")
+    category_id: str = Field(default="", max_length=64)
+    payload: dict = Field(default_factory=dict, sa_type=JSONDoc)
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Publication(TenantTable, table=True):
+    """A master product published to a store: the listing it became, the category, attribute
+    values and logistics the merchant chose (sent again with each content update), the store's
+    own title or description when it keeps one, and the images uploaded for it. One per product
+    and store: publishing the same product twice at once creates one listing."""
+
+    __tablename__ = "publication"
+    __table_args__ = (
+        sa.UniqueConstraint("store_id", "product_id"),
+        sa.CheckConstraint("status IN ('publishing', 'published', 'failed')", name="status"),
+    )
+
+    store_id: uuid.UUID = Field(foreign_key="store.id", ondelete="CASCADE")
+    product_id: uuid.UUID = Field(foreign_key="product.id", ondelete="CASCADE", index=True)
+    status: str = Field(default="publishing", max_length=16)
+    platform_item_id: str = Field(default="", max_length=64)
+    category_id: str = Field(default="", max_length=64)
+    attributes: list = Field(default_factory=list, sa_type=JSONDoc)
+    logistics_ids: list = Field(default_factory=list, sa_type=JSONDoc)
+    title_override: str = Field(default="", max_length=255)
+    description_override: str = Field(default="", sa_type=sa.Text)
+    images: dict = Field(default_factory=dict, sa_type=JSONDoc)  # master image id → platform id
+    error: str = Field(default="", sa_type=sa.Text)
+    published_by: uuid.UUID | None = Field(
+        default=None, foreign_key="app_user.id", ondelete="SET NULL"
+    )
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    content_pushed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -405,3 +405,34 @@ def test_a_price_rule_is_previewed_refused_below_its_floor_then_saved_with_its_p
     with session_scope(world.ctx, engine=world.engine) as session:
         kinds = session.execute(sa.select(SyncJob.kind)).scalars().all()  # type: ignore[call-overload]
     assert "prices" in kinds
+
+
+def test_a_bulk_price_change_queues_the_price_push_of_each_store_selling_it(
+    world: ApiWorld,
+) -> None:
+    sells, other = add_store(world, "Toko"), add_store(world, "Lain")
+    variants = add_product(world.engine, world.ctx, "Kaos", [("K-1", ""), ("K-2", "")])
+    add_listing(world, sells, "K-1", variant_id=variants["K-1"])
+    add_listing(world, other, "K-2", variant_id=variants["K-2"])
+    jobs_before = world.count(SyncJob)
+
+    cost_only = world.api.post("/products/bulk", json={"items": [{"sku": "K-1", "cost": "10"}]})
+    assert world.count(SyncJob) == jobs_before  # no price changed: nothing to send
+    repriced = world.api.post(
+        "/products/bulk",
+        json={"items": [{"sku": "K-1", "price": "1500"}, {"sku": "NOPE", "price": "1"}]},
+    )
+
+    assert cost_only.status_code == 200 and repriced.status_code == 200
+    assert "repriced_variant_ids" not in repriced.json()
+    assert [(i["ref"], i["ok"]) for i in repriced.json()["items"]] == [
+        ("K-1", True),
+        ("NOPE", False),
+    ]
+    with session_scope(world.ctx, engine=world.engine) as session:
+        queued = session.execute(
+            sa.select(SyncJob.store_id, SyncJob.kind).where(  # type: ignore[call-overload]
+                SyncJob.organization_id == world.ctx.organization_id
+            )
+        ).all()
+    assert [(r.store_id, r.kind) for r in queued] == [(sells, "prices")]

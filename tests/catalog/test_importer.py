@@ -352,3 +352,43 @@ def test_import_touches_only_the_callers_organization(
             .all()
         )
     assert owner.organization_id in handles
+
+
+def test_a_price_file_names_the_repriced_variants_and_a_title_change_its_product(
+    engine: Engine, owner: RequestContext
+) -> None:
+    """`handle,sku,price` is the bulk price update: the report names the variants whose price
+    changed (their channels' price push is queued by the caller) and the products whose
+    content changed (their content push); a dry run and an unchanged price name none."""
+    run_import(engine, owner, to_csv(catalog_rows(3)))
+    with session_scope(owner, engine=engine) as session:
+        ids = dict(
+            session.execute(
+                sa.select(ProductVariant.variant_sku, ProductVariant.id).where(  # type: ignore[call-overload]
+                    ProductVariant.organization_id == owner.organization_id
+                )
+            ).all()
+        )
+        product_of = dict(
+            session.execute(
+                sa.select(Product.handle, Product.id).where(  # type: ignore[call-overload]
+                    Product.organization_id == owner.organization_id
+                )
+            ).all()
+        )
+    first, second = sorted(ids)[:2]
+    handle = catalog_rows(3)[0]["handle"]
+    same = catalog_rows(3)[1]["price"]  # every variant of the product has this price
+    prices = f"handle,sku,price\n{handle},{first},99999\n{handle},{second},{same}\n"
+
+    dry = run_import(engine, owner, prices, dry_run=True)
+    report = run_import(engine, owner, prices)
+    titled = run_import(engine, owner, f"handle,sku,title\n{handle},{first},Kaos Baru\n")
+
+    assert (dry.repriced_variant_ids, dry.content_product_ids) == ([], [])
+    assert report.variants_updated == 1
+    assert report.repriced_variant_ids == [ids[first]]
+    assert report.content_product_ids == []
+    assert "repriced_variant_ids" not in report.model_dump()
+    assert titled.repriced_variant_ids == []
+    assert titled.content_product_ids == [product_of[handle]]

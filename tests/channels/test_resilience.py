@@ -128,3 +128,71 @@ def test_client_retries_retryable_answers_and_raises_the_rest() -> None:
     assert (status, code) == (200, "bad")
     assert len(clock.slept) == 2  # two retries before the 200, none for the 400
     assert answers == []
+
+
+def test_a_create_is_repeated_only_when_the_marketplace_cannot_have_acted_on_it() -> None:
+    """A call that creates something (a listing): after a server error it is not sent again
+    (the listing may exist), the error says so; a rate-limit answer is retried; a server that
+    cannot be reached at all is retried."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers = [500, 429, 200]
+    received: list[int] = []
+
+    async def endpoint(_request: object) -> Response:
+        status = answers.pop(0)
+        received.append(status)
+        return Response(status_code=status, headers={"retry-after": "0"})
+
+    def classify(response: httpx.Response) -> AppError | None:
+        if response.status_code == 429:
+            return AppError(ErrorType.RATE_LIMIT, "rate_limited", "slow down", retryable=True)
+        if response.status_code >= 500:
+            return AppError(ErrorType.PLATFORM_API, "server", "down", retryable=True)
+        return None
+
+    clock = FakeClock()
+    with serve_in_thread(Starlette(routes=[Route("/x", endpoint, methods=["POST"])])) as base:
+
+        async def run() -> tuple[tuple[str, bool, int, int], str]:
+            async with httpx.AsyncClient() as http:
+                client = ResilientClient(
+                    client=http,
+                    limiter=RateLimiter(1000),
+                    policy=RetryPolicy(base_delay=0.01),
+                    sleep=clock.sleep,
+                )
+
+                def build() -> httpx.Request:
+                    return http.build_request("POST", f"{base}/x")
+
+                with pytest.raises(AppError) as unknown:
+                    await client.send(build, classify, creates=True)
+                created = await client.send(build, classify, creates=True)
+                closed = ResilientClient(
+                    client=http,
+                    limiter=RateLimiter(1000),
+                    policy=RetryPolicy(base_delay=0.01, max_attempts=2),
+                    sleep=clock.sleep,
+                )
+                with pytest.raises(AppError) as unreachable:
+                    await closed.send(
+                        lambda: http.build_request("POST", "http://127.0.0.1:9/x"),
+                        classify,
+                        creates=True,
+                    )
+                return (
+                    unknown.value.code,
+                    unknown.value.retryable,
+                    created.status_code,
+                    closed.calls,
+                ), unreachable.value.code
+
+        (code, retryable, status, attempts), last = asyncio.run(run())
+
+    assert (code, retryable) == ("outcome_unknown", False)
+    assert received == [500, 429, 200]  # the 500 was not repeated; the 429 was
+    assert status == 200
+    assert (attempts, last) == (2, "network_error")  # never reached: tried again

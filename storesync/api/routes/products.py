@@ -24,9 +24,11 @@ from storesync.catalog.schemas import (
 from storesync.core.pagination import MAX_PAGE_SIZE, Page
 from storesync.db import session_scope, writing
 from storesync.sync.prices import service as prices
+from storesync.sync.publish import service as publish
 from storesync.tenancy.api_keys import ApiCaller
 
 router = APIRouter(prefix="/products", tags=["products"])
+CONTENT_FIELDS = {"title", "description", "attributes", "images"}
 Read = Annotated[ApiCaller, reader("products")]
 Write = Annotated[ApiCaller, writer("products")]
 
@@ -90,9 +92,13 @@ def create_product(caller: Write, body: ProductCreate) -> ProductDTO:
     "/{product_id}", response_model=ProductDTO, responses=documented(400, 404, 409, 413, 422)
 )
 def update_product(caller: Write, product_id: uuid.UUID, body: ProductUpdate) -> ProductDTO:
-    """Change the fields given; the others stay."""
+    """Change the fields given; the others stay. A change of title, description or attributes
+    is sent on to every store where the product is published (a `content` job per store)."""
     with writing(caller.ctx) as session:
-        return catalog.update_product(session, ctx=caller.ctx, product_id=product_id, changes=body)
+        saved = catalog.update_product(session, ctx=caller.ctx, product_id=product_id, changes=body)
+        if body.model_fields_set & CONTENT_FIELDS:
+            publish.start_content_pushes_for(session, ctx=caller.ctx, product_ids=[product_id])
+        return saved
 
 
 @router.delete("/{product_id}", response_model=ProductDTO, responses=documented(404, 409, 422))
@@ -133,4 +139,6 @@ def bulk_update(caller: Write, body: BulkUpdate) -> BulkResult:
     """Price, cost, active flag and attributes of many variants (by `sku`) or products (by
     `handle`); each item reports its own outcome."""
     with writing(caller.ctx) as session:
-        return catalog.bulk_update(session, ctx=caller.ctx, items=body.items)
+        result = catalog.bulk_update(session, ctx=caller.ctx, items=body.items)
+        prices.start_pushes_for(session, ctx=caller.ctx, variant_ids=result.repriced_variant_ids)
+        return result

@@ -1,8 +1,8 @@
 """`ShopeeAdapter`: StoreSync's `PlatformAdapter` for Shopee Open Platform v2 (MARKETPLACES §1).
 
 The adapter knows the endpoints' paging and batching rules; signing, retries and the token
-lifecycle live in `client`, payload fields in `mapping`, error classification in `wire`, and
-shipping, labels, cancellation and returns in `fulfilment`.
+lifecycle live in `client`, payload fields in `mapping`, error classification in `wire`,
+shipping, labels, cancellation and returns in `fulfilment`, and listing publishing in `catalog`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ from storesync.channels.resilience import bounded
 from storesync.channels.schemas import (
     AuthorizedShop,
     Capabilities,
+    CategoryDetail,
+    ChannelCategory,
     ChannelOrder,
     ChannelProduct,
     ChannelReturn,
+    ContentUpdate,
     Credentials,
+    ListingDraft,
     PriceUpdate,
+    PublishedListing,
     PushFailure,
     PushResult,
     Shipment,
@@ -34,9 +39,11 @@ from storesync.channels.schemas import (
     ShipRequest,
     ShopHealth,
     StockUpdate,
+    UploadedImage,
 )
 from storesync.channels.shopee import client as api
 from storesync.channels.shopee import mapping
+from storesync.channels.shopee.catalog import ShopeeCatalog
 from storesync.channels.shopee.client import ShopeeClient, Tally
 from storesync.channels.shopee.fulfilment import ShopeeFulfilment
 from storesync.channels.shopee.signing import public_base, sign
@@ -71,6 +78,7 @@ class ShopeeAdapter:
         self.connection = connection
         self.client = ShopeeClient(connection)
         self.fulfilment = ShopeeFulfilment(self.client)
+        self.catalog = ShopeeCatalog(self.client)
         install_log_redaction()
 
     # -- authorization -------------------------------------------------------------------------
@@ -344,6 +352,42 @@ class ShopeeAdapter:
         in update-time windows of at most 15 days, 100 a page, with get_return_detail for a
         return the list shows without items."""
         return self.fulfilment.fetch_returns(since=since, until=until)
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def categories(self) -> list[ChannelCategory]:
+        """get_category: the whole tree (ids as strings, parent "" at the root, a leaf is a
+        category without children; only leaves take listings)."""
+        return await self.catalog.categories()
+
+    async def category_detail(self, category_id: str) -> CategoryDetail:
+        """get_attributes (values by display name, `multiple` for multiple-select inputs),
+        get_item_limit as the rules (plus upload_image's 10 MB per image; `max_variants` from
+        item_count_limit, 50 when absent; a logistics channel needed) and get_channel_list's
+        enabled channels (max weight in grams). A category that is not a leaf is refused."""
+        return await self.catalog.category_detail(category_id)
+
+    async def upload_image(self, data: bytes, filename: str) -> UploadedImage:
+        """media_space upload_image (multipart, public-level signature): the image id and its
+        first URL. Shopee refuses files over 10 MB and anything but JPG or PNG."""
+        return await self.catalog.upload_image(data, filename)
+
+    async def publish(self, draft: ListingDraft) -> PublishedListing:
+        """add_item (the first variant's price, all variants' stock, weight in kg, the package
+        when all three sides are set, each logistics channel enabled, attributes by value id or
+        as text with value_id 0), then, when the variants carry options (or are several),
+        init_tier_variation: a tier per option name in order, at most two (more is refused as
+        VALIDATION on `variants` before any call). The variants come back with their model ids
+        (a single variant without options: model ""). Shopee's refusal raises VALIDATION with
+        Shopee's code and message and `details["field"]` when it can be told; if
+        init_tier_variation is refused, the item already exists on Shopee without variations:
+        the error carries `details["platform_item_id"]` for the caller to record or delete."""
+        return await self.catalog.publish(draft)
+
+    async def update_content(self, update: ContentUpdate) -> None:
+        """update_item with only the fields the update sets (the package only as all three
+        sides); nothing is sent when it sets none. Refusals as in `publish`."""
+        await self.catalog.update_content(update)
 
     # -- webhooks and health -------------------------------------------------------------------
 

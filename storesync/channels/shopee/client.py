@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from storesync.channels.adapter import Connection, refused_refresh
 from storesync.channels.body import json_body
 from storesync.channels.schemas import Credentials
 from storesync.channels.shopee.signing import public_base, shop_base, sign
-from storesync.channels.shopee.wire import BAD_APP, classifier
+from storesync.channels.shopee.wire import BAD_APP, Classifier, classifier
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType
 
@@ -48,12 +48,26 @@ DOWNLOAD_DOCUMENT = "/api/v2/logistics/download_shipping_document"
 RETURN_LIST = "/api/v2/returns/get_return_list"
 RETURN_DETAIL = "/api/v2/returns/get_return_detail"
 PUSH_CONFIG = "/api/v2/push/set_app_push_config"
+CATEGORIES = "/api/v2/product/get_category"
+ATTRIBUTES = "/api/v2/product/get_attributes"
+ITEM_LIMIT = "/api/v2/product/get_item_limit"
+CHANNEL_LIST = "/api/v2/logistics/get_channel_list"
+UPLOAD_IMAGE = "/api/v2/media_space/upload_image"
+ADD_ITEM = "/api/v2/product/add_item"
+INIT_TIER_VARIATION = "/api/v2/product/init_tier_variation"
+# Calls a repeat would make twice: not repeated after a timeout or a server error.
+CREATES = frozenset({ADD_ITEM, INIT_TIER_VARIATION})
+UPDATE_ITEM = "/api/v2/product/update_item"
 
 REFRESH_LIFETIME = timedelta(days=30)
 EXPIRY_MARGIN = timedelta(seconds=60)  # renew a little before Shopee would refuse the token
 
 Params = Sequence[tuple[str, str | int]]
 Query = list[tuple[str, str | int | float | bool | None]]
+Files = Sequence[tuple[str, tuple[str, bytes, str]]]  # multipart: (field, (name, data, type))
+Refusal = Callable[[dict[str, Any], AppError], AppError]
+"""How a caller re-expresses a business refusal (`wire` classified it `rejected`), given the
+answer's JSON body and the mapped error; auth, throttling and outages stay as `wire` maps them."""
 
 
 @dataclass
@@ -66,7 +80,8 @@ class Tally:
 class ShopeeClient:
     """The wire for one `Connection`: `shop()` and `public()` return the answer's JSON object
     (success fields under `response`, or at the top level for the auth and shop-info calls);
-    `shop_file()` returns the bytes of an answer that is a file (a shipping document)."""
+    `shop_file()` returns the bytes of an answer that is a file (a shipping document);
+    `upload()` sends a multipart body (media_space) signed at public level."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -81,10 +96,13 @@ class ShopeeClient:
         body: dict[str, Any] | None = None,
         accept: Collection[str] = (),
         tally: Tally | None = None,
+        refusal: Refusal | None = None,
     ) -> dict[str, Any]:
         """A shop-level call; a rejected access token is refreshed once and the call retried
-        once (a second rejection raises)."""
-        response = await self._shop_call(method, path, params, body, accept, tally, False)
+        once (a second rejection raises). `refusal` re-expresses Shopee's business refusals."""
+        response = await self._shop_call(
+            method, path, params, body, accept, tally, False, refusal=refusal
+        )
         return _decoded(response, path)
 
     async def shop_file(
@@ -104,23 +122,40 @@ class ShopeeClient:
         accept: Collection[str],
         tally: Tally | None,
         binary: bool,
+        *,
+        refusal: Refusal | None = None,
     ) -> httpx.Response:
         credentials = await self._live_credentials()
         call = (method, path, params, body)
         try:
-            return await self._send(*call, credentials, accept, tally, binary)
+            return await self._send(*call, credentials, accept, tally, binary, refusal=refusal)
         except AppError as error:
             if error.code != "token_invalid":
                 raise
         log.info("Shopee rejected the access token of shop %s; refreshing", credentials.shop_id)
         credentials = await self._refresh_after(credentials)
-        return await self._send(*call, credentials, accept, tally, binary)
+        return await self._send(*call, credentials, accept, tally, binary, refusal=refusal)
 
     async def public(
         self, method: str, path: str, *, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """A public- or auth-level call (signed without token and shop)."""
         return _decoded(await self._send(method, path, (), body, None, (), None, False), path)
+
+    async def upload(
+        self,
+        path: str,
+        *,
+        files: Files,
+        data: dict[str, str] | None = None,
+        refusal: Refusal | None = None,
+    ) -> dict[str, Any]:
+        """A multipart POST signed at public level (partner_id, path, timestamp): Shopee signs
+        no body, so the file is not part of the signature."""
+        response = await self._send(
+            "POST", path, (), None, None, (), None, False, files=files, data=data, refusal=refusal
+        )
+        return _decoded(response, path)
 
     async def refresh(self) -> Credentials:
         """Spend the refresh token for a new pair; store it and hand it to `on_refresh`."""
@@ -183,6 +218,10 @@ class ShopeeClient:
         accept: Collection[str],
         tally: Tally | None,
         binary: bool,
+        *,
+        files: Files | None = None,
+        data: dict[str, str] | None = None,
+        refusal: Refusal | None = None,
     ) -> httpx.Response:
         secret = self.connection.app.secret
         partner_id = self.partner_id()
@@ -200,11 +239,16 @@ class ShopeeClient:
             query += [("sign", sign(secret, base)), *params]
             if tally is not None:
                 tally.calls += 1
+            if files is not None:
+                return client.build_request(
+                    method, self.url(path), params=query, files=files, data=data
+                )
             return client.build_request(method, self.url(path), params=query, json=body)
 
-        return await self.connection.http.send(
-            build, classifier(path, accept=accept, binary=binary)
-        )
+        classify = classifier(path, accept=accept, binary=binary)
+        if refusal is not None:
+            classify = _refined(classify, refusal)
+        return await self.connection.http.send(build, classify, creates=path in CREATES)
 
     async def _live_credentials(self) -> Credentials:
         credentials = self.credentials()
@@ -219,6 +263,20 @@ class ShopeeClient:
             if current.access_token != stale.access_token:
                 return current
             return await self._rotate()
+
+
+def _refined(classify: Classifier, refusal: Refusal) -> Classifier:
+    """`classify`, with the errors it calls `rejected` (Shopee refused the request itself)
+    handed to `refusal` along with the answer's body."""
+
+    def run(response: httpx.Response) -> AppError | None:
+        error = classify(response)
+        if error is None or error.code != "rejected":
+            return error
+        body = json_body(response)
+        return refusal(body if isinstance(body, dict) else {}, error)
+
+    return run
 
 
 def _decoded(response: httpx.Response, path: str) -> dict[str, Any]:

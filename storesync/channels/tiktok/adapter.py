@@ -1,7 +1,9 @@
 """TikTok Shop Open API (202309) adapter: OAuth on the auth host, signed calls on the API host
 (`x-tts-access-token` header, `shop_cipher` on shop endpoints), products, stock and prices,
 orders, fulfilment (`fulfilment`: handover, Ship Package, labels, cancellation) and returns
-(`returns`), webhooks and health (MARKETPLACES §2, docs/marketplaces/tiktok-fulfilment.md).
+(`returns`), publishing (`catalog`: categories, image upload, create product, partial edit),
+webhooks and health (MARKETPLACES §2, docs/marketplaces/tiktok-fulfilment.md,
+docs/marketplaces/tiktok-publishing.md).
 
 Every call goes through the connection's `ResilientClient` (bucket, retries, breaker) with
 `wire.classify`; a shop call refused for its token triggers one refresh and one retry.
@@ -26,11 +28,16 @@ from storesync.channels.logs import install_log_redaction
 from storesync.channels.schemas import (
     AuthorizedShop,
     Capabilities,
+    CategoryDetail,
+    ChannelCategory,
     ChannelOrder,
     ChannelProduct,
     ChannelReturn,
+    ContentUpdate,
     Credentials,
+    ListingDraft,
     PriceUpdate,
+    PublishedListing,
     PushFailure,
     PushResult,
     Shipment,
@@ -39,12 +46,15 @@ from storesync.channels.schemas import (
     ShipRequest,
     ShopHealth,
     StockUpdate,
+    UploadedImage,
 )
 from storesync.channels.tiktok import batching, fulfilment, mapping, returns, wire
+from storesync.channels.tiktok.catalog import TikTokCatalog
 from storesync.channels.tiktok.paths import (
     ORDERS,
     ORDERS_SEARCH,
     PRODUCT,
+    PRODUCTS,
     PRODUCTS_SEARCH,
     SHOPS,
     WEBHOOKS,
@@ -81,6 +91,7 @@ class TikTokShopAdapter:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._refreshing = asyncio.Lock()
+        self._catalog = TikTokCatalog(self._call)
         install_log_redaction()
 
     # -- authorization -------------------------------------------------------------------------
@@ -357,6 +368,43 @@ class TikTokShopAdapter:
         with their lines' products."""
         return returns.fetch_returns(self._call, since=since, until=until)
 
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def categories(self) -> list[ChannelCategory]:
+        """The whole category tree (Get Categories, the default 3-level "v1" tree); a root's
+        parent is "". Only leaves take listings."""
+        return await self._catalog.categories()
+
+    async def category_detail(self, category_id: str) -> CategoryDetail:
+        """The category's product attributes with their allowed values (Get Attributes; sales
+        attributes are left out: variants name theirs), and the listing rules: TikTok's
+        documented product limits, with `needs_package` from Get Category Rules. No logistics:
+        TikTok ships through its own."""
+        return await self._catalog.category_detail(category_id)
+
+    async def upload_image(self, data: bytes, filename: str) -> UploadedImage:
+        """Upload Product Image as a MAIN_IMAGE (multipart, signed without the body); the
+        image's `uri` is what a listing names it by."""
+        return await self._catalog.upload_image(data, filename)
+
+    async def publish(self, draft: ListingDraft) -> PublishedListing:
+        """Create Product: one SKU per variant, its options as sales attributes in order, its
+        stock in the shop's sales warehouse (Get Warehouse List, asked once per adapter), the
+        package in KILOGRAM and CENTIMETER. TikTok's refusal raises `AppError` VALIDATION with
+        TikTok's code and message and, where the message names one, `details["field"]`."""
+        listing = await self._catalog.publish(draft)
+        log.info(
+            "tiktok shop %s: product %s created",
+            self._credentials().shop_id,
+            listing.platform_item_id,
+        )
+        return listing
+
+    async def update_content(self, update: ContentUpdate) -> None:
+        """Partial Edit Product with the fields `update` sets and nothing else (dimensions go
+        together: all three or none); refusals as for `publish`."""
+        await self._catalog.update_content(update)
+
     # -- webhooks and health -------------------------------------------------------------------
 
     async def setup_webhooks(self, callback_url: str) -> None:
@@ -399,30 +447,47 @@ class TikTokShopAdapter:
         query: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
         shop: bool = True,
+        multipart: wire.Multipart | None = None,
     ) -> dict[str, Any]:
-        """A signed API call; the answer's `data`. One `token_invalid` → one refresh, one retry
-        (a second refusal is raised)."""
+        """A signed API call with a JSON `body` or a `multipart` one; the answer's `data`. One
+        `token_invalid` → one refresh, one retry (a second refusal is raised)."""
         raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         used = self._credentials().access_token
         try:
-            return await self._send(method, path, query or {}, raw, shop=shop)
+            return await self._send(method, path, query or {}, raw, shop=shop, multipart=multipart)
         except AppError as error:
             if error.code != "token_invalid":
                 raise
         async with self._refreshing:  # concurrent calls refused together refresh once
             if self._credentials().access_token == used:
                 await self.refresh()
-        return await self._send(method, path, query or {}, raw, shop=shop)
+        return await self._send(method, path, query or {}, raw, shop=shop, multipart=multipart)
 
     async def _send(
-        self, method: str, path: str, query: dict[str, str], raw: bytes, *, shop: bool
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        raw: bytes,
+        *,
+        shop: bool,
+        multipart: wire.Multipart | None = None,
     ) -> dict[str, Any]:
         def build() -> httpx.Request:  # rebuilt per attempt: fresh timestamp, current token
             return wire.signed_request(
-                self.connection, self._credentials(), method, path, query, raw, shop=shop
+                self.connection,
+                self._credentials(),
+                method,
+                path,
+                query,
+                raw,
+                shop=shop,
+                multipart=multipart,
             )
 
-        return wire.data(await self.connection.http.send(build, wire.classify))
+        # Create Product is not repeated after a timeout or a server error: it may have worked.
+        creates = method == "POST" and path == PRODUCTS
+        return wire.data(await self.connection.http.send(build, wire.classify, creates=creates))
 
     async def _token_call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         response = await self.connection.http.send(

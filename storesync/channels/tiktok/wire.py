@@ -8,6 +8,7 @@ can carry an error code, so `classify` reads the code first and the HTTP status 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -28,6 +29,14 @@ TOKEN_INVALID = 105002
 BAD_APP_CREDENTIALS = 106001
 
 
+@dataclass(frozen=True)
+class Multipart:
+    """A multipart/form-data body (image upload). TikTok signs it without the body (§2.3)."""
+
+    files: dict[str, tuple[str, bytes, str]]  # field → (file name, content, content type)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
 def signed_request(
     connection: Connection,
     credentials: Credentials,
@@ -37,19 +46,29 @@ def signed_request(
     body: bytes,
     *,
     shop: bool,
+    multipart: Multipart | None = None,
 ) -> httpx.Request:
     """An API host call: `app_key`, a fresh 10-digit `timestamp`, `shop_cipher` on shop
-    endpoints and `sign` over exactly `body`; the access token in `x-tts-access-token`, never in
-    the query."""
+    endpoints and `sign` over exactly `body` (over no body for `multipart`, sent instead of
+    `body`); the access token in `x-tts-access-token`, never in the query."""
     app = connection.app
     params = {**query, "app_key": app.key, "timestamp": str(int(utcnow().timestamp()))}
     if shop:
         params["shop_cipher"] = credentials.shop_cipher
-    params["sign"] = sign(app.secret, path, params, body)
-    headers = {"x-tts-access-token": credentials.access_token, "content-type": "application/json"}
-    return httpx.Request(
-        method, connection.base_url + path, params=params, content=body or None, headers=headers
-    )
+    params["sign"] = sign(app.secret, path, params, b"" if multipart is not None else body)
+    headers = {"x-tts-access-token": credentials.access_token}
+    url = connection.base_url + path
+    if multipart is not None:  # httpx writes the multipart content type with its boundary
+        return httpx.Request(
+            method,
+            url,
+            params=params,
+            files=multipart.files,
+            data=multipart.fields,
+            headers=headers,
+        )
+    headers["content-type"] = "application/json"
+    return httpx.Request(method, url, params=params, content=body or None, headers=headers)
 
 
 def token_request(connection: Connection, path: str, params: dict[str, str]) -> httpx.Request:
@@ -148,7 +167,11 @@ def _error(
 ) -> AppError:
     details: dict[str, Any] = {}
     if body is not None:
-        details = {"platform_code": body.get("code"), "request_id": body.get("request_id", "")}
+        details = {
+            "platform_code": body.get("code"),
+            "platform_message": str(body.get("message") or ""),
+            "request_id": body.get("request_id", ""),
+        }
     return AppError(type_, code, message, details=details, retryable=retryable)
 
 

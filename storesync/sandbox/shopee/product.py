@@ -1,4 +1,7 @@
-"""Shopee product APIs: item list and details, models, stock and price updates (§1.4)."""
+"""Shopee product APIs: item list and details, models, stock and price updates (§1.4).
+
+Items made through add_item / init_tier_variation (`listing`) show their own category,
+attributes, weight, dimension and tier variations; seeded items show fixed ones."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from storesync.sandbox import catalog
 from storesync.sandbox.shopee.wire import (
     MAX_PAGE_SIZE,
     Call,
@@ -103,7 +107,7 @@ def get_item_base_info(call: Call) -> dict[str, Any]:
 def _base_info(shop: Shop, item: Item) -> dict[str, Any]:
     info: dict[str, Any] = {
         "item_id": int(item.id),
-        "category_id": CATEGORY_ID,
+        "category_id": int(item.category_id) if item.category_id else CATEGORY_ID,
         "item_name": item.title,
         "description": item.description,
         "description_type": "normal",
@@ -114,8 +118,8 @@ def _base_info(shop: Shop, item: Item) -> dict[str, Any]:
             "image_url_list": item.images,
             "image_id_list": [url.rsplit("/", 1)[-1].split(".")[0] for url in item.images],
         },
-        "weight": "0.3",
-        "dimension": {"package_length": 20, "package_width": 15, "package_height": 5},
+        "weight": _weight(item),
+        "dimension": _dimension(item),
         "pre_order": {"is_pre_order": False, "days_to_ship": 2},
         "condition": "NEW",
         "item_status": item.status,
@@ -128,7 +132,43 @@ def _base_info(shop: Shop, item: Item) -> dict[str, Any]:
     }
     if not item.has_models:  # Shopee leaves price_info out when the item has models
         info["price_info"] = [_price(shop, item.models[0])]
+    if item.category_id:  # made through add_item: its own attributes
+        info["attribute_list"] = attribute_list(item)
     return info
+
+
+def _weight(item: Item) -> str:
+    """Kilograms, as a string like Shopee's."""
+    return f"{item.weight_grams / 1000:g}" if item.weight_grams else "0.3"
+
+
+def _dimension(item: Item) -> dict[str, int]:
+    length, width, height = item.dimensions_cm if any(item.dimensions_cm) else (20, 15, 5)
+    return {"package_length": length, "package_width": width, "package_height": height}
+
+
+def attribute_list(item: Item) -> list[dict[str, Any]]:
+    """The item's attributes with the names of its category's values (a value given by name,
+    value_id 0, keeps that name)."""
+    known = {a.id: a for a in catalog.attributes(item.category_id)}
+    listed = []
+    for attribute_id, values in item.attributes.items():
+        attribute = known.get(attribute_id)
+        names = dict(attribute.values) if attribute is not None else {}
+        listed.append(
+            {
+                "attribute_id": int(attribute_id),
+                "original_attribute_name": attribute.name if attribute is not None else "",
+                "is_mandatory": bool(attribute and attribute.required),
+                "attribute_value_list": [
+                    {"value_id": int(v), "original_value_name": names.get(v, ""), "value_unit": ""}
+                    if v in names
+                    else {"value_id": 0, "original_value_name": v, "value_unit": ""}
+                    for v in values
+                ],
+            }
+        )
+    return listed
 
 
 def _price(shop: Shop, model: Model) -> dict[str, Any]:
@@ -141,21 +181,23 @@ def get_model_list(call: Call) -> dict[str, Any]:
     item = _item(call, call.integer("item_id"))
     if not item.has_models:
         return {"tier_variation": [], "model": []}
+    tiers = item.tiers or [(TIER_NAME, [m.name for m in item.models])]  # seeded: one tier
     return {
         "tier_variation": [
-            {"name": TIER_NAME, "option_list": [{"option": m.name} for m in item.models]}
+            {"name": name, "option_list": [{"option": option} for option in options]}
+            for name, options in tiers
         ],
         "model": [
             {
                 "model_id": int(m.id),
                 "model_sku": m.sku,
                 "model_status": "MODEL_NORMAL",
-                "tier_index": [index],
+                "tier_index": m.tier_index or [index],
                 "price_info": [_price(call.shop, m)],
                 "stock_info_v2": stock_info(call.shop, [m]),
                 "pre_order": {"is_pre_order": False, "days_to_ship": 2},
                 "has_promotion": False,
-                "weight": "0.3",
+                "weight": _weight(item),
             }
             for index, m in enumerate(item.models)
         ],

@@ -1,10 +1,12 @@
 """The Shopee Open Platform v2 simulator, mounted at `/shopee`: a client swaps only the host.
 
 Wire details live in `wire` (signing, envelope, HTTP statuses), the endpoints in `auth`,
-`product`, `order`, `logistics` (arranging shipment), `documents` (shipping labels), `cancel`
-and `returns` (all in this package). Pushes follow §1.6: code 3 for order status, code 4 for
-a tracking number, code 8 for stock, code 29 for returns (see `ShopeeSim.webhook`), signed as
-HMAC(partner_key, url|body).
+`product`, `catalog` (categories, attributes, limits, logistics channels, and the rules of each
+listing field), `listing` (image upload, add_item, init_tier_variation, update_item), `order`,
+`logistics` (arranging shipment), `documents` (shipping labels), `cancel` and `returns` (all in
+this package).
+Pushes follow §1.6: code 3 for order status, code 4 for a tracking number, code 8 for stock,
+code 29 for returns (see `ShopeeSim.webhook`), signed as HMAC(partner_key, url|body).
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from storesync.sandbox.shopee import auth, cancel, documents, logistics, order, product, returns
+from storesync.sandbox.shopee import (
+    auth,
+    cancel,
+    catalog,
+    documents,
+    listing,
+    logistics,
+    order,
+    product,
+    returns,
+)
 from storesync.sandbox.shopee.wire import (
     Endpoint,
     ShopeeError,
@@ -58,6 +70,8 @@ class ShopeeSim:
         endpoints = [
             *auth.endpoints(self.push_off),
             *product.ENDPOINTS,
+            *catalog.ENDPOINTS,
+            *listing.ENDPOINTS,
             *order.ENDPOINTS,
             *logistics.ENDPOINTS,
             *documents.endpoints(self.documents),
@@ -67,6 +81,7 @@ class ShopeeSim:
         routes = [
             Route("/api/v2/shop/auth_partner", pages.show, methods=["GET"]),
             Route("/api/v2/shop/auth_partner", pages.submit, methods=["POST"]),
+            listing.upload_route(state),
             *(_route(state, endpoint) for endpoint in endpoints),
         ]
         return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})

@@ -1,9 +1,11 @@
 """The TikTok Shop Open API host (`open-api.tiktokglobalshop.com`) as a Starlette app: the
 route table, products, authorized shops and shop webhooks (`GET`/`PUT`/`DELETE
 /event/202309/webhooks`; PUT only, as documented). Orders live in `orders`, packages, shipping
-and documents in `fulfillment`, cancellations and returns in `returns`.
+and documents in `fulfillment`, cancellations and returns in `returns`; categories, warehouses,
+images and how created listings read back in `catalog`, creating and editing them in `listing`.
 
-Parameter and business errors answer HTTP 200 with code 36009004 (see `wire`).
+Parameter and business errors answer HTTP 200 with code 36009004 (see `wire`); a listing that
+breaks a product rule answers a product business code 12xxxxxx (see `catalog`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from storesync.sandbox.state import Item, SandboxState, Shop
-from storesync.sandbox.tiktok import fulfillment, orders, render, returns
+from storesync.sandbox.tiktok import catalog, fulfillment, listing, orders, render, returns
 from storesync.sandbox.tiktok.filters import in_range, scope
 from storesync.sandbox.tiktok.fulfillment import Documents
 from storesync.sandbox.tiktok.wire import (
@@ -108,7 +110,7 @@ def get_product(call: Call) -> dict[str, Any]:
     item = shop.items.get(_product_id(call))
     if item is None:
         raise invalid(f"product {_product_id(call)} does not exist in this shop")
-    return render.product(shop, item, detail=True)
+    return catalog.detail(call.state, shop, item)
 
 
 def _skus(body: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -271,11 +273,24 @@ def build_api_app(state: SandboxState, webhooks: Webhooks, documents: Documents)
         return documents.download(state, request)
 
     package = "/fulfillment/202309/packages/{package_id}"
+    category = "/product/202309/categories/{category_id}"
+    product = "/product/202309/products/{product_id}"
     return Starlette(
         routes=[
             route("/authorization/202309/shops", authorized_shops, "GET", shop_scoped=False),
             route("/product/202309/products/search", search_products, "POST"),
-            route("/product/202309/products/{product_id}", get_product, "GET"),
+            route(
+                "/product/202502/products/search", catalog.search_202502(search_products), "POST"
+            ),
+            route("/product/202309/categories", catalog.categories, "GET"),
+            route(f"{category}/attributes", catalog.attributes, "GET"),
+            route(f"{category}/rules", catalog.rules, "GET"),
+            route("/product/202309/images/upload", catalog.upload_image, "POST", shop_scoped=False),
+            route("/logistics/202309/warehouses", catalog.warehouses, "GET"),
+            route("/product/202309/products", listing.create_product, "POST"),
+            route(product, get_product, "GET"),
+            route(product, listing.edit_product, "PUT"),
+            route(f"{product}/partial_edit", listing.partial_edit_product, "POST"),
             route(
                 "/product/202309/products/{product_id}/inventory/update", update_inventory, "POST"
             ),

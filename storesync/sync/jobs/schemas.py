@@ -21,6 +21,8 @@ class JobKind(StrEnum):
     BACKFILL = "backfill"  # after an outage: the gap's orders, then stock re-pushed
     SHIPMENTS = "shipments"  # arrange the shipment of the given orders, and fetch their labels
     PRICES = "prices"  # send the store's price rule's prices for its linked listings
+    PUBLISH = "publish"  # list the given master products on the store (one form for all)
+    CONTENT = "content"  # send the given master products' content to their listings
 
 
 class JobStatus(StrEnum):
@@ -57,8 +59,11 @@ _ALLOWED = {
     JobKind.BACKFILL: {"since", "until"},
     JobKind.SHIPMENTS: {"order_ids", "method", "address_id", "slot_id", "branch_id"},
     JobKind.PRICES: set(),
+    JobKind.PUBLISH: {"product_ids", "form"},
+    JobKind.CONTENT: {"product_ids"},
 }
 MAX_SHIPMENT_ORDERS = 500
+MAX_PUBLISH_PRODUCTS = 500
 
 
 def validate_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +81,16 @@ def validate_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
         clean["variant_ids"] = _uuid_list(params["variant_ids"])
     if kind is JobKind.SHIPMENTS:
         clean.update(_shipment_params(params))
+    if kind in (JobKind.PUBLISH, JobKind.CONTENT):
+        clean["product_ids"] = _uuid_list(params.get("product_ids"), "product_ids")
+        if len(clean["product_ids"]) > MAX_PUBLISH_PRODUCTS:
+            raise ValidationFailed("params.product_ids", f"at most {MAX_PUBLISH_PRODUCTS} products")
+    if kind is JobKind.PUBLISH:
+        # The publish form (category, attributes, logistics, package) is checked by
+        # `sync.publish` before the job is queued, and again per product when it runs.
+        if not isinstance(params.get("form"), dict):
+            raise ValidationFailed("params.form", "must be the publish form")
+        clean["form"] = dict(params["form"])
     for name in ("since", "until"):
         if params.get(name) is not None:
             clean[name] = _instant(name, params[name]).isoformat()

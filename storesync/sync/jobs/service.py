@@ -110,6 +110,8 @@ def start_job(
         ctx.require(Permission.MANAGE_CATALOG)
     if kind_ is JobKind.SHIPMENTS:
         ctx.require(Permission.PROCESS_ORDERS)
+    if kind_ in (JobKind.PUBLISH, JobKind.CONTENT):
+        ctx.require(Permission.MANAGE_CATALOG)
     lock_store(session, ctx=ctx, store_id=store_id)
     active = find_active(session, ctx=ctx, store_id=store_id, kind=kind_)
     if active is not None:

@@ -422,6 +422,80 @@ def _listings_section() -> rx.Component:
     )
 
 
+def _publication(p: Any) -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.flex(
+                rx.text(p["store"], weight="medium", size="2"),
+                rx.badge(
+                    p["status"],
+                    color_scheme=rx.match(
+                        p["status"], ("published", "green"), ("failed", "red"), "gray"
+                    ),
+                ),
+                rx.cond(
+                    p["item"] != "", rx.text("item ", p["item"], size="1", color_scheme="gray")
+                ),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.cond(p["error"] != "", rx.text(p["error"], size="1", color_scheme="red")),
+            rx.cond(
+                p["status"] == "published",
+                rx.vstack(
+                    rx.input(type="hidden", name="store_id", value=p["store_id"]),
+                    rx.input(
+                        name="title_override",
+                        default_value=p["title_override"],
+                        placeholder="The product's title",
+                        width="100%",
+                        custom_attrs={"aria-label": "This channel's own title"},
+                        class_name="override-title",
+                    ),
+                    rx.text_area(
+                        name="description_override",
+                        default_value=p["description_override"],
+                        placeholder="The product's description",
+                        rows="2",
+                        width="100%",
+                        custom_attrs={"aria-label": "This channel's own description"},
+                    ),
+                    rx.button(
+                        "Keep for this channel", size="1", type="submit", class_name="override-save"
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        on_submit=S.save_override,
+        reset_on_submit=False,
+        width="100%",
+        class_name="publication",
+        data_store=p["store"],
+    )
+
+
+def _publications_section() -> rx.Component:
+    return rx.cond(
+        S.publications.length() > 0,
+        _section(
+            "Published to",
+            rx.text(
+                "Title and description edits reach these channels; a channel's own title or "
+                "description, when kept, stays.",
+                size="1",
+                color_scheme="gray",
+            ),
+            rx.foreach(S.publications, _publication),
+            id="product-publications",
+        ),
+    )
+
+
 def product_form() -> rx.Component:
     return rx.vstack(
         rx.dialog.title("Edit ", S.product["handle"], word_break="break-word"),
@@ -430,6 +504,7 @@ def product_form() -> rx.Component:
         _variants_section(),
         _stock_section(),
         _listings_section(),
+        _publications_section(),
         spacing="3",
         width="100%",
     )

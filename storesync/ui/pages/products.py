@@ -1,5 +1,6 @@
 """Products: search, filter and page through the catalog; edit products and variants; bulk
-status; CSV import (validated first, with a progress bar and an error report) and export."""
+status; publish to a store; CSV import (validated first, with a progress bar and an error
+report) and export."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from storesync.ui.components.controls import (
 )
 from storesync.ui.components.layout import app_frame
 from storesync.ui.components.product_editor import product_editor
+from storesync.ui.components.publish_dialog import publish_dialog
 from storesync.ui.state.auth import may
+from storesync.ui.state.product_editor.publishing import PublishState
 from storesync.ui.state.product_editor.state import ProductEditorState
 from storesync.ui.state.products import UPLOAD_ID, ProductsState
 
@@ -303,6 +306,13 @@ def _bulk_bar() -> rx.Component:
                 ),
                 rx.button("Set status", type="submit", id="bulk-apply"),
                 rx.button(
+                    "Publish to store",
+                    type="button",
+                    variant="outline",
+                    on_click=PublishState.open_publish,
+                    id="bulk-publish",
+                ),
+                rx.button(
                     "Clear",
                     type="button",
                     variant="soft",
@@ -359,4 +369,5 @@ def products_page() -> rx.Component:
         _list(),
         pager(ProductsState, "products"),
         product_editor(),
+        publish_dialog(),
     )

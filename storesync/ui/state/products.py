@@ -17,6 +17,8 @@ from storesync.catalog import service as catalog
 from storesync.catalog.schemas import PRODUCT_STATUSES, ImportReport, ProductUpdate
 from storesync.core.errors import AppError
 from storesync.db import session_scope
+from storesync.sync.prices import service as prices
+from storesync.sync.publish import service as publish
 from storesync.tenancy.context import RequestContext
 from storesync.ui.state.page import PageState, a_job_succeeded
 from storesync.ui.state.paging import Paging
@@ -239,10 +241,15 @@ class _LineCounter:
 
 
 def _import(ctx: RequestContext, source: _LineCounter, dry_run: bool) -> ImportReport:
+    """Import the file; new prices and content go on to the channels that sell the products
+    (their stores' price and content pushes are queued in the same transaction)."""
     with session_scope(ctx, write_lock=not dry_run) as session:
-        return importer.import_catalog(
+        report = importer.import_catalog(
             session, ctx=ctx, source=source, fmt="csv", dry_run=dry_run, skip_invalid=False
         )
+        prices.start_pushes_for(session, ctx=ctx, variant_ids=report.repriced_variant_ids)
+        publish.start_content_pushes_for(session, ctx=ctx, product_ids=report.content_product_ids)
+        return report
 
 
 def _summary(report: ImportReport) -> str:

@@ -18,6 +18,7 @@ from storesync.catalog.schemas import ProductDTO, ProductUpdate, VariantInput
 from storesync.core.errors import AppError
 from storesync.db import writing
 from storesync.sync.prices import service as prices
+from storesync.sync.publish import service as publish
 from storesync.tenancy.context import RequestContext
 from storesync.ui.state.product_editor.views import (
     decimal_field,
@@ -25,6 +26,7 @@ from storesync.ui.state.product_editor.views import (
     listing_rows,
     pairs_field,
     product_form,
+    publication_rows,
     stock_rows,
     variant_changes,
     variant_input,
@@ -45,6 +47,7 @@ class ProductEditorState(ProductsState):
     variant: dict[str, str] = {}
     stock: list[dict[str, str]] = []
     listings: list[dict[str, str]] = []
+    publications: list[dict[str, str]] = []  # the stores it is published to
     field_errors: dict[str, str] = {}  # the service's message per field it named
     image_busy: bool = False
 
@@ -64,6 +67,7 @@ class ProductEditorState(ProductsState):
                 product = catalog.get_product(session, ctx=ctx, product_id=uuid.UUID(product_id))
                 self.stock = stock_rows(session, ctx, product)
                 self.listings = listing_rows(session, ctx, product)
+                self.publications = publication_rows(session, ctx, product)
         except AppError as error:
             return rx.toast.error(error.message, id="toast-error")
         except ValueError:
@@ -99,6 +103,7 @@ class ProductEditorState(ProductsState):
     def _close(self) -> None:
         self.mode, self.product, self.variant, self.field_errors = "", {}, {}, {}
         self.product_images, self.product_variants, self.stock, self.listings = [], [], [], []
+        self.publications = []
 
     def _show_product(self, product: ProductDTO) -> None:
         self.product = product_form(product)
@@ -137,22 +142,34 @@ class ProductEditorState(ProductsState):
         product_id = self.product.get("id", "")
         return self._save(
             form_data,
-            lambda session, ctx: catalog.update_product(
-                session,
-                ctx=ctx,
-                product_id=uuid.UUID(product_id),
-                changes=ProductUpdate(
-                    title=form_data.get("title", ""),
-                    handle=form_data.get("handle", ""),
-                    description=form_data.get("description", ""),
-                    brand=form_data.get("brand", ""),
-                    category=form_data.get("category", ""),
-                    status=form_data.get("status", ""),
-                    attributes=pairs_field("attributes", form_data.get("attributes", "")),
-                ),
-            ),
+            lambda session, ctx: _update_product(session, ctx, uuid.UUID(product_id), form_data),
             "product saved",
         )
+
+    @rx.event
+    def save_override(self, form_data: dict[str, str]):
+        """A store's own title and description for the product's listing ("" follows the
+        product); the store's content push is queued."""
+        ctx, product_id = self._ctx(), self.product.get("id", "")
+        if ctx is None:
+            return rx.redirect(SIGN_IN)
+        try:
+            with self._writing(ctx) as session:
+                publish.set_override(
+                    session,
+                    ctx=ctx,
+                    store_id=uuid.UUID(form_data.get("store_id", "")),
+                    product_id=uuid.UUID(product_id),
+                    title=form_data.get("title_override", ""),
+                    description=form_data.get("description_override", ""),
+                )
+                product = catalog.get_product(session, ctx=ctx, product_id=uuid.UUID(product_id))
+                self.publications = publication_rows(session, ctx, product)
+        except AppError as error:
+            return rx.toast.error(error.message, id="toast-error")
+        except ValueError:
+            return rx.toast.error(self.MISSING, id="toast-error")
+        return rx.toast.success("channel title saved", id="toast-success")
 
     @rx.event
     def update_variant(self, form_data: dict[str, str]):
@@ -275,6 +292,8 @@ class ProductEditorState(ProductsState):
         try:
             with self._writing(ctx) as session:
                 product = change(session, ctx, uuid.UUID(self.product.get("id", "")))
+                # The channels where it is published get the new pictures and their order.
+                publish.start_content_pushes_for(session, ctx=ctx, product_ids=[product.id])
         except AppError as error:
             return rx.toast.error(error.message, id="toast-error")
         except ValueError:
@@ -282,6 +301,28 @@ class ProductEditorState(ProductsState):
         self._show_product(product)
         self._load(ctx)
         return rx.toast.success(done, id="toast-success") if done else None
+
+
+def _update_product(
+    session: Any, ctx: RequestContext, product_id: uuid.UUID, form: dict[str, str]
+) -> None:
+    """Save the product; its content goes to every store where it is published (the stores'
+    content pushes are queued in the same transaction)."""
+    catalog.update_product(
+        session,
+        ctx=ctx,
+        product_id=product_id,
+        changes=ProductUpdate(
+            title=form.get("title", ""),
+            handle=form.get("handle", ""),
+            description=form.get("description", ""),
+            brand=form.get("brand", ""),
+            category=form.get("category", ""),
+            status=form.get("status", ""),
+            attributes=pairs_field("attributes", form.get("attributes", "")),
+        ),
+    )
+    publish.start_content_pushes_for(session, ctx=ctx, product_ids=[product_id])
 
 
 def _update_variant(
@@ -300,7 +341,9 @@ def _update_variant(
 def _add_image(ctx: RequestContext, product_id: uuid.UUID, data: bytes) -> ProductDTO:
     # In a thread: checking and resizing a photo takes a moment; the event loop keeps serving.
     with writing(ctx) as session:
-        return catalog_images.add_image(session, ctx=ctx, product_id=product_id, data=data)
+        product = catalog_images.add_image(session, ctx=ctx, product_id=product_id, data=data)
+        publish.start_content_pushes_for(session, ctx=ctx, product_ids=[product_id])
+        return product
 
 
 def _add_image_url(ctx: RequestContext, product_id: uuid.UUID, url: str) -> ProductDTO:

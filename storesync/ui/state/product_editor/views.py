@@ -25,6 +25,7 @@ from storesync.inventory import service as inventory
 from storesync.stores import service as stores
 from storesync.sync.listings.schemas import ListingDTO
 from storesync.sync.listings.service import listings_of_variants
+from storesync.sync.publish.service import publications_of
 from storesync.tenancy.context import RequestContext
 from storesync.ui.format import money
 
@@ -205,6 +206,25 @@ def _listing_row(listing: ListingDTO, names: dict[uuid.UUID, str]) -> dict[str, 
         "status": listing.status,
         "quantity": "" if listing.channel_quantity is None else str(listing.channel_quantity),
     }
+
+
+def publication_rows(
+    session: Session, ctx: RequestContext, product: ProductDTO
+) -> list[dict[str, str]]:
+    """Where the product is published, with the store's own title and description if kept."""
+    names = _store_names(session, ctx)
+    return [
+        {
+            "store_id": str(p.store_id),
+            "store": names.get(p.store_id, ""),
+            "status": p.status,
+            "item": p.platform_item_id,
+            "error": p.error[:300],
+            "title_override": p.title_override,
+            "description_override": p.description_override,
+        }
+        for p in publications_of(session, ctx=ctx, product_id=product.id)
+    ]
 
 
 # Parsing the editor's form -------------------------------------------------------------------
