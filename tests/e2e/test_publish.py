@@ -10,6 +10,7 @@ three) and puts the sandbox back afterwards."""
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 import uuid
@@ -111,18 +112,44 @@ def test_a_product_is_published_to_both_channels_and_follows_master_edits(
 
     # The master product: two variants with stock, from CSV; then one image in the editor.
     sku = f"KPC{tag}"
-    header = (
-        "handle,title,description,sku,option1_name,option1_value,price,weight_grams,"
-        "length_mm,width_mm,height_mm,stock:MAIN"
-    )
-    description = "Kaos polos bahan cotton combed 30s, adem dan nyaman dipakai."
-    csv_text = "\n".join(
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
         [
-            header,
-            f"kpc-{tag.lower()},{TITLE},{description},{sku}-BLK,Color,Black,45000,200,300,250,20,12",
-            f"kpc-{tag.lower()},{TITLE},{description},{sku}-WHT,Color,White,47000,210,300,250,20,7",
+            "handle",
+            "title",
+            "description",
+            "sku",
+            "option1_name",
+            "option1_value",
+            "price",
+            "weight_grams",
+            "length_mm",
+            "width_mm",
+            "height_mm",
+            "stock:MAIN",
         ]
     )
+    description = "Kaos polos bahan cotton combed 30s, adem dan nyaman dipakai."
+    variants = (("BLK", "Black", 45000, 200, 12), ("WHT", "White", 47000, 210, 7))
+    for suffix, colour, price, weight, stock in variants:
+        writer.writerow(
+            [
+                f"kpc-{tag.lower()}",
+                TITLE,
+                description,
+                f"{sku}-{suffix}",
+                "Color",
+                colour,
+                price,
+                weight,
+                300,
+                250,
+                20,
+                stock,
+            ]
+        )
+    csv_text = out.getvalue()
     _open(page, base, "/products", "Products")
     page.set_input_files(
         "#catalog-upload input[type=file]",

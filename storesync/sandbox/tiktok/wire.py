@@ -11,6 +11,7 @@ HTTP statuses (our choice, documented here once; clients must read `code`, never
 | 105001 | access token expired | 401 |
 | 105002 | access token missing, unknown, revoked, or not for this shop | 401 |
 | 36009004 | any other invalid parameter or business rule (TikTok answers 200 with a code) | 200 |
+| 12052001.. | a listing the publishing calls refuse, one code per rule (own numbers) | 200 |
 | 36009004 | unknown path / method | 404 / 405 |
 | 36009002 | rate limited | 429 |
 | 36009003 | internal error (fault injection) | the injected 5xx |

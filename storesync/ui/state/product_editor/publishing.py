@@ -170,8 +170,8 @@ class PublishState(ProductsState):
         r = detail.rules
         self.rules = (
             f"title {r.title_min}-{r.title_max} characters · {r.images_min}-{r.images_max} "
-            f"images of at most {r.image_max_bytes // 1048576} MB · price {r.price_min}-"
-            f"{r.price_max} · at most {r.max_variants} variants"
+            f"images of at most {r.image_max_bytes // 1048576} MB · price {r.price_min:,}-"
+            f"{r.price_max:,} · at most {r.max_variants} variants"
             + (" · package weight and size needed" if r.needs_package else "")
         )
         return None
