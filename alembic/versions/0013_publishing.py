@@ -87,6 +87,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published_by", sa.Uuid(), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("content_pushed_at", sa.DateTime(timezone=True), nullable=True),

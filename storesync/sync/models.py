@@ -139,6 +139,7 @@ class Publication(TenantTable, table=True):
     description_override: str = Field(default="", sa_type=sa.Text)
     images: dict = Field(default_factory=dict, sa_type=JSONDoc)  # master image id → platform id
     error: str = Field(default="", sa_type=sa.Text)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # this publish began
     published_by: uuid.UUID | None = Field(
         default=None, foreign_key="app_user.id", ondelete="SET NULL"
     )

@@ -102,6 +102,19 @@ def test_a_product_is_checked_published_and_its_store_title_kept_through_the_api
     assert len(shop(running_sandbox, "shopee").items) == items_before  # nothing sent
     assert world.count(Publication) == 0
 
+    viewer, read_only = world.key("write", role="viewer"), world.key("stores:read")
+    not_allowed = [
+        world.api.post(
+            f"/products/{product}/publish", json={"store_id": str(store), **FORM}, key=key
+        )
+        for key in (viewer, read_only)
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in not_allowed] == [
+        (403, "permission_denied"),
+        (403, "scope_missing"),
+    ]
+    assert world.count(Publication) == 0
+
     published = world.api.post(
         f"/products/{product}/publish", json={"store_id": str(store), **FORM}
     )

@@ -81,3 +81,39 @@ def sign_in(page: Any, base: str, email: str, password: str) -> None:
 
 def no_horizontal_scroll(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def sandbox_control(base: str) -> str:
+    """The sandbox's control API in the app under test."""
+    return f"{base}/sandbox/sandbox"
+
+
+def reset_sandbox(base: str, shops_per_platform: int) -> None:
+    """A freshly seeded sandbox (the same seed: the first shops keep their ids) with its push
+    URLs pointing at StoreSync again."""
+    from tests.e2e.conftest import sandbox_http
+
+    control = sandbox_control(base)
+    sandbox_http.post(
+        f"{control}/reset", json={"shops_per_platform": shops_per_platform}
+    ).raise_for_status()
+    for platform in ("shopee", "tiktok"):
+        sandbox_http.post(
+            f"{control}/webhooks", json={"platform": platform, "url": f"{base}/webhooks/{platform}"}
+        ).raise_for_status()
+
+
+def open_page(page: Any, base: str, path: str, title: str) -> None:
+    """Go to `path` and wait until its page title shows."""
+    page.goto(f"{base}{path}")
+    page.wait_for_function("t => document.querySelector('#page-title')?.innerText === t", arg=title)
+
+
+def connect_shop(page: Any, platform: str, shop_id: str) -> None:
+    """From the Stores page: connect the sandbox shop through its consent page."""
+    page.click(f"#connect-{platform}")
+    page.wait_for_selector("#authorize")  # the sandbox's consent page, a shop to choose
+    page.select_option("select[name='shop_id']", shop_id)
+    page.click("#authorize")
+    page.wait_for_url("**/stores/?connected=*")
+    page.wait_for_selector(f".store-card[data-platform='{platform}']")

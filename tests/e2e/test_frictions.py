@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.browsing import new_page, sign_in, wait_text
+from tests.e2e.browsing import new_page, open_page, sign_in, wait_text
 from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_fulfilment import (  # merchant: its module fixture, shared
     PASSWORD,
     Merchant,
     _first_slot,
-    _open,
     _place,
     _row,
     _sandbox_order,
@@ -83,7 +82,7 @@ def test_dialogs_close_with_escape_a_click_outside_and_a_reload(
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
     number = _place(base, "shopee", merchant.shops["shopee"], [(sku, 1)])
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number, timeout=15_000)
 
     def open_detail() -> None:
@@ -98,7 +97,7 @@ def test_dialogs_close_with_escape_a_click_outside_and_a_reload(
 
     _check_dialog(page, base, "/orders", "Orders", open_detail, "#order-detail")
 
-    _open(page, base, "/inventory", "Inventory")
+    open_page(page, base, "/inventory", "Inventory")
     stock_row = page.locator(".stock-row").first
     stock_row.wait_for()
 
@@ -128,7 +127,7 @@ def test_a_bulk_cancel_asks_first_naming_the_count_and_keeping_changes_nothing(
 
     # Given three orders waiting to ship, ticked.
     numbers = [_place(base, "tiktok", merchant.shops["tiktok"], [(sku, 1)]) for _ in range(3)]
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     for number in numbers:
         wait_text(page, ".order-row", number, timeout=15_000)
     before = {n: _row(page, n).locator(".order-status").inner_text() for n in numbers}
@@ -177,7 +176,7 @@ def test_the_orders_list_shows_items_labelled_filters_and_no_overlap_on_a_phone(
     sign_in(page, base, merchant.email, PASSWORD)
     _give_picture(page, base, first)
     number = _place(base, "shopee", merchant.shops["shopee"], [(first, 1), (second, 2)])
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number, timeout=15_000)
 
     # Each order's first items: the first one's picture, SKUs and quantities.
@@ -212,7 +211,7 @@ def test_the_orders_list_shows_items_labelled_filters_and_no_overlap_on_a_phone(
 
 def _give_picture(page: Any, base: str, sku: str) -> None:
     """An image for the product of `sku`, uploaded in the product editor."""
-    _open(page, base, "/products", "Products")
+    open_page(page, base, "/products", "Products")
     page.fill("#product-search", sku)
     page.press("#product-search", "Enter")
     row = page.locator(".product-row", has_text=sku).first
@@ -236,7 +235,7 @@ def test_settings_label_the_organization_and_pick_the_time_zone_from_a_list(
     base = running_app
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/settings", "Settings")
+    open_page(page, base, "/settings", "Settings")
     page.wait_for_selector("#org-timezone")
 
     assert page.locator("label[for='org-name-input']").inner_text() == "Organization name"
@@ -286,7 +285,7 @@ def test_a_shipment_job_runs_with_a_clean_console(
     listener = Listener(page)
     sign_in(page, base, merchant.email, PASSWORD)
     number = _place(base, "shopee", merchant.shops["shopee"], [(sku, 1)])
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number, timeout=15_000)
     listener.where = "arranging a shipment"
     _row(page, number).locator(".order-select").click()

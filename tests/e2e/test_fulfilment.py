@@ -24,7 +24,17 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from tests.e2e.browsing import new_page, no_horizontal_scroll, sign_in, sign_up, wait_text
+from tests.e2e.browsing import (
+    connect_shop,
+    new_page,
+    no_horizontal_scroll,
+    open_page,
+    reset_sandbox,
+    sandbox_control,
+    sign_in,
+    sign_up,
+    wait_text,
+)
 from tests.e2e.conftest import sandbox_http
 
 pytestmark = pytest.mark.browser
@@ -42,40 +52,9 @@ class Merchant:
     skus: list[str]  # SKUs both shops list, with stock to spare
 
 
-def _control(base: str) -> str:
-    return f"{base}/sandbox/sandbox"
-
-
-def _sandbox_world(base: str, shops_per_platform: int) -> None:
-    """A freshly seeded sandbox (the same seed: the first shops keep their ids) with its push
-    URLs pointing at StoreSync again."""
-    control = _control(base)
-    sandbox_http.post(
-        f"{control}/reset", json={"shops_per_platform": shops_per_platform}
-    ).raise_for_status()
-    for platform in PLATFORMS:
-        sandbox_http.post(
-            f"{control}/webhooks", json={"platform": platform, "url": f"{base}/webhooks/{platform}"}
-        ).raise_for_status()
-
-
-def _open(page: Any, base: str, path: str, title: str) -> None:
-    page.goto(f"{base}{path}")
-    page.wait_for_function("t => document.querySelector('#page-title')?.innerText === t", arg=title)
-
-
-def _connect(page: Any, platform: str, shop_id: str) -> None:
-    page.click(f"#connect-{platform}")
-    page.wait_for_selector("#authorize")  # the sandbox's consent page, a shop to choose
-    page.select_option("select[name='shop_id']", shop_id)
-    page.click("#authorize")
-    page.wait_for_url("**/stores/?connected=*")
-    page.wait_for_selector(f".store-card[data-platform='{platform}']")
-
-
 def _listings(base: str, platform: str, shop_id: str) -> dict[str, int]:
     rows = sandbox_http.get(
-        f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
+        f"{sandbox_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
     ).json()
     return {row["sku"]: int(row["stock"]) for row in rows if row["sku"]}
 
@@ -85,11 +64,11 @@ def connected_merchant(base: str, browser: Any, number: int) -> Iterator[Merchan
     """A new organization with the sandbox's `number`th Shopee and TikTok shops connected and
     their products imported (each module that needs one takes its own shops: a shop belongs to
     one organization); the sandbox is put back to one shop per platform afterwards."""
-    _sandbox_world(base, number)
+    reset_sandbox(base, number)
     try:
         shops = {
             s["platform"]: s["shop_id"]
-            for s in sandbox_http.get(f"{_control(base)}/shops").json()
+            for s in sandbox_http.get(f"{sandbox_control(base)}/shops").json()
             if s["name"].endswith(f" {number}")
         }
         stock = {p: _listings(base, p, shops[p]) for p in PLATFORMS}
@@ -100,9 +79,9 @@ def connected_merchant(base: str, browser: Any, number: int) -> Iterator[Merchan
         email = f"fulfil-{tag}@journey.test"
         page = new_page(browser)
         sign_up(page, base, f"Fulfil {tag}", email, PASSWORD)
-        _open(page, base, "/stores", "Stores")
+        open_page(page, base, "/stores", "Stores")
         for platform in PLATFORMS:
-            _connect(page, platform, shops[platform])
+            connect_shop(page, platform, shops[platform])
         for platform in PLATFORMS:
             page.click(f".import-products[data-platform='{platform}']")
             wait_text(
@@ -111,7 +90,7 @@ def connected_merchant(base: str, browser: Any, number: int) -> Iterator[Merchan
         page.context.close()
         yield Merchant(email, shops, skus[:2])
     finally:
-        _sandbox_world(base, 1)
+        reset_sandbox(base, 1)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +102,7 @@ def merchant(running_app: str, browser: Any) -> Iterator[Merchant]:
 
 def _place(base: str, platform: str, shop_id: str, lines: list[tuple[str, int]]) -> str:
     answer = sandbox_http.post(
-        f"{_control(base)}/orders",
+        f"{sandbox_control(base)}/orders",
         json={
             "platform": platform,
             "shop_id": shop_id,
@@ -135,7 +114,9 @@ def _place(base: str, platform: str, shop_id: str, lines: list[tuple[str, int]])
 
 
 def _sandbox_order(base: str, platform: str, order_id: str) -> dict[str, Any]:
-    answer = sandbox_http.get(f"{_control(base)}/orders/{order_id}", params={"platform": platform})
+    answer = sandbox_http.get(
+        f"{sandbox_control(base)}/orders/{order_id}", params={"platform": platform}
+    )
     answer.raise_for_status()
     return answer.json()  # type: ignore[no-any-return]
 
@@ -194,7 +175,7 @@ def test_three_orders_of_two_stores_are_arranged_printed_and_picked_in_bulk(
 
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     _show_tab(page, "to_arrange")
     for number in placed.values():
         wait_text(page, ".order-row", number, timeout=15_000)
@@ -300,7 +281,7 @@ def test_three_orders_of_two_stores_are_arranged_printed_and_picked_in_bulk(
     # The same workflow on a phone: tabs, the bulk bar and the arrange dialog fit.
     phone = new_page(browser, 375)
     sign_in(phone, base, merchant.email, PASSWORD)
-    _open(phone, base, "/orders", "Orders")
+    open_page(phone, base, "/orders", "Orders")
     _show_tab(phone, "to_hand_over")
     for number in placed.values():
         wait_text(phone, ".order-row", number)
@@ -356,7 +337,7 @@ def _available(page: Any, base: str, sku: str) -> int:
     """The SKU's available units as the Inventory page shows them now. The tab's state outlives
     a reload, so the rows of an earlier search are on screen at first: a search that matches
     nothing is answered first, then the SKU's, so its row is read fresh."""
-    _open(page, base, "/inventory", "Inventory")
+    open_page(page, base, "/inventory", "Inventory")
     page.fill("#stock-search", "no-such-sku-anywhere")
     page.press("#stock-search", "Enter")
     page.wait_for_function("() => document.querySelectorAll('.stock-row').length === 0")
@@ -387,12 +368,12 @@ def test_cancelling_cancels_on_the_marketplace_and_a_refusal_changes_nothing(
 
     # Given an order waiting to ship: it holds one unit.
     number = _place(base, "tiktok", merchant.shops["tiktok"], [(second, 1)])
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number, timeout=15_000)
     assert _available(page, base, second) == before - 1
 
     # When the merchant cancels it from its detail, with a reason the platform accepts.
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number)
     _open_detail(page, number)
     wait_text(page, ".detail-item-stock", "reserved")
@@ -419,7 +400,7 @@ def test_cancelling_cancels_on_the_marketplace_and_a_refusal_changes_nothing(
 
     # Given a Shopee order arranged and picked up by the courier (the parcel has left).
     shipped = _place(base, "shopee", merchant.shops["shopee"], [(first, 1)])
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", shipped, timeout=15_000)
     _open_detail(page, shipped)
     page.click("#detail-arrange")
@@ -435,7 +416,8 @@ def test_cancelling_cancels_on_the_marketplace_and_a_refusal_changes_nothing(
     _push(base, "shopee", on=False)
     try:
         sandbox_http.post(
-            f"{_control(base)}/orders/advance", json={"platform": "shopee", "order_id": shipped}
+            f"{sandbox_control(base)}/orders/advance",
+            json={"platform": "shopee", "order_id": shipped},
         ).raise_for_status()
         assert _sandbox_order(base, "shopee", shipped)["status"] == "SHIPPED"
         _refused(page, base, shipped, screenshots)
@@ -447,7 +429,7 @@ def test_cancelling_cancels_on_the_marketplace_and_a_refusal_changes_nothing(
 def _push(base: str, platform: str, *, on: bool) -> None:
     url = f"{base}/webhooks/{platform}" if on else ""
     sandbox_http.post(
-        f"{_control(base)}/webhooks", json={"platform": platform, "url": url}
+        f"{sandbox_control(base)}/webhooks", json={"platform": platform, "url": url}
     ).raise_for_status()
 
 
@@ -485,7 +467,7 @@ def test_a_completed_return_is_restocked_by_the_merchant(
 
     # Given a TikTok order shipped (arranged, collected) whose buyer sent it back.
     number = _place(base, "tiktok", merchant.shops["tiktok"], [(first, 1)])
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     wait_text(page, ".order-row", number, timeout=15_000)
     _open_detail(page, number)
     page.click("#detail-arrange")
@@ -495,22 +477,22 @@ def test_a_completed_return_is_restocked_by_the_merchant(
     page.click("#arrange-close")
     wait_text(page, "#detail-stage", "to print")
     sandbox_http.post(
-        f"{_control(base)}/orders/advance", json={"platform": "tiktok", "order_id": number}
+        f"{sandbox_control(base)}/orders/advance", json={"platform": "tiktok", "order_id": number}
     ).raise_for_status()
     wait_text(page, "#detail-status", "shipped", timeout=15_000)
     page.keyboard.press("Escape")
     shipped = _available(page, base, first)
     found = sandbox_http.post(
-        f"{_control(base)}/returns", json={"platform": "tiktok", "order_id": number}
+        f"{sandbox_control(base)}/returns", json={"platform": "tiktok", "order_id": number}
     ).json()
     for stage in ("accepted", "completed"):
         sandbox_http.post(
-            f"{_control(base)}/returns/stage",
+            f"{sandbox_control(base)}/returns/stage",
             json={"platform": "tiktok", "return_id": found["id"], "stage": stage},
         ).raise_for_status()
 
     # When it reaches the Returns tab and the merchant restocks it.
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     _show_tab(page, "returns")
     row = page.locator(".return-row", has_text=number)
     page.wait_for_function(

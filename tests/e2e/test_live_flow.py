@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 
 from storesync.ui.relay import HOUSEKEEPING_SECONDS
-from tests.e2e.browsing import emailed_link, new_page, search, sign_in, sign_up, wait_text
+from tests.e2e.browsing import (
+    emailed_link,
+    new_page,
+    open_page,
+    sandbox_control,
+    search,
+    sign_in,
+    sign_up,
+    wait_text,
+)
 from tests.e2e.conftest import sandbox_http
 
 pytestmark = pytest.mark.browser
@@ -27,11 +36,6 @@ STATE = "reflex___state____state.storesync___ui___state___auth____auth_state."
 PAGE_STATE = STATE + "storesync___ui___state___page____page_state."
 
 
-def _open(page: Any, base: str, path: str, title: str) -> None:
-    page.goto(f"{base}{path}")
-    page.wait_for_function("t => document.querySelector('#page-title')?.innerText === t", arg=title)
-
-
 def _connect(page: Any, platform: str) -> None:
     page.click(f"#connect-{platform}")
     page.wait_for_selector("#authorize")  # the sandbox's consent page
@@ -40,20 +44,17 @@ def _connect(page: Any, platform: str) -> None:
     page.wait_for_selector(f".store-card[data-platform='{platform}']")
 
 
-def _control(base: str) -> str:
-    return f"{base}/sandbox/sandbox"
-
-
 def _shared_sku(base: str) -> tuple[str, dict[str, str]]:
     """A SKU both sandbox shops list with stock to spare, and each platform's shop id."""
     shops = {
-        s["platform"]: s["shop_id"] for s in sandbox_http.get(f"{_control(base)}/shops").json()
+        s["platform"]: s["shop_id"]
+        for s in sandbox_http.get(f"{sandbox_control(base)}/shops").json()
     }
     stock = {
         p: {
             row["sku"]: row["stock"]
             for row in sandbox_http.get(
-                f"{_control(base)}/listings", params={"platform": p, "shop_id": shops[p]}
+                f"{sandbox_control(base)}/listings", params={"platform": p, "shop_id": shops[p]}
             ).json()
         }
         for p in shops
@@ -64,7 +65,7 @@ def _shared_sku(base: str) -> tuple[str, dict[str, str]]:
 
 def _tiktok_stock(base: str, shop_id: str, sku: str) -> int:
     rows = sandbox_http.get(
-        f"{_control(base)}/listings", params={"platform": "tiktok", "shop_id": shop_id}
+        f"{sandbox_control(base)}/listings", params={"platform": "tiktok", "shop_id": shop_id}
     ).json()
     return int(next(r["stock"] for r in rows if r["sku"] == sku))
 
@@ -84,7 +85,7 @@ def _settled_tiktok_stock(base: str, shop_id: str, sku: str, quiet: float = 1.5)
 
 def _review_a_listing(page: Any, base: str, sku: str) -> None:
     """Unlink one of the SKU's listings, find it in the unmatched queue, link it back by SKU."""
-    _open(page, base, "/listings", "Listings")
+    open_page(page, base, "/listings", "Listings")
     for status in ("matched", "unmatched"):
         page.click("#listing-status")
         page.get_by_role("option", name=status, exact=True).click()
@@ -100,7 +101,7 @@ def _review_a_listing(page: Any, base: str, sku: str) -> None:
 
 def _channel_stock(base: str, platform: str, shop_id: str, sku: str) -> int:
     rows = sandbox_http.get(
-        f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
+        f"{sandbox_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
     ).json()
     return int(next(r["stock"] for r in rows if r["sku"] == sku))
 
@@ -115,13 +116,13 @@ def _wait_for_channel_stock(base: str, platform: str, shop_id: str, sku: str, wa
 def _sell_everywhere_at_once(base: str, shops: dict[str, str], sku: str) -> list[str]:
     """The last unit sells on Shopee and, before StoreSync's push reaches it (TikTok's API is
     slowed down for the moment), on TikTok too."""
-    faults = f"{_control(base)}/faults"
+    faults = f"{sandbox_control(base)}/faults"
     sandbox_http.post(faults, json={"platform": "tiktok", "latency_ms": 2000}).raise_for_status()
     placed = []
     try:
         for platform in ("shopee", "tiktok"):
             answer = sandbox_http.post(
-                f"{_control(base)}/orders",
+                f"{sandbox_control(base)}/orders",
                 json={
                     "platform": platform,
                     "shop_id": shops[platform],
@@ -151,7 +152,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     # Sign up, connect both sandbox stores through OAuth, import their products.
     page = new_page(browser)
     sign_up(page, base, f"Journey {tag}", owner, PASSWORD)
-    _open(page, base, "/stores", "Stores")
+    open_page(page, base, "/stores", "Stores")
     _connect(page, "shopee")
     _connect(page, "tiktok")
     for platform in ("shopee", "tiktok"):
@@ -163,20 +164,20 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
 
     # Watchers: the inbox and the dashboard of this organization (a second browser too), and
     # another organization's inbox.
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     page.evaluate("window.__noReload = true")
     dashboard = page.context.new_page()
-    _open(dashboard, base, "/", "Dashboard")
+    open_page(dashboard, base, "/", "Dashboard")
     colleague = new_page(browser)
     sign_in(colleague, base, owner, PASSWORD)
-    _open(colleague, base, "/orders", "Orders")
+    open_page(colleague, base, "/orders", "Orders")
     stranger = new_page(browser)
     sign_up(stranger, base, f"Other {tag}", f"other-{tag}@journey.test", PASSWORD)
-    _open(stranger, base, "/orders", "Orders")
+    open_page(stranger, base, "/orders", "Orders")
     stranger.evaluate("window.__noReload = true")
 
     order = sandbox_http.post(
-        f"{_control(base)}/orders",
+        f"{sandbox_control(base)}/orders",
         json={
             "platform": "shopee",
             "shop_id": shops["shopee"],
@@ -209,7 +210,8 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
     page.click("#arrange-close")
     wait_text(page, "#detail-stage", "to print")
     sandbox_http.post(
-        f"{_control(base)}/orders/advance", json={"platform": "shopee", "order_id": order["id"]}
+        f"{sandbox_control(base)}/orders/advance",
+        json={"platform": "shopee", "order_id": order["id"]},
     ).raise_for_status()
     wait_text(page, "#detail-status", "shipped", timeout=10_000)
     wait_text(colleague, ".order-row", "shipped", timeout=10_000)
@@ -224,7 +226,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
 
     # The last unit sells on both channels at once: one sale is an oversell, and the open page
     # hears of it (alert and bell) without a reload. The stock is set through the UI first.
-    _open(page, base, "/inventory", "Inventory")
+    open_page(page, base, "/inventory", "Inventory")
     search(page, "#stock-search", sku, ".stock-row")
     row = f".stock-row[data-sku='{sku}']"
     available = int(page.inner_text(f"{row} .stock-available").split()[-1])
@@ -251,7 +253,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
 
     # Both orders of the pair are cancelled on their marketplaces in one bulk action: the unit
     # is free again and both channels show it.
-    _open(page, base, "/orders", "Orders")
+    open_page(page, base, "/orders", "Orders")
     for order_id in pair:
         wait_text(page, ".order-row", order_id)
         page.locator(".order-row", has_text=order_id).locator(".order-select").click()
@@ -270,7 +272,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
 
     # TikTok is offered half of the stock: its 1 unit becomes 0 there, Shopee keeps 1. A bad
     # share is refused and changes nothing.
-    _open(page, base, "/stores", "Stores")
+    open_page(page, base, "/stores", "Stores")
     tiktok_card = page.locator(".store-card[data-platform='tiktok']")
     tiktok_card.locator(".allocation-share input").fill("150")
     tiktok_card.locator(".allocation-save").click()
@@ -289,7 +291,7 @@ def test_the_merchant_journey_is_live_and_stays_inside_the_organization(
 
     # A viewer of the organization: no adjust button, and a crafted adjust event is refused.
     viewer = f"viewer-{tag}@journey.test"
-    _open(page, base, "/settings", "Settings")
+    open_page(page, base, "/settings", "Settings")
     page.fill("#org-timezone", "Mars/Base")
     page.click("#org-save")
     wait_text(page, "[data-sonner-toast]", "timezone: 'Mars/Base' is not a time zone name")
@@ -330,7 +332,7 @@ def _check_viewer_cannot_adjust(browser: Any, base: str, viewer: str, sku: str) 
 
     page.route_web_socket("**/_event/**", relay)
     sign_in(page, base, viewer, PASSWORD)
-    _open(page, base, "/inventory", "Inventory")
+    open_page(page, base, "/inventory", "Inventory")
     search(page, "#stock-search", sku, ".stock-row")
     row = f".stock-row[data-sku='{sku}']"
     assert page.locator(f"{row} .adjust-stock").count() == 0  # no button for a viewer
@@ -360,7 +362,7 @@ def _screenshots(browser: Any, base: str, email: str, width: int, folder: Path) 
     sign_in(page, base, email, PASSWORD)
     for path in PAGES:
         title = {"/": "Dashboard"}.get(path, path.strip("/").title())
-        _open(page, base, path, title)
+        open_page(page, base, path, title)
         page.wait_for_timeout(400)  # charts and fonts settle
         name = "dashboard" if path == "/" else path.strip("/")
         page.screenshot(path=str(folder / f"{name}-live-{width}.png"), full_page=True)
@@ -410,7 +412,7 @@ def test_twenty_tabs_opened_and_closed_leave_the_relay_at_its_baseline(
     tabs = []
     for _ in range(20):
         tab = context.new_page()
-        _open(tab, base, "/orders", "Orders")
+        open_page(tab, base, "/orders", "Orders")
         tabs.append(tab)
     opened = _relay_until(base, lambda r: r["watches"] >= baseline["watches"] + 20)
     assert opened["watches"] == baseline["watches"] + 20

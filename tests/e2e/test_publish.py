@@ -5,8 +5,8 @@ required attributes filled after "Check" names the missing one), both listings a
 with their stock pushed, and a master title and price edit reach both channels. Screenshots of
 the publish form at 375 px and 1280 px go to artifacts/screenshots/.
 
-The module connects the sandbox's fourth Shopee and TikTok shops (other modules use the first
-three) and puts the sandbox back afterwards."""
+The module connects the sandbox's fifth Shopee and TikTok shops (other modules use the first
+four) and puts the sandbox back afterwards."""
 
 from __future__ import annotations
 
@@ -21,7 +21,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.browsing import new_page, no_horizontal_scroll, sign_up, wait_text
+from tests.e2e.browsing import (
+    new_page,
+    no_horizontal_scroll,
+    open_page,
+    reset_sandbox,
+    sandbox_control,
+    sign_up,
+    wait_text,
+)
 from tests.e2e.conftest import sandbox_http
 from tests.e2e.walk import assert_accessible
 
@@ -31,26 +39,6 @@ PASSWORD = "publish-pass-1"
 TITLE = "Kaos Polos Cotton Combed 30s Premium"
 NEW_TITLE = "Kaos Polos Cotton Combed 30s Edisi Baru"
 CATEGORY = "Fashion > Men Clothes > T-Shirts"
-
-
-def _control(base: str) -> str:
-    return f"{base}/sandbox/sandbox"
-
-
-def _sandbox_world(base: str, shops_per_platform: int) -> None:
-    control = _control(base)
-    sandbox_http.post(
-        f"{control}/reset", json={"shops_per_platform": shops_per_platform}
-    ).raise_for_status()
-    for platform in ("shopee", "tiktok"):
-        sandbox_http.post(
-            f"{control}/webhooks", json={"platform": platform, "url": f"{base}/webhooks/{platform}"}
-        ).raise_for_status()
-
-
-def _open(page: Any, base: str, path: str, title: str) -> None:
-    page.goto(f"{base}{path}")
-    page.wait_for_function("t => document.querySelector('#page-title')?.innerText === t", arg=title)
 
 
 def _choose(page: Any, select: str, option: str) -> None:
@@ -66,7 +54,7 @@ def _png() -> bytes:
 
 def _listings(base: str, platform: str, shop_id: str) -> dict[str, dict[str, Any]]:
     rows = sandbox_http.get(
-        f"{_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
+        f"{sandbox_control(base)}/listings", params={"platform": platform, "shop_id": shop_id}
     ).json()
     return {row["sku"]: row for row in rows if row["sku"]}
 
@@ -83,15 +71,15 @@ def _eventually(check: Callable[[], bool], seconds: float = 30) -> bool:
 @pytest.fixture(scope="module")
 def shops(running_app: str) -> Iterator[dict[str, str]]:
     base = running_app
-    _sandbox_world(base, 4)
+    reset_sandbox(base, 5)
     try:
         found = {}
-        for s in sandbox_http.get(f"{_control(base)}/shops").json():
-            if s["name"].endswith(" 4"):
+        for s in sandbox_http.get(f"{sandbox_control(base)}/shops").json():
+            if s["name"].endswith(" 5"):
                 found[s["platform"]] = s["shop_id"]
         yield found
     finally:
-        _sandbox_world(base, 1)
+        reset_sandbox(base, 1)
 
 
 def test_a_product_is_published_to_both_channels_and_follows_master_edits(
@@ -101,7 +89,7 @@ def test_a_product_is_published_to_both_channels_and_follows_master_edits(
     tag = uuid.uuid4().hex[:6].upper()
     page = new_page(browser)
     sign_up(page, base, f"Publish {tag}", f"publish-{tag.lower()}@journey.test", PASSWORD)
-    _open(page, base, "/stores", "Stores")
+    open_page(page, base, "/stores", "Stores")
     for platform in ("shopee", "tiktok"):
         page.click(f"#connect-{platform}")
         page.wait_for_selector("#authorize")
@@ -150,7 +138,7 @@ def test_a_product_is_published_to_both_channels_and_follows_master_edits(
             ]
         )
     csv_text = out.getvalue()
-    _open(page, base, "/products", "Products")
+    open_page(page, base, "/products", "Products")
     page.set_input_files(
         "#catalog-upload input[type=file]",
         files=[{"name": "kaos.csv", "mimeType": "text/csv", "buffer": csv_text.encode()}],
@@ -215,9 +203,19 @@ def test_a_product_is_published_to_both_channels_and_follows_master_edits(
             )
         ), _listings(base, platform, shops[platform])
 
-    # The master title and a price edit reach both channels.
+    # The editor shows the four listings linked and where the product is published.
     row.locator(".edit-product").click()
     page.wait_for_selector("#product-form")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#product-listings .listing-row').length === 4"
+    )
+    states = page.eval_on_selector_all(
+        "#product-listings .listing-row .rt-Badge", "bs => bs.map(b => b.textContent)"
+    )
+    assert states == ["Linked"] * 4
+    assert page.locator("#product-publications .publication").count() == 2
+
+    # The master title and a price edit reach both channels.
     page.fill("#field-title", NEW_TITLE)
     page.click("#product-save")
     wait_text(page, "[data-sonner-toast]", "product saved")

@@ -27,7 +27,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browsing import new_page, no_horizontal_scroll, sign_in, sign_up, wait_text
+from tests.e2e.browsing import (
+    new_page,
+    no_horizontal_scroll,
+    open_page,
+    reset_sandbox,
+    sandbox_control,
+    sign_in,
+    sign_up,
+    wait_text,
+)
 from tests.e2e.conftest import sandbox_http
 from tests.e2e.walk import assert_accessible
 
@@ -46,30 +55,10 @@ class Merchant:
     database: Path | None
 
 
-def _control(base: str) -> str:
-    return f"{base}/sandbox/sandbox"
-
-
-def _sandbox_world(base: str, shops_per_platform: int) -> None:
-    control = _control(base)
-    sandbox_http.post(
-        f"{control}/reset", json={"shops_per_platform": shops_per_platform}
-    ).raise_for_status()
-    for platform in ("shopee", "tiktok"):
-        sandbox_http.post(
-            f"{control}/webhooks", json={"platform": platform, "url": f"{base}/webhooks/{platform}"}
-        ).raise_for_status()
-
-
 def _faults(base: str, **changes: Any) -> None:
     sandbox_http.post(
-        f"{_control(base)}/faults", json={"platform": "shopee", **changes}
+        f"{sandbox_control(base)}/faults", json={"platform": "shopee", **changes}
     ).raise_for_status()
-
-
-def _open(page: Any, base: str, path: str, title: str) -> None:
-    page.goto(f"{base}{path}")
-    page.wait_for_function("t => document.querySelector('#page-title')?.innerText === t", arg=title)
 
 
 def _app_database(factory: pytest.TempPathFactory) -> Path | None:
@@ -111,18 +100,18 @@ def merchant(
     """An organization with the sandbox's third Shopee shop connected and its products
     imported."""
     base = running_app
-    _sandbox_world(base, 3)
+    reset_sandbox(base, 3)
     try:
         shop_id = next(
             s["shop_id"]
-            for s in sandbox_http.get(f"{_control(base)}/shops").json()
+            for s in sandbox_http.get(f"{sandbox_control(base)}/shops").json()
             if s["platform"] == "shopee" and s["name"].endswith(" 3")
         )
         tag = uuid.uuid4().hex[:8]
         email, organization = f"health-{tag}@journey.test", f"Health {tag}"
         page = new_page(browser)
         sign_up(page, base, organization, email, PASSWORD)
-        _open(page, base, "/stores", "Stores")
+        open_page(page, base, "/stores", "Stores")
         page.click("#connect-shopee")
         page.wait_for_selector("#authorize")
         page.select_option("select[name='shop_id']", shop_id)
@@ -135,7 +124,7 @@ def merchant(
         yield Merchant(email, organization, shop_id, _app_database(tmp_path_factory))
     finally:
         _faults(base, burst_5xx_seconds=0, error_rate=0)
-        _sandbox_world(base, 1)
+        reset_sandbox(base, 1)
 
 
 def test_failing_calls_show_having_trouble_then_one_notification_then_connected(
@@ -144,7 +133,7 @@ def test_failing_calls_show_having_trouble_then_one_notification_then_connected(
     base = running_app
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/stores", "Stores")
+    open_page(page, base, "/stores", "Stores")
     wait_text(page, f"{CARD} .store-status", "Connected")
     assert page.locator(f"{CARD} .store-allocation").inner_text().startswith("Shares 100% of")
     assert "Circuit" not in page.inner_text(CARD) and "minus" not in page.inner_text(CARD)
@@ -206,7 +195,7 @@ def test_the_sync_page_shows_a_finished_jobs_counts(
     base = running_app
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/sync", "Sync")
+    open_page(page, base, "/sync", "Sync")
 
     # The products import's row (the stock pushes it set off finished after it, above it).
     wait_text(page, ".job-row .job-counts", "listings fetched")
@@ -240,12 +229,12 @@ def test_a_stock_sync_names_each_listing_the_channel_refused_with_its_message(
         )
     )
     sandbox_http.post(
-        f"{_control(base)}/items/delete",
+        f"{sandbox_control(base)}/items/delete",
         json={"platform": "shopee", "shop_id": merchant.shop_id, "item_id": item_id},
     ).raise_for_status()
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/sync", "Sync")
+    open_page(page, base, "/sync", "Sync")
 
     # A stock sync pushes every listing: the deleted product's are refused, each named.
     page.click(".start-inventory")
@@ -308,7 +297,7 @@ def test_suggestions_show_the_product_and_accept_only_above_the_threshold(
         )
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/listings", "Listings")
+    open_page(page, base, "/listings", "Listings")
     wait_text(page, "#accept-threshold", "80%")
 
     sure = f".listing-row[data-sku='{sure_sku}']"
@@ -341,14 +330,14 @@ def test_a_price_rule_is_previewed_then_saved_and_reaches_the_channel(
     listed = {
         row["sku"]: Decimal(row["price"])
         for row in sandbox_http.get(
-            f"{_control(base)}/listings",
+            f"{sandbox_control(base)}/listings",
             params={"platform": "shopee", "shop_id": merchant.shop_id},
         ).json()
         if row["sku"]
     }
     page = new_page(browser)
     sign_in(page, base, merchant.email, PASSWORD)
-    _open(page, base, "/stores", "Stores")
+    open_page(page, base, "/stores", "Stores")
     page.fill(f"{CARD} .price-markup-percent input", "10")
     page.click(f"{CARD} .price-preview")
     page.wait_for_selector(f"{CARD} .price-row")
@@ -377,7 +366,7 @@ def test_a_price_rule_is_previewed_then_saved_and_reaches_the_channel(
     assert _sandbox_price(base, merchant.shop_id, sku) == wanted
 
     # A new master price in the product editor reaches the channel through the rule.
-    _open(page, base, "/products", "Products")
+    open_page(page, base, "/products", "Products")
     page.fill("#product-search", sku)
     page.press("#product-search", "Enter")
     product = page.locator(".product-row", has_text=sku).first
@@ -397,6 +386,6 @@ def test_a_price_rule_is_previewed_then_saved_and_reaches_the_channel(
 
 def _sandbox_price(base: str, shop_id: str, sku: str) -> Decimal:
     rows = sandbox_http.get(
-        f"{_control(base)}/listings", params={"platform": "shopee", "shop_id": shop_id}
+        f"{sandbox_control(base)}/listings", params={"platform": "shopee", "shop_id": shop_id}
     ).json()
     return next(Decimal(r["price"]) for r in rows if r["sku"] == sku)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -426,3 +427,55 @@ def test_a_bulk_publish_job_reports_each_product(
             "message": "images: images: needs 1 to 9 images (the product has 0)",
         }
     ]
+
+
+@pytest.mark.postgres
+def test_a_publish_that_stopped_is_taken_over_only_once_its_claim_is_stale(
+    app_engine: Engine, running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    world = make_world(app_engine, running_sandbox, ["tiktok"])
+    storage = LocalStorage(tmp_path / "media")
+    product_id = _product(world, storage, sku="STALE")
+    store_id = world.stores["tiktok"]
+    now = datetime.now(UTC)
+    with session_scope(world.ctx, engine=world.engine) as session:
+        session.add(
+            Publication(
+                organization_id=world.org,
+                store_id=store_id,
+                product_id=product_id,
+                status="publishing",
+                category_id=T_SHIRTS,
+                claimed_at=now - timedelta(minutes=5),
+            )
+        )
+
+    def publish_now() -> publish.PublishOutcome:
+        return asyncio.run(
+            publish.publish_product(
+                world.ctx,
+                store_id=store_id,
+                product_id=product_id,
+                form=_form("tiktok"),
+                settings=world.cfg,
+                engine=world.engine,
+                storage=storage,
+            )
+        )
+
+    with pytest.raises(ValidationFailed) as busy:
+        publish_now()
+    assert "being published" in busy.value.message
+    with session_scope(world.ctx, engine=world.engine) as session:
+        session.execute(
+            sa.update(Publication)
+            .where(Publication.product_id == product_id)  # type: ignore[arg-type]
+            .values(claimed_at=now - timedelta(minutes=16))
+        )
+    outcome = publish_now()
+    assert (outcome.ok, outcome.listings) == (True, 2)
+    with session_scope(world.ctx, engine=world.engine) as session:
+        rows = session.execute(
+            sa.select(Publication.status, Publication.platform_item_id)  # type: ignore[call-overload]
+        ).all()
+    assert [tuple(r) for r in rows] == [("published", outcome.platform_item_id)]

@@ -29,6 +29,7 @@ from storesync.tenancy.api_keys import ApiCaller
 
 router = APIRouter(prefix="/products", tags=["products"])
 CONTENT_FIELDS = {"title", "description", "attributes", "images"}
+PACKAGE_FIELDS = {"weight_grams", "length_mm", "width_mm", "height_mm"}
 Read = Annotated[ApiCaller, reader("products")]
 Write = Annotated[ApiCaller, writer("products")]
 
@@ -126,11 +127,16 @@ def create_variant(caller: Write, product_id: uuid.UUID, body: VariantInput) -> 
 )
 def update_variant(caller: Write, variant_id: uuid.UUID, body: VariantUpdate) -> VariantDTO:
     """A given `price` is sent on to every channel that sells the variant (each store's price
-    push is queued, and reads the store's price rule when it runs)."""
+    push is queued, and reads the store's price rule when it runs); a weight or size to every
+    store where its product is published (a `content` job)."""
     with writing(caller.ctx) as session:
         saved = catalog.update_variant(session, ctx=caller.ctx, variant_id=variant_id, changes=body)
         if "price" in body.model_fields_set:
             prices.start_pushes_for(session, ctx=caller.ctx, variant_ids=[variant_id])
+        if body.model_fields_set & PACKAGE_FIELDS:
+            publish.start_content_pushes_for(
+                session, ctx=caller.ctx, product_ids=[saved.product_id]
+            )
         return saved
 
 

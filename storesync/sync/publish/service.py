@@ -17,6 +17,7 @@ import io
 import logging
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,9 @@ JPEG_QUALITY = 90
 # Products a publish job sends at once: the platform calls of one product follow each other, so a
 # few in flight keep the store's rate limit, not the round trips, the bound.
 PARALLEL_PRODUCTS = 4
+# A publish still claimed after this long stopped without a word (its process ended): publishing
+# again takes it over (the listing may exist: the failed publish's message says to check).
+STALE_CLAIM = timedelta(minutes=15)
 
 
 class PublishForm(DTO):
@@ -301,44 +305,72 @@ async def publish_product(
         draft = prepared.draft.model_copy(update={"images": list(uploaded.values())})
         listing = await adapter.publish(draft)
     except AppError as error:
-        _failed(ctx, engine, publication_id, error)
+        _failed(ctx, engine, publication_id, error.message)
+        raise
+    except BaseException as error:  # cancelled, or a fault of ours: nothing is left claimed
+        _failed(ctx, engine, publication_id, f"interrupted ({type(error).__name__})")
         raise
     finally:
         if own:
             await adapter.connection.http.client.aclose()
-    with session_scope(ctx, engine=engine) as session:
-        count = _link(session, ctx, store, prepared, listing)
-        session.execute(
-            sa.update(PUBLICATIONS)
-            .where(PUBLICATIONS.c.id == publication_id)
-            .values(
-                status="published",
-                platform_item_id=listing.platform_item_id,
-                images=uploaded,
-                error="",
-                published_at=utcnow(),
-                content_pushed_at=utcnow(),
+    published = {
+        "status": "published",
+        "platform_item_id": listing.platform_item_id,
+        "images": uploaded,
+        "error": "",
+        "published_at": utcnow(),
+        "content_pushed_at": utcnow(),
+    }
+    try:
+        with session_scope(ctx, engine=engine) as session:
+            count = _link(session, ctx, store, prepared, listing)
+            session.execute(
+                sa.update(PUBLICATIONS)
+                .where(PUBLICATIONS.c.id == publication_id)
+                .values(**published)
             )
-        )
-        record(
-            session,
-            ctx=ctx,
-            action="listing.publish",
-            entity_type="product",
-            entity_id=product_id,
-            after={
-                "store": store.name,
-                "platform_item_id": listing.platform_item_id,
-                "category_id": form.category_id,
-                "listings": count,
-            },
-        )
+            _record_publish(session, ctx, store, product_id, form, listing, count)
+    except Exception:
+        # The listing exists on the channel: keep that (so it is never published twice); an
+        # import of the store's products links its SKUs.
+        unlinked = "listed, but its SKUs could not be linked: import the store's products"
+        with session_scope(ctx, engine=engine) as session:
+            session.execute(
+                sa.update(PUBLICATIONS)
+                .where(PUBLICATIONS.c.id == publication_id)
+                .values(**{**published, "error": unlinked})
+            )
+        raise
     return PublishOutcome(
         product_id=product_id,
         title=prepared.product.title,
         ok=True,
         platform_item_id=listing.platform_item_id,
         listings=count,
+    )
+
+
+def _record_publish(
+    session: Session,
+    ctx: RequestContext,
+    store: Store,
+    product_id: uuid.UUID,
+    form: PublishForm,
+    listing: PublishedListing,
+    count: int,
+) -> None:
+    record(
+        session,
+        ctx=ctx,
+        action="listing.publish",
+        entity_type="product",
+        entity_id=product_id,
+        after={
+            "store": store.name,
+            "platform_item_id": listing.platform_item_id,
+            "category_id": form.category_id,
+            "listings": count,
+        },
     )
 
 
@@ -350,9 +382,12 @@ def _claim(
     form: PublishForm,
 ) -> uuid.UUID:
     """The product's publication on the store, taken for this publish (committed before any
-    platform call): a new row, or a failed one taken again. `ValidationFailed` when it is
-    published or being published."""
+    platform call): a new row, or one taken again: failed, or claimed by a publish that stopped
+    (its process ended) over `STALE_CLAIM` ago. `ValidationFailed` when it is published or
+    being published."""
+    now = utcnow()
     values = {
+        "claimed_at": now,
         "status": "publishing",
         "category_id": form.category_id,
         "attributes": [a.model_dump(mode="json") for a in form.attributes],
@@ -366,7 +401,13 @@ def _claim(
             PUBLICATIONS.c.organization_id == ctx.organization_id,
             PUBLICATIONS.c.store_id == store_id,
             PUBLICATIONS.c.product_id == product_id,
-            PUBLICATIONS.c.status == "failed",
+            sa.or_(
+                PUBLICATIONS.c.status == "failed",
+                sa.and_(
+                    PUBLICATIONS.c.status == "publishing",
+                    PUBLICATIONS.c.claimed_at < now - STALE_CLAIM,
+                ),
+            ),
         )
         .values(**values)
         .returning(PUBLICATIONS.c.id)
@@ -381,7 +422,7 @@ def _claim(
                 sa.insert(PUBLICATIONS).values(
                     id=row_id,
                     organization_id=ctx.organization_id,
-                    created_at=utcnow(),
+                    created_at=now,
                     store_id=store_id,
                     product_id=product_id,
                     **values,
@@ -403,13 +444,13 @@ def _claim(
 
 
 def _failed(
-    ctx: RequestContext, engine: Engine | None, publication_id: uuid.UUID, error: AppError
+    ctx: RequestContext, engine: Engine | None, publication_id: uuid.UUID, message: str
 ) -> None:
     with session_scope(ctx, engine=engine) as session:
         session.execute(
             sa.update(PUBLICATIONS)
             .where(PUBLICATIONS.c.id == publication_id)
-            .values(status="failed", error=error.message[:2000])
+            .values(status="failed", error=message[:2000])
         )
 
 

@@ -14,6 +14,7 @@ import reflex as rx
 
 from storesync.catalog import service as catalog
 from storesync.catalog.content import images as catalog_images
+from storesync.catalog.models import ProductVariant
 from storesync.catalog.schemas import ProductDTO, ProductUpdate, VariantInput
 from storesync.core.errors import AppError
 from storesync.db import writing
@@ -35,6 +36,7 @@ from storesync.ui.state.product_editor.views import (
 from storesync.ui.state.products import SIGN_IN, ProductsState
 
 IMAGE_UPLOAD_ID = "product-image-upload"
+PACKAGE_FIELDS = ("weight_grams", "length_mm", "width_mm", "height_mm")
 MAX_UPLOAD_FILES = 20
 
 
@@ -328,14 +330,19 @@ def _update_product(
 def _update_variant(
     session: Any, ctx: RequestContext, variant_id: uuid.UUID, form: dict[str, str], was: str
 ) -> None:
-    """Save the variant; a new master price goes to every channel that sells it (the stores'
-    price pushes are queued in the same transaction)."""
+    """Save the variant; a new master price goes to every channel that sells it, a new weight
+    or size to every store where its product is published (the stores' price and content
+    pushes are queued in the same transaction)."""
+    stored = session.get(ProductVariant, variant_id)
+    package = tuple(getattr(stored, f, None) for f in PACKAGE_FIELDS) if stored else ()
     saved = catalog.update_variant(
         session, ctx=ctx, variant_id=variant_id, changes=variant_changes(form)
     )
     before = Decimal(was) if was else None
     if saved.price != before:
         prices.start_pushes_for(session, ctx=ctx, variant_ids=[variant_id])
+    if tuple(getattr(saved, f) for f in PACKAGE_FIELDS) != package:
+        publish.start_content_pushes_for(session, ctx=ctx, product_ids=[saved.product_id])
 
 
 def _add_image(ctx: RequestContext, product_id: uuid.UUID, data: bytes) -> ProductDTO:
