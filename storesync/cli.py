@@ -77,7 +77,7 @@ def run(
         check_exposure(settings, seed=seed)
         _prepare_embedded(settings, seed=seed)
     else:
-        _check_production_database()
+        check_production(settings)
     _serve(settings)
 
 
@@ -108,13 +108,44 @@ def _prepare_embedded(settings: Settings, *, seed: bool) -> None:
             seed_demo(session, email=settings.demo_email, password=settings.demo_password)
 
 
-def _check_production_database() -> None:
-    from storesync import migrate
-    from storesync.db import assert_rls_enforced, get_engine
+def check_production(settings: Settings) -> None:
+    """What every production process (app and worker) checks before it serves: marketplace
+    hosts that are not a sandbox (unless STORESYNC_SANDBOX_MARKETPLACES says so), a database at
+    the newest revision, and an app role that row-level security binds."""
+    local = settings.local_marketplaces()
+    if local and not settings.sandbox_marketplaces:
+        raise CliError(
+            f"{', '.join(local)} point at this machine (a sandbox) in production mode: set them "
+            "to the marketplaces' hosts (or leave them unset for the platforms' own), or set "
+            "STORESYNC_SANDBOX_MARKETPLACES=1 if the sandbox is intended"
+        )
+    _check_production_database(settings)
 
-    if migrate.current_revision(get_settings().database_url) != migrate.head_revision():
+
+def _check_production_database(settings: Settings) -> None:
+    import sqlalchemy as sa
+
+    from storesync import migrate
+    from storesync.db import assert_rls_enforced, make_engine
+
+    try:
+        current = migrate.current_revision(settings.database_url)
+    except sa.exc.ProgrammingError as error:
+        if "permission denied" not in str(error.orig):
+            raise
+        raise CliError(
+            "STORESYNC_DATABASE_URL connects as a role that may not read the migrations' table "
+            f"(permission denied for table alembic_version): `storesync db upgrade` grants "
+            f"STORESYNC_DB_APP_ROLE ({settings.db_app_role!r}): connect as that role, or set "
+            "STORESYNC_DB_APP_ROLE to the role you connect as and run the upgrade again"
+        ) from None
+    if current != migrate.head_revision():
         raise CliError("database is not at the newest revision: run `storesync db upgrade` first")
-    assert_rls_enforced(get_engine())
+    engine = make_engine(settings.database_url)
+    try:
+        assert_rls_enforced(engine)
+    finally:
+        engine.dispose()
 
 
 def _reflex_env(settings: Settings) -> dict[str, str]:
@@ -184,11 +215,14 @@ def worker(
     threads: Annotated[int, typer.Option(min=1, max=64)] = 4,
 ) -> None:
     """Start Dramatiq worker processes on the Redis broker (production mode)."""
-    if not get_settings().redis_url:
+    settings = get_settings()
+    if not settings.redis_url:
         raise CliError(
             "STORESYNC_REDIS_URL is not set: "
             "in embedded mode the worker runs inside `storesync run`"
         )
+    if settings.env is RunMode.PRODUCTION:
+        check_production(settings)
     dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
     args = [dramatiq, "workers.main", "--processes", str(processes), "--threads", str(threads)]
     # An idle Redis consumer polls with backoff up to this many ms (Dramatiq's default, 1 s, would

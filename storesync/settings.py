@@ -37,6 +37,14 @@ class RunMode(StrEnum):
     PRODUCTION = "production"
 
 
+# The platforms' own hosts (MARKETPLACES.md): production's defaults.
+PLATFORM_HOSTS = {
+    "shopee": "https://partner.shopeemobile.com",
+    "tiktok": "https://open-api.tiktokglobalshop.com",
+    "tiktok_auth": "https://auth.tiktok-shops.com",
+}
+
+
 def _check_http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")) or "://" not in value or len(value) < 10:
         raise ValueError(f"must be an http(s) URL, got {value!r}")
@@ -82,9 +90,13 @@ class Settings(BaseSettings):
     api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     api_max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
 
+    # The marketplaces' hosts. Embedded mode: the mounted sandbox; production: the platforms'.
     shopee_base_url: str = ""
     tiktok_base_url: str = ""
     tiktok_auth_base_url: str = ""
+    # Production refuses to start with marketplace hosts on this machine (a sandbox) unless this
+    # says the sandbox is intended (a demo or load test of the production layout).
+    sandbox_marketplaces: bool = False
 
     # Embedded mode mounts the marketplace simulators at /sandbox (see storesync.sandbox).
     embedded_sandbox: bool = True
@@ -195,10 +207,32 @@ class Settings(BaseSettings):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         sandbox = f"http://127.0.0.1:{self.port}/sandbox"
-        self.shopee_base_url = self.shopee_base_url or f"{sandbox}/shopee"
-        self.tiktok_base_url = self.tiktok_base_url or f"{sandbox}/tiktok"
-        self.tiktok_auth_base_url = self.tiktok_auth_base_url or f"{sandbox}/tiktok-auth"
+        hosts = (
+            PLATFORM_HOSTS
+            if production
+            else {
+                "shopee": f"{sandbox}/shopee",
+                "tiktok": f"{sandbox}/tiktok",
+                "tiktok_auth": f"{sandbox}/tiktok-auth",
+            }
+        )
+        self.shopee_base_url = self.shopee_base_url or hosts["shopee"]
+        self.tiktok_base_url = self.tiktok_base_url or hosts["tiktok"]
+        self.tiktok_auth_base_url = self.tiktok_auth_base_url or hosts["tiktok_auth"]
         return self
+
+    def local_marketplaces(self) -> list[str]:
+        """The marketplace host settings that point at this machine (a sandbox), by name."""
+        named = {
+            f"{ENV_PREFIX}SHOPEE_BASE_URL": self.shopee_base_url,
+            f"{ENV_PREFIX}TIKTOK_BASE_URL": self.tiktok_base_url,
+            f"{ENV_PREFIX}TIKTOK_AUTH_BASE_URL": self.tiktok_auth_base_url,
+        }
+        return [
+            name
+            for name, url in named.items()
+            if is_loopback(urlsplit(url).hostname or "") or "/sandbox" in urlsplit(url).path
+        ]
 
     @property
     def is_sqlite(self) -> bool:

@@ -117,3 +117,16 @@ def test_unreachable_database_is_one_line_too(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("storesync: cannot use the database:"), lines
+
+
+def test_the_readme_names_every_setting() -> None:
+    """An operator reads the settings in the README: a new one must be added there too."""
+    from storesync.settings import ENV_PREFIX, Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [
+        f"{ENV_PREFIX}{name.upper()}"
+        for name in Settings.model_fields
+        if f"`{ENV_PREFIX}{name.upper()}`" not in readme
+    ]
+    assert missing == []

@@ -164,6 +164,8 @@ def _save_connected(
             store.name = shop.name or store.name
             store.region = shop.region
             store.status = "connected"
+            if store.sync_status == "paused":
+                store.sync_status = "idle"
             session.flush()
     except sa.exc.IntegrityError:
         # The unique (platform, shop id) key: another organization has this shop.
@@ -213,6 +215,7 @@ def disconnect(session: Session, *, ctx: RequestContext, store_id: uuid.UUID) ->
     store.token_expires_at = None
     store.refresh_expires_at = None
     store.status = "disconnected"
+    store.sync_status = "paused"
     store.updated_at = utcnow()
     session.flush()
     return StoreDTO.model_validate(store)
@@ -278,10 +281,13 @@ async def check_health(
         try:
             adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=settings)
         except AppError as error:
+            # No credentials (disconnected: nothing was asked), or the marketplace could not be
+            # reached to learn the app (the token is not known to be refused).
+            network = error.type is ErrorType.NETWORK or error.code in NETWORK_PROBLEMS
             return StoreHealthDTO(
                 **base,
                 ok=False,
-                token_valid=False,
+                token_valid=network,
                 reachable=False,
                 latency_ms=None,
                 detail=error.message,

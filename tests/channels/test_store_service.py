@@ -16,12 +16,13 @@ from sqlalchemy.engine import Engine
 
 from storesync.channels import connections
 from storesync.channels.models import Store
+from storesync.channels.resilience import breaker_for
 from storesync.core.errors import AppError, ErrorType, PermissionDenied
 from storesync.db import session_scope
 from storesync.stores import service as stores
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
-from tests.channels.conftest import connect_store, make_org, sandbox_settings
+from tests.channels.conftest import app_credentials, connect_store, make_org, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
 PLATFORMS = ["shopee", "tiktok"]
@@ -241,3 +242,80 @@ def test_bad_platform_is_a_validation_error(running_sandbox: RunningSandbox) -> 
     with pytest.raises(AppError) as raised:
         stores.connect_url(ctx, platform="lazada", callback_url="http://x/cb", settings=cfg)
     assert raised.value.type is ErrorType.VALIDATION
+
+
+def _reseal(
+    engine: Engine, ctx: RequestContext, store_id: uuid.UUID, cfg: object, **changes: str
+) -> None:
+    """The store's credentials with `changes` (a token the platform no longer accepts, another
+    shop's id), sealed as StoreSync keeps them."""
+    with session_scope(ctx, engine=engine) as session:
+        store = session.get(Store, store_id)
+        assert store is not None
+        current = connections.open_credentials(store, cfg)  # type: ignore[arg-type]
+        connections.seal(store, current.model_copy(update=changes), cfg)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_the_health_check_tells_a_refused_token_from_an_unreachable_marketplace(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox, platform: str
+) -> None:
+    cfg = sandbox_settings(running_sandbox.base_url)
+    ctx = make_org(sqlite_engine)
+    store_id = connect_store(sqlite_engine, ctx, platform, cfg)
+
+    def check(settings: object) -> object:
+        return asyncio.run(
+            stores.check_health(
+                ctx=ctx,
+                store_id=store_id,
+                settings=settings,
+                engine=sqlite_engine,  # type: ignore[arg-type]
+            )
+        )
+
+    app = app_credentials(running_sandbox.base_url, platform)
+    down = cfg.model_copy(  # nothing listens there; the app's keys given, as production has them
+        update={
+            "shopee_base_url": "http://127.0.0.1:9/shopee",
+            "tiktok_base_url": "http://127.0.0.1:9/tiktok",
+            "shopee_partner_id": app.key if platform == "shopee" else "",
+            "shopee_partner_key": app.secret if platform == "shopee" else "",
+            "tiktok_app_key": app.key if platform == "tiktok" else "",
+            "tiktok_app_secret": app.secret if platform == "tiktok" else "",
+            "tiktok_service_id": app.service_id,
+        }
+    )
+    unreachable = check(down)
+    breaker_for(f"store:{store_id}").record_success()  # the marketplace is back
+    _reseal(sqlite_engine, ctx, store_id, cfg, access_token="not-a-token", refresh_token="spent")
+    refused = check(cfg)
+
+    assert (unreachable.ok, unreachable.token_valid, unreachable.reachable) == (  # type: ignore[attr-defined]
+        False,
+        True,
+        False,
+    ), unreachable
+    assert unreachable.detail.startswith("network_error: ")  # type: ignore[attr-defined]
+    assert (refused.ok, refused.token_valid, refused.reachable) == (False, False, True)  # type: ignore[attr-defined]
+    assert refused.detail.startswith("reauthorize: ")  # type: ignore[attr-defined]
+
+
+def test_the_health_check_tells_a_shop_the_platform_no_longer_authorizes(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    """TikTok answers the token but its authorized shops no longer hold this one: the token is
+    valid and the API reachable, the shop is refused."""
+    cfg = sandbox_settings(running_sandbox.base_url)
+    ctx = make_org(sqlite_engine)
+    store_id = connect_store(sqlite_engine, ctx, "tiktok", cfg)
+    _reseal(sqlite_engine, ctx, store_id, cfg, shop_id="7000000000000000001")
+
+    health = asyncio.run(
+        stores.check_health(ctx=ctx, store_id=store_id, settings=cfg, engine=sqlite_engine)
+    )
+
+    assert (health.ok, health.token_valid, health.reachable) == (False, True, True)
+    assert health.detail == (
+        "shop_not_authorized: TikTok Shop did not authorize shop 7000000000000000001"
+    )

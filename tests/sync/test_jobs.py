@@ -762,3 +762,41 @@ def test_on_sqlite_an_import_whose_tokens_are_about_to_expire_succeeds_and_keeps
     assert after.token_expires_at > before.token_expires_at  # renewed, and the renewal kept
     again = world.run(world.start("shopee", "products").id)  # the kept tokens work
     assert again is not None and again.status == "succeeded"
+
+
+@pytest.mark.postgres
+def test_a_stores_sync_status_follows_what_runs_and_pauses_while_disconnected(
+    app_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    from storesync.stores import service as stores
+
+    world = make_world(app_engine, running_sandbox, ["shopee"])
+    store_id = world.stores["shopee"]
+    assert world.store("shopee").sync_status == "idle"
+
+    job = world.start("shopee", "orders")
+    assert world.store("shopee").sync_status == "idle"  # queued: nothing runs yet
+    claimed = job_runner._claim(world.ctx, job.id, world.engine)  # a worker takes it
+    assert claimed is not None and world.store("shopee").sync_status == "syncing"
+    with session_scope(world.ctx, engine=world.engine) as session:
+        session.execute(
+            sa.update(SyncJob).where(SyncJob.id == job.id).values(status="queued")  # type: ignore[arg-type]
+        )
+    assert world.run(job.id) is not None
+    assert world.store("shopee").sync_status == "idle"
+
+    breaker = breaker_for(f"store:{store_id}")
+    for _ in range(breaker.threshold):  # the circuit opens: the next job fails
+        breaker.record_failure()
+    failed = world.run(world.start("shopee", "orders").id)
+    assert failed is not None and failed.status == "failed"
+    assert world.store("shopee").sync_status == "error"
+    breaker.record_success()
+    again = world.run(world.start("shopee", "orders").id)
+    assert again is not None and again.status == "succeeded"
+    assert world.store("shopee").sync_status == "idle"
+
+    world.call(stores.disconnect, store_id=store_id)
+    assert world.store("shopee").sync_status == "paused"
+    connect_store(world.engine, world.ctx, "shopee", world.cfg)  # connected again
+    assert world.store("shopee").sync_status == "idle"

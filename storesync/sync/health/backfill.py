@@ -118,7 +118,7 @@ def note_failure(
                     STORES.c.organization_id == ctx.organization_id,
                     STORES.c.status == "connected",
                 )
-                .values(status="reauth_required", updated_at=utcnow())
+                .values(status="reauth_required", sync_status="paused", updated_at=utcnow())
                 .returning(STORES.c.name)
             ).first()
             if changed is not None:

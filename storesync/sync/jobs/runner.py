@@ -36,7 +36,7 @@ from storesync.notifications.service import notify
 from storesync.settings import Settings
 from storesync.sync.jobs.progress import JobCancelled, ProgressSink
 from storesync.sync.jobs.schemas import PROGRESS_EVENT, JobDTO, JobKind, JobStatus
-from storesync.sync.jobs.service import JOBS
+from storesync.sync.jobs.service import JOBS, STORES
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.service import list_organization_ids
 
@@ -125,8 +125,38 @@ def _claim(ctx: RequestContext, job_id: uuid.UUID, engine: Engine) -> JobDTO | N
         if row is None:
             return None
         job = JobDTO.model_validate(dict(row._mapping))
+        _write_sync_status(session, ctx, job.store_id, failed=False)
         publish_after_commit(session, ctx.organization_id, PROGRESS_EVENT, job.event())
     return job
+
+
+def _write_sync_status(
+    session: Session, ctx: RequestContext, store_id: uuid.UUID | None, *, failed: bool
+) -> None:
+    """The store's `sync_status` from what runs now: `syncing` while a job of it runs, else
+    `error` after a failed one, else `idle`. A store that is not connected stays `paused`."""
+    if store_id is None:
+        return
+    running = session.execute(
+        sa.select(sa.func.count())
+        .select_from(JOBS)
+        .where(
+            JOBS.c.organization_id == ctx.organization_id,
+            JOBS.c.store_id == store_id,
+            JOBS.c.status == JobStatus.RUNNING.value,
+        )
+    ).scalar_one()
+    status = "syncing" if running else "error" if failed else "idle"
+    session.execute(
+        sa.update(STORES)
+        .where(
+            STORES.c.id == store_id,
+            STORES.c.organization_id == ctx.organization_id,
+            STORES.c.status == "connected",
+            STORES.c.sync_status != status,
+        )
+        .values(sync_status=status)
+    )
 
 
 def _finish(
@@ -161,6 +191,8 @@ def _finish(
         if row is None:  # the sweep took it from us meanwhile: keep what it recorded
             row = session.execute(sa.select(JOBS).where(JOBS.c.id == job.id)).one()
         finished = JobDTO.model_validate(dict(row._mapping))
+        if ours:
+            _write_sync_status(session, ctx, job.store_id, failed=status is JobStatus.FAILED)
         publish_after_commit(session, ctx.organization_id, PROGRESS_EVENT, finished.event())
         if status is JobStatus.FAILED and ours:
             message = str((error or {}).get("message", ""))[:300]
