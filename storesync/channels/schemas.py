@@ -427,3 +427,4 @@ class StoreMetricsDTO(DTO):
     last_synced_at: datetime | None
     sync_jobs_24h: int
     sync_error_rate: float
+    last_push_at: datetime | None = None  # the newest push (webhook) received from the store

@@ -136,6 +136,7 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        arrived = time.time()  # the log keeps when each call arrived, not when it was answered
         request = Request(scope)
         platform = self.sim.name
         shop = self.sim.shop_key(request)
@@ -147,7 +148,7 @@ class FaultMiddleware:
             outcome, response = injected
             if outcome == "timeout":
                 await asyncio.sleep(config.timeout_seconds)
-            self._log(request, shop, response.status_code, outcome)
+            self._log(request, shop, response.status_code, outcome, arrived)
             await response(scope, receive, send)
             return
         status_box: list[int] = []
@@ -168,9 +169,8 @@ class FaultMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-        self._log(
-            request, shop, status_box[0] if status_box else 500, "malformed" if malformed else "ok"
-        )
+        status = status_box[0] if status_box else 500
+        self._log(request, shop, status, "malformed" if malformed else "ok", arrived)
 
     def _injected(
         self, config: FaultConfig, platform: str, shop: str
@@ -188,7 +188,9 @@ class FaultMiddleware:
             return "fault_error", self.sim.server_error(500)
         return None
 
-    def _log(self, request: Request, shop: str, status: int, outcome: str) -> None:
+    def _log(self, request: Request, shop: str, status: int, outcome: str, arrived: float) -> None:
         self.faults.calls.append(
-            CallRecord(self.sim.name, request.method, request.url.path, shop, status, outcome)
+            CallRecord(
+                self.sim.name, request.method, request.url.path, shop, status, outcome, arrived
+            )
         )

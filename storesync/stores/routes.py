@@ -75,6 +75,8 @@ async def oauth_callback(request: Request) -> RedirectResponse:
             platform=platform, code=params.get("code", ""), shop_id=params.get("shop_id")
         )
         store_id = await run_in_threadpool(_save, ctx, platform, shop)
+        # Production: the platform pushes this store's orders to us from now on.
+        await stores.register_pushes(ctx=ctx, store_id=store_id)
     except AppError as error:
         log.info("store connection failed on %s: %s", platform, error.code)
         return RedirectResponse(f"/stores?{urlencode({'error': error.message})}", status_code=303)

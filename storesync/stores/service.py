@@ -8,6 +8,7 @@ opens them only to build an adapter); DTOs, logs and errors never carry them.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -40,14 +41,15 @@ from storesync.core.models import table_of
 from storesync.db import session_scope
 from storesync.inventory.models import ChannelAllocation
 from storesync.orders.models import Order
-from storesync.settings import Settings, get_settings
+from storesync.settings import RunMode, Settings, get_settings
 from storesync.sync.health import backfill, trouble
 from storesync.sync.health.schemas import StoreConditionDTO
-from storesync.sync.models import SyncJob
+from storesync.sync.models import SyncJob, WebhookEvent
 from storesync.tenancy.audit.record import record
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
 
+log = logging.getLogger(__name__)
 AUTH_PROBLEMS = {"token_invalid", "reauthorize", "bad_app_credentials", "not_connected"}
 NETWORK_PROBLEMS = {"network_error", "timeout", "circuit_open", "server_error"}
 
@@ -349,6 +351,13 @@ def store_metrics(session: Session, *, ctx: RequestContext, store_id: uuid.UUID)
             job.c.organization_id == org, job.c.store_id == store.id, job.c.created_at >= since
         )
     ).one()
+    pushes = table_of(WebhookEvent)
+    last_push = session.execute(
+        sa.select(pushes.c.received_at)
+        .where(pushes.c.organization_id == org, pushes.c.store_id == store.id)
+        .order_by(pushes.c.received_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     return StoreMetricsDTO(
         store_id=store.id,
         listings=listings,
@@ -357,4 +366,35 @@ def store_metrics(session: Session, *, ctx: RequestContext, store_id: uuid.UUID)
         last_synced_at=store.last_synced_at,
         sync_jobs_24h=jobs,
         sync_error_rate=(failed / jobs) if jobs else 0.0,
+        last_push_at=last_push,
     )
+
+
+async def register_pushes(
+    *,
+    ctx: RequestContext,
+    store_id: uuid.UUID,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+) -> bool:
+    """In production, register the store's push URL (`STORESYNC_PUBLIC_URL` + its webhook
+    route) with its platform, after a connect or reconnect; embedded mode registers the
+    sandbox's pushes itself. False (logged, the store stays connected and is polled) when the
+    platform refuses or cannot be reached. Needs MANAGE_STORES."""
+    ctx.require(Permission.MANAGE_STORES)
+    cfg = settings or get_settings()
+    if cfg.env is not RunMode.PRODUCTION:
+        return False
+    with session_scope(ctx, engine=engine) as session:
+        platform = load_store(session, ctx, store_id).platform
+        adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=cfg)
+    url = f"{cfg.public_url}/webhooks/{platform}"
+    try:
+        await adapter.setup_webhooks(url)
+    except AppError as error:
+        log.warning("store %s: push URL not registered (%s): polling only", store_id, error.code)
+        return False
+    finally:
+        await adapter.connection.http.client.aclose()
+    log.info("store %s: push URL %s registered", store_id, url)
+    return True

@@ -48,6 +48,7 @@ class WebhookEvent(TenantTable, table=True):
     __table_args__ = (
         sa.UniqueConstraint("store_id", "dedupe_key"),
         sa.Index(None, "status", "received_at"),
+        sa.Index(None, "store_id", "received_at"),  # a store's last push (the Stores page)
         sa.CheckConstraint(
             "status IN ('received', 'processing', 'processed', 'failed', 'ignored')", name="status"
         ),

@@ -5,22 +5,26 @@ three times is stored once and handed over once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from storesync.channels.apps import app_credentials
 from storesync.channels.shopee import signing as shopee_signing
 from storesync.channels.tiktok import signing as tiktok_signing
+from storesync.db import session_scope
 from storesync.inventory.models import Reservation
 from storesync.orders.models import Order
 from storesync.sync.intake import pushes
 from storesync.sync.intake import routes as webhooks
 from storesync.sync.intake.schemas import PushKind
-from storesync.sync.models import WebhookEvent
+from storesync.sync.models import SyncJob, WebhookEvent
+from tests.channels.conftest import app_credentials as sandbox_app
 from tests.sync import intake_fixtures as fx
 from tests.sync.intake_fixtures import PLATFORMS, World, wait_for
 
@@ -243,3 +247,51 @@ def test_push_kinds() -> None:
     assert other.kind is PushKind.OTHER and other.event_type == "code_99"
     assert (tiktok.kind, tiktok.dedupe_key, tiktok.shop_id) == (PushKind.STOCK, "tts:5", "7")
     assert pushes.read_push("tiktok", {"type": 5, "shop_id": "7"}).kind is PushKind.STOCK
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_production_store_registers_its_push_url_and_its_orders_arrive_by_push(
+    world_factory: MakeWorld, platform: str
+) -> None:
+    """After a connect, production registers `STORESYNC_PUBLIC_URL` + the webhook route with
+    the platform (never the sandbox's control API): the sandbox then pushes the store's order
+    there, nothing polls, and the store's metrics show the push arrived."""
+    from storesync.settings import RunMode
+    from storesync.stores import service as stores
+
+    world = world_factory(platform)
+    world.unregister()
+    app = sandbox_app(world.sandbox.base_url, platform)
+    production = world.cfg.model_copy(
+        update={
+            "env": RunMode.PRODUCTION,
+            "public_url": world.routes.base_url,
+            "shopee_partner_id": app.key,  # production has its app's keys in its settings
+            "shopee_partner_key": app.secret,
+            "tiktok_app_key": app.key,
+            "tiktok_app_secret": app.secret,
+            "tiktok_service_id": app.service_id,
+        }
+    )
+    embedded = asyncio.run(
+        stores.register_pushes(
+            ctx=world.ctx, store_id=world.store_id, settings=world.cfg, engine=world.engine
+        )
+    )
+    registered = asyncio.run(
+        stores.register_pushes(
+            ctx=world.ctx, store_id=world.store_id, settings=production, engine=world.engine
+        )
+    )
+    hooks = httpx.get(f"{world.sandbox.base_url}/sandbox/webhooks", timeout=5).json()
+
+    assert (embedded, registered) == (False, True)  # embedded registers through the sandbox
+    assert json.dumps(hooks).count(world.webhook_url) >= 1
+    order_id = world.place((world.skus[0], 1))
+    events = wait_for(lambda: world.order_events(order_id), what="the order push")
+    assert len(events) == 1 and events[0].store_id == world.store_id
+    with session_scope(world.ctx, engine=world.engine) as session:
+        metrics = stores.store_metrics(session, ctx=world.ctx, store_id=world.store_id)
+        jobs = session.execute(sa.select(sa.func.count()).select_from(SyncJob)).scalar_one()
+    assert metrics.last_push_at is not None
+    assert jobs == 0  # no poll ran: the order came by push

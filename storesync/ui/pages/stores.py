@@ -171,6 +171,7 @@ def _store_card(store: rx.Var[dict[str, str]]) -> rx.Component:
             _fact("Shop id", store["shop"], "shop"),
             _fact("Sync", store["sync_status"], "sync"),
             _fact("Last synced", store["last_synced"], "last-synced"),
+            _fact("Last push received", store["last_push"], "last-push"),
             _fact("Token expires", store["token_expires"], "token"),
             _fact("Listings", store["listings"], "listings"),
             _fact("Orders (24 h)", store["orders_24h"], "orders"),

@@ -89,6 +89,7 @@ class StoresState(PageState):
             "sync_status": label(store.sync_status),
             "token_expires": when(store.token_expires_at),
             "last_synced": when(store.last_synced_at) or "never",
+            "last_push": when(metrics.last_push_at) or "none yet",
             "listings": f"{metrics.matched_listings}/{metrics.listings} matched",
             "orders_24h": str(metrics.orders_24h),
             "import": _job_text(products),
