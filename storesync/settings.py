@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # separated, e.g. "https://admin.example.com". Empty: same origin only.
     cors_origins: str = ""
     log_level: str = "INFO"
+    # "text" (one readable line) or "json" (one object per line, for a log collector).
+    log_format: str = "text"
 
     # Outgoing mail (invitations, password resets): smtp://user:password@host:port, with
     # `?starttls=true` to upgrade the connection, or smtps://... (TLS from the start). Empty:
@@ -184,6 +186,13 @@ class Settings(BaseSettings):
                 f"must be an address like 'Shop <no-reply@example.com>', got {value!r}"
             )
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _valid_log_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError(f"must be text or json, got {value!r}")
+        return value.lower()
 
     @field_validator("log_level")
     @classmethod

@@ -10,6 +10,7 @@ actors). Tests prepare only, and connect the hooks they need. Idempotent and thr
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
@@ -20,8 +21,10 @@ from storesync import db
 from storesync.analytics import activity
 from storesync.channels.logs import install_log_redaction
 from storesync.core import events
+from storesync.core.logs import JsonFormatter
 from storesync.inventory import service as inventory
 from storesync.notifications import webhooks
+from storesync.settings import get_settings
 from storesync.sync.intake import routes as intake
 from storesync.sync.jobs import runner
 from storesync.sync.jobs import service as jobs
@@ -42,6 +45,10 @@ def wire() -> None:
     """Everything a process running StoreSync needs, before its first session."""
     prepare()
     connect_actors()
+    if get_settings().log_format == "json":
+        # Dramatiq set up this worker process's handlers: they write JSON lines too.
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def prepare() -> None:

@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from storesync.api.errors import DESCRIPTIONS, install_handlers
-from storesync.api.guard import ApiGuard
+from storesync.api.guard import ApiGuard, RequestIds
 from storesync.api.limits import Limiter, limiter_for
 from storesync.api.routes import (
     audit,
@@ -67,6 +67,7 @@ def build_api(settings: Settings | None = None, *, limiter: Limiter | None = Non
     ):
         api.include_router(module.router)
     api.add_middleware(ApiGuard, max_body_bytes=cfg.api_max_body_bytes)
+    api.add_middleware(RequestIds)  # outermost: the guard's lines name the request too
 
     api.openapi = lambda: _document(api)  # type: ignore[method-assign]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from typing import Any
 
@@ -25,6 +26,7 @@ from storesync.api.auth import AUTHENTICATED
 from storesync.api.errors import envelope
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.ids import new_id
+from storesync.core.logs import bound
 from storesync.core.models import table_of
 from storesync.db import session_scope
 from storesync.tenancy.api_keys import ApiCaller, authenticate_api_key
@@ -241,3 +243,30 @@ def _keep(caller: ApiCaller, row_id: uuid.UUID, status: int, raw: bytes) -> None
 def _release(caller: ApiCaller, row_id: uuid.UUID) -> None:
     with session_scope(caller.ctx, write_lock=True) as session:
         session.execute(sa.delete(REQUESTS).where(REQUESTS.c.id == row_id))
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestIds:
+    """Every API request gets an id, the caller's `X-Request-Id` when it is a plain token (else
+    a new one), answered in `X-Request-Id` and named by every log line written for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if REQUEST_ID.fullmatch(given) else new_id().hex
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        with bound(request_id=request_id):
+            await self.app(scope, receive, answer)

@@ -38,7 +38,9 @@ from storesync.ui.state.settings import SettingsState
 from storesync.ui.state.stores import StoresState
 from storesync.ui.state.sync import SyncState
 
-configure_logging(get_settings().log_level)  # this module is loaded by the backend process
+configure_logging(
+    get_settings().log_level, get_settings().log_format
+)  # this module is loaded by the backend process
 
 app = rx.App(
     head_components=[

@@ -3,6 +3,7 @@ the error envelope for anything malformed, and the OpenAPI document and its docs
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 
@@ -218,3 +219,15 @@ def test_keys_are_validated_and_shown_once(engine: Engine) -> None:
     assert getattr(bad_scope.value, "details", {}).get("field") == "scopes"
     assert getattr(bad_role.value, "details", {}).get("field") == "role"
     assert uuid.UUID(str(made.key.id))
+
+
+def test_every_request_is_answered_with_its_request_id(world: ApiWorld) -> None:
+    given = world.api.get("/products", headers={"X-Request-Id": "erp-sync-42.7"})
+    made = world.api.get("/products")
+    refused = world.api.get("/products", headers={"X-Request-Id": "no spaces, please"})
+    unauthenticated = world.api.get("/products", key=None, headers={"X-Request-Id": "erp-1"})
+
+    assert given.headers["x-request-id"] == "erp-sync-42.7"
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", refused.headers["x-request-id"])
+    assert (unauthenticated.status_code, unauthenticated.headers["x-request-id"]) == (401, "erp-1")

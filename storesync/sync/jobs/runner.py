@@ -31,6 +31,7 @@ from storesync.channels import connections
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.events import publish, publish_after_commit
+from storesync.core.logs import bound
 from storesync.db import get_engine, make_engine, session_scope
 from storesync.notifications.service import notify
 from storesync.settings import Settings
@@ -75,36 +76,48 @@ CRASH_MESSAGE_CHARS = 300  # an unexpected error's text can hold a whole SQL sta
 def _run(
     job_id: uuid.UUID, organization_id: uuid.UUID, db: Engine, settings: Settings | None
 ) -> JobDTO | None:
+    with bound(organization=organization_id, job=job_id):
+        return _run_bound(job_id, organization_id, db, settings)
+
+
+def _run_bound(
+    job_id: uuid.UUID, organization_id: uuid.UUID, db: Engine, settings: Settings | None
+) -> JobDTO | None:
     ctx = RequestContext.system(organization_id)
     job = _claim(ctx, job_id, db)
     if job is None:
         log.info("sync job %s is not queued; nothing to run", job_id)
         return None
-    sink = JobProgress(job, ctx, db)
-    started = time.monotonic()
-    try:
-        result = asyncio.run(_execute(job, ctx, sink, settings, db))
-    except JobCancelled:
-        finished = _finish(ctx, db, job, sink, JobStatus.CANCELLED)
-    except AppError as error:
-        log.warning("sync job %s (%s) failed: %s %s", job.id, job.kind, error.code, error.message)
-        _note_failure(ctx, job, error, db)
-        finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=error.to_dict())
-    except Exception as error:
-        log.exception("sync job %s (%s) crashed", job.id, job.kind)
-        text = str(error)[:CRASH_MESSAGE_CHARS]
-        crash = AppError(ErrorType.INTERNAL, "internal_error", f"{type(error).__name__}: {text}")
-        finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=crash.to_dict())
-    else:
-        finished = _finish(ctx, db, job, sink, JobStatus.SUCCEEDED, result=result)
-    log.info(
-        "sync job %s (%s) %s in %.1fs",
-        job.id,
-        job.kind,
-        finished.status,
-        time.monotonic() - started,
-    )
-    return finished
+    with bound(store=job.store_id):
+        sink = JobProgress(job, ctx, db)
+        started = time.monotonic()
+        try:
+            result = asyncio.run(_execute(job, ctx, sink, settings, db))
+        except JobCancelled:
+            finished = _finish(ctx, db, job, sink, JobStatus.CANCELLED)
+        except AppError as error:
+            log.warning(
+                "sync job %s (%s) failed: %s %s", job.id, job.kind, error.code, error.message
+            )
+            _note_failure(ctx, job, error, db)
+            finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=error.to_dict())
+        except Exception as error:
+            log.exception("sync job %s (%s) crashed", job.id, job.kind)
+            text = str(error)[:CRASH_MESSAGE_CHARS]
+            crash = AppError(
+                ErrorType.INTERNAL, "internal_error", f"{type(error).__name__}: {text}"
+            )
+            finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=crash.to_dict())
+        else:
+            finished = _finish(ctx, db, job, sink, JobStatus.SUCCEEDED, result=result)
+        log.info(
+            "sync job %s (%s) %s in %.1fs",
+            job.id,
+            job.kind,
+            finished.status,
+            time.monotonic() - started,
+        )
+        return finished
 
 
 def _claim(ctx: RequestContext, job_id: uuid.UUID, engine: Engine) -> JobDTO | None:
