@@ -579,9 +579,9 @@ REFUSALS = [
     ),
     (
         "price below the minimum",
-        _set("skus.0.price.amount", "999"),
+        _set("skus.0.price.amount", "99"),
         12052010,
-        "skus[0].price.amount must be a decimal string from 1000 to 100000000, got '999'",
+        "skus[0].price.amount must be a decimal string from 100 to 100000000, got '99'",
     ),
     (
         "another currency",
@@ -645,18 +645,18 @@ def test_create_product_refusals_name_the_field_and_create_nothing(
     assert set(tiktok_shop(state).items) == items and created_events(state) == 0
 
 
-def test_a_hundred_skus_are_taken_and_a_hundred_and_one_refused(
+def test_three_hundred_skus_are_taken_and_three_hundred_and_one_refused(
     running_sandbox: RunningSandbox, client: Client
 ) -> None:
     body = product_body(uploaded(client))
-    body["skus"] = [sku(f"S-{n}", f"C{n}", "10000", 1) for n in range(101)]
+    body["skus"] = [sku(f"S-{n}", f"C{n}", "10000", 1) for n in range(301)]
     over = client.call("POST", PRODUCTS, body=body)
-    body["skus"] = body["skus"][:100]
+    body["skus"] = body["skus"][:300]
 
     made = client.ok("POST", PRODUCTS, body=body)
 
-    assert refused(over) == (200, 12052009, "skus: 1 to 100 SKUs, got 101")
-    assert len(tiktok_shop(running_sandbox.state).items[made["product_id"]].models) == 100
+    assert refused(over) == (200, 12052009, "skus: 1 to 300 SKUs, got 301")
+    assert len(tiktok_shop(running_sandbox.state).items[made["product_id"]].models) == 300
 
 
 def test_the_limits_are_inclusive(running_sandbox: RunningSandbox, client: Client) -> None:
@@ -679,7 +679,7 @@ def test_the_limits_are_inclusive(running_sandbox: RunningSandbox, client: Clien
 
     item = tiktok_shop(running_sandbox.state).items[made["product_id"]]
     assert (len(item.images), len(item.title), len(item.description)) == (9, 255, 10_000)
-    assert [(m.price, m.stock) for m in item.models] == [(1000, 0), (100_000_000, 99_999)]
+    assert [(m.price, m.stock) for m in item.models] == [(100, 0), (100_000_000, 99_999)]
     assert refused(client.call("POST", PRODUCTS, body=longer)) == (
         200,
         12052002,
@@ -692,7 +692,7 @@ def test_the_limits_are_inclusive(running_sandbox: RunningSandbox, client: Clien
     )
     assert refused(client.call("POST", PRODUCTS, body=dearer))[1:] == (
         12052010,
-        "skus[1].price.amount must be a decimal string from 1000 to 100000000, got '100000001'",
+        "skus[1].price.amount must be a decimal string from 100 to 100000000, got '100000001'",
     )
 
 

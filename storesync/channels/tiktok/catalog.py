@@ -46,17 +46,17 @@ T = TypeVar("T")
 # TikTok's product limits are documented rules of Create Product, not part of any answer (Get
 # Category Rules says only what a category adds: package dimensions, size chart, certificates).
 # From the Create Product reference: title 25 to 255 characters outside the US and UK; description
-# at most 10,000 characters; 1 to 9 main images of at most 5 MB. Price, stock and SKU bounds are the
-# stricter of the documented ones and what the sandbox enforces (ID prices from 1,000 IDR up to
-# 100,000,000; stock up to 99,999 per SKU as Seller Center takes it; at most 100 SKUs, the US/UK
-# cap). The sandbox holds the same numbers in `sandbox.catalog.TIKTOK_LIMITS`; a test pins them.
+# at most 10,000 characters; 1 to 9 main images of at most 5 MB; Indonesian prices from 100 to
+# 100,000,000 IDR; at most 300 SKUs outside the US and UK. Stock: up to 99,999 per warehouse, as
+# Seller Center takes it (the inventory update's cap). The sandbox holds the same numbers in
+# `sandbox.catalog.TIKTOK_LIMITS`; a test pins them.
 TITLE_MIN, TITLE_MAX = 25, 255
 DESCRIPTION_MAX = 10_000
 IMAGES_MIN, IMAGES_MAX = 1, 9
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
-PRICE_MIN, PRICE_MAX = Decimal("1000"), Decimal("100000000")
+PRICE_MIN, PRICE_MAX = Decimal("100"), Decimal("100000000")
 STOCK_MIN, STOCK_MAX = 0, 99_999
-MAX_SKUS = 100
+MAX_SKUS = 300
 
 PRODUCT_FIELDS = (
     "title",

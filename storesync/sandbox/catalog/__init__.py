@@ -124,11 +124,11 @@ TIKTOK_LIMITS = Limits(
     images_min=1,
     images_max=9,
     image_max_bytes=5 * 1024 * 1024,
-    price_min=Decimal("1000"),
+    price_min=Decimal("100"),  # Indonesia: 100 to 100,000,000 IDR
     price_max=Decimal("100000000"),
     stock_min=0,
-    stock_max=99_999,
-    max_models=100,
+    stock_max=99_999,  # per warehouse, as Seller Center takes it (the inventory update's cap)
+    max_models=300,  # outside the US and the UK (100 there)
 )
 
 # Shopee logistics channels every sandbox shop has enabled (id, name, max weight in grams).
