@@ -78,7 +78,19 @@ def run(
         _prepare_embedded(settings, seed=seed)
     else:
         check_production(settings)
+        _share_metrics(settings)
     _serve(settings)
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Production processes (the app's and the workers') write their metrics under var/metrics/
+    and `GET /metrics` adds them up (`prometheus_client` multiprocess mode): the child processes
+    inherit the setting."""
+    from storesync.core.metrics import MULTIPROC_ENV
+
+    folder = settings.var_dir / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault(MULTIPROC_ENV, str(folder))
 
 
 def check_exposure(settings: Settings, *, seed: bool = True) -> None:
@@ -223,6 +235,7 @@ def worker(
         )
     if settings.env is RunMode.PRODUCTION:
         check_production(settings)
+        _share_metrics(settings)
     dramatiq = shutil.which("dramatiq", path=os.path.dirname(sys.executable)) or "dramatiq"
     args = [dramatiq, "workers.main", "--processes", str(processes), "--threads", str(threads)]
     # An idle Redis consumer polls with backoff up to this many ms (Dramatiq's default, 1 s, would

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # separated, e.g. "https://admin.example.com". Empty: same origin only.
     cors_origins: str = ""
     log_level: str = "INFO"
+    # `GET /metrics` wants `Authorization: Bearer <this>`; empty: off in production, this
+    # machine only in embedded mode.
+    metrics_token: str = ""
     # "text" (one readable line) or "json" (one object per line, for a log collector).
     log_format: str = "text"
 

@@ -60,7 +60,10 @@ def open_connection(
         timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=min(5.0, cfg.http_timeout_seconds)),
     )
     http = ResilientClient(
-        client=client, limiter=limiter_for(key, per_second, burst=1), breaker=breaker_for(key)
+        client=client,
+        limiter=limiter_for(key, per_second, burst=1),
+        breaker=breaker_for(key),
+        platform=platform,
     )
     return Connection(
         app=app,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +18,7 @@ from typing import TypeVar
 
 import httpx
 
+from storesync.core import metrics
 from storesync.core.errors import AppError, ErrorType
 
 T = TypeVar("T")
@@ -25,6 +27,10 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+
+
+# Ids in API paths (TikTok product and package ids) become "{id}": one series per endpoint.
+_ENDPOINT_IDS = re.compile(r"\d{6,}")
 
 
 class RateLimiter:
@@ -180,7 +186,11 @@ class ResilientClient:
         server error it is not repeated, and the error says the thing may exist."""
         for attempt in range(1, self.policy.max_attempts + 1):
             self.breaker.before_call()
+            queued = time.monotonic()
             await self.limiter.acquire()
+            waited = time.monotonic() - queued
+            if waited > 0.001:
+                metrics.RATE_LIMIT_WAIT_SECONDS.labels(self.platform).inc(waited)
             error, retry_after = await self._attempt(build, classify)
             if error is None:
                 return self._last
@@ -205,8 +215,22 @@ class ResilientClient:
     ) -> tuple[AppError | None, float | None]:
         self.calls += 1
         self._maybe_delivered = True
+        request = build()
+        was_open = self.breaker.state is BreakerState.OPEN
+        error, retry_after = await self._answer(request, classify)
+        endpoint = _ENDPOINT_IDS.sub("{id}", request.url.path)
+        metrics.PLATFORM_CALLS.labels(
+            self.platform, endpoint, "ok" if error is None else error.code
+        ).inc()
+        if not was_open and self.breaker.state is BreakerState.OPEN:
+            metrics.CIRCUIT_OPENED.labels(self.platform).inc()
+        return error, retry_after
+
+    async def _answer(
+        self, request: httpx.Request, classify: Classifier
+    ) -> tuple[AppError | None, float | None]:
         try:
-            response = await self.client.send(build())
+            response = await self.client.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
             self._maybe_delivered = False  # nothing reached the marketplace
             self.breaker.record_failure()
@@ -240,6 +264,7 @@ class ResilientClient:
             self.breaker.record_success()
         return error, _retry_after(response)
 
+    platform: str = ""  # the metrics' label
     _last: httpx.Response = field(init=False, repr=False)
     _maybe_delivered: bool = field(default=False, init=False, repr=False)
 

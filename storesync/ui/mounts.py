@@ -54,6 +54,7 @@ def extra_routes(settings: Settings) -> tuple[list[BaseRoute], Any | None]:
     from storesync.ui.auth_routes import routes as auth_routes
     from storesync.ui.downloads import routes as download_routes
     from storesync.ui.media import routes as media_routes
+    from storesync.ui.metrics_route import routes as metrics_routes
     from storesync.ui.sandbox_guard import consent_guard_for, guard_for
 
     routes: list[BaseRoute] = [
@@ -63,6 +64,7 @@ def extra_routes(settings: Settings) -> tuple[list[BaseRoute], Any | None]:
         *media_routes,
         *audit_routes,
         *auth_routes,
+        *metrics_routes,
         Route("/api/relay", _relay_stats),
         Mount(PREFIX, app=build_api(settings)),
     ]

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -52,6 +53,7 @@ from storesync.channels.apps import app_credentials, configured_app
 from storesync.channels.schemas import AppCredentials
 from storesync.channels.shopee import signing as shopee_signing
 from storesync.channels.tiktok import signing as tiktok_signing
+from storesync.core import metrics
 from storesync.core.errors import AppError
 from storesync.core.events import Hook
 from storesync.db import get_engine
@@ -75,12 +77,26 @@ settings_provider: Callable[[], Settings] = get_settings
 
 async def shopee_push(request: Request) -> Response:
     """Shopee push (§1.6): `Authorization` = HMAC(partner_key, callback URL + "|" + body)."""
-    return await _intake(request, "shopee")
+    return await _measured(request, "shopee")
 
 
 async def tiktok_push(request: Request) -> Response:
     """TikTok Shop push (§2.6): `Authorization` = HMAC(app_secret, app_key + body)."""
-    return await _intake(request, "tiktok")
+    return await _measured(request, "tiktok")
+
+
+OUTCOMES = {200: "acknowledged", 400: "malformed", 401: "refused", 413: "too_large"}
+
+
+async def _measured(request: Request, platform: str) -> Response:
+    """`_intake`, counted by outcome and timed from arrival to acknowledgement."""
+    started = time.perf_counter()
+    response = await _intake(request, platform)
+    outcome = OUTCOMES.get(response.status_code, "unavailable")
+    metrics.WEBHOOK_PUSHES.labels(platform, outcome).inc()
+    if response.status_code == 200:
+        metrics.WEBHOOK_ACK_SECONDS.labels(platform).observe(time.perf_counter() - started)
+    return response
 
 
 async def _intake(request: Request, platform: str) -> Response:

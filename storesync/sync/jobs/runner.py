@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storesync.channels import connections
+from storesync.core import metrics
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError, ErrorType
 from storesync.core.events import publish, publish_after_commit
@@ -110,13 +111,9 @@ def _run_bound(
             finished = _finish(ctx, db, job, sink, JobStatus.FAILED, error=crash.to_dict())
         else:
             finished = _finish(ctx, db, job, sink, JobStatus.SUCCEEDED, result=result)
-        log.info(
-            "sync job %s (%s) %s in %.1fs",
-            job.id,
-            job.kind,
-            finished.status,
-            time.monotonic() - started,
-        )
+        took = time.monotonic() - started
+        metrics.JOB_SECONDS.labels(job.kind, finished.status).observe(took)
+        log.info("sync job %s (%s) %s in %.1fs", job.id, job.kind, finished.status, took)
         return finished
 
 

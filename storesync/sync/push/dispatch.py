@@ -30,6 +30,7 @@ from storesync.channels import connections
 from storesync.channels.adapter import PlatformAdapter
 from storesync.channels.readback import read_stock, unit_key
 from storesync.channels.schemas import StockUpdate
+from storesync.core import metrics
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError
 from storesync.core.events import publish_after_commit
@@ -84,7 +85,13 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
             attempts=OUTBOX.c.attempts + 1,
             updated_at=now,
         )
-        .returning(OUTBOX.c.id, OUTBOX.c.listing_id, OUTBOX.c.quantity, OUTBOX.c.attempts)
+        .returning(
+            OUTBOX.c.id,
+            OUTBOX.c.listing_id,
+            OUTBOX.c.quantity,
+            OUTBOX.c.attempts,
+            OUTBOX.c.available_at,
+        )
     ).all()
     if not claimed:
         return []
@@ -222,6 +229,11 @@ async def _push(
         )
     report.pushed += len(pushed)
     report.failed += len(failed)
+    confirmed = utcnow()
+    for claimed, _listing in pushed:
+        metrics.STOCK_PUSH_SECONDS.labels(adapter.platform).observe(
+            max(0.0, (confirmed - claimed.available_at).total_seconds())
+        )
 
 
 async def _read_back(
@@ -334,13 +346,18 @@ def sweep(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
     with session_scope(engine=engine) as session:
         org_ids = list_organization_ids(session)
     due: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    depth, oldest = 0, None
     for org_id in org_ids:
         with session_scope(RequestContext.system(org_id), engine=engine) as session:
             lapsed = cast(
                 sa.CursorResult[Any],
                 session.execute(
                     sa.update(OUTBOX)
-                    .where(OUTBOX.c.status == "in_progress", OUTBOX.c.locked_until < now)
+                    .where(
+                        OUTBOX.c.organization_id == org_id,  # SQLite has no row-level security
+                        OUTBOX.c.status == "in_progress",
+                        OUTBOX.c.locked_until < now,
+                    )
                     # due now: they go out ahead of older rows (see `_claim`)
                     .values(status="pending", locked_until=None, available_at=now, updated_at=now)
                 ),
@@ -351,10 +368,27 @@ def sweep(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
                 session.execute(
                     sa.select(OUTBOX.c.store_id)
                     .distinct()
-                    .where(OUTBOX.c.status == "pending", OUTBOX.c.available_at <= now)
+                    .where(
+                        OUTBOX.c.organization_id == org_id,
+                        OUTBOX.c.status == "pending",
+                        OUTBOX.c.available_at <= now,
+                    )
                 )
                 .scalars()
                 .all()
             )
             due.update((org_id, store_id) for store_id in stores_due)
+            waiting, first = session.execute(
+                sa.select(sa.func.count(), sa.func.min(OUTBOX.c.available_at)).where(
+                    OUTBOX.c.organization_id == org_id,
+                    OUTBOX.c.status.in_(("pending", "in_progress")),
+                )
+            ).one()
+            depth += waiting
+            if first is not None and (oldest is None or first < oldest):
+                oldest = first
+    metrics.OUTBOX_DEPTH.set(depth)
+    metrics.OUTBOX_OLDEST_SECONDS.set(
+        max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+    )
     return sorted(due)
