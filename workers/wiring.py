@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storesync import db
 from storesync.analytics import activity
+from storesync.channels import shared_limits
 from storesync.channels.logs import install_log_redaction
 from storesync.core import events
 from storesync.core.logs import JsonFormatter
@@ -61,6 +62,9 @@ def prepare() -> None:
         tenancy.organization_created.connect(inventory.create_main_location)
         runner.install_kinds(JOB_KINDS)
         install_log_redaction()
+        redis_url = get_settings().redis_url
+        if redis_url:  # several processes call each store: they share its rate and circuit
+            shared_limits.use_redis(redis_url)
         _prepared = True
 
 

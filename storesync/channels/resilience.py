@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import httpx
 
@@ -107,6 +107,10 @@ class CircuitBreaker:
     opened_at: float = 0.0
     probing: bool = False
 
+    def paused(self) -> bool:
+        """Open and not yet due for a probe."""
+        return self.state is BreakerState.OPEN and self.clock() - self.opened_at < self.reset_after
+
     def before_call(self) -> None:
         if self.state is BreakerState.OPEN:
             if self.clock() - self.opened_at < self.reset_after:
@@ -167,8 +171,8 @@ class ResilientClient:
     """One per store connection: its own httpx client; the store's shared bucket and breaker."""
 
     client: httpx.AsyncClient
-    limiter: RateLimiter
-    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    limiter: Limiter
+    breaker: Breaker = field(default_factory=CircuitBreaker)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Sleep = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
@@ -279,17 +283,67 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-_breakers: dict[str, CircuitBreaker] = {}
-_limiters: dict[str, RateLimiter] = {}
+class Limiter(Protocol):
+    """A store's token bucket: this process's (`RateLimiter`) or every process's
+    (`shared_limits.SharedRateLimiter`)."""
+
+    rate: float
+    capacity: float
+
+    async def acquire(self) -> None: ...
+
+    def retune(self, rate: float, burst: int | None = None) -> None: ...
+
+
+class Breaker(Protocol):
+    """A store's circuit: this process's (`CircuitBreaker`) or every process's
+    (`shared_limits.SharedCircuitBreaker`)."""
+
+    threshold: int
+
+    @property
+    def state(self) -> BreakerState: ...
+
+    def paused(self) -> bool: ...
+
+    def before_call(self) -> None: ...
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self) -> None: ...
+
+
+LimiterFactory = Callable[[str, float, int], Limiter]
+BreakerFactory = Callable[[str], Breaker]
+
+_breakers: dict[str, Breaker] = {}
+_limiters: dict[str, Limiter] = {}
 _limiters_lock = threading.Lock()
+_shared: tuple[LimiterFactory, BreakerFactory] | None = None
 
 
-def breaker_for(store_key: str) -> CircuitBreaker:
-    """The process-wide breaker of one store (shared by all its adapter instances)."""
-    return _breakers.setdefault(store_key, CircuitBreaker())
+def share_state(limiters: LimiterFactory | None, breakers: BreakerFactory | None = None) -> None:
+    """Every process's buckets and circuits from now on (production: Redis, wired at start-up
+    by `workers.wiring`), or this process's again (None)."""
+    global _shared
+    with _limiters_lock:
+        _shared = (limiters, breakers) if limiters is not None and breakers is not None else None
+        _breakers.clear()
+        _limiters.clear()
 
 
-def limiter_for(store_key: str, rate: float, *, burst: int = 1) -> RateLimiter:
+def breaker_for(store_key: str) -> Breaker:
+    """The breaker of one store, shared by all its adapter instances in this process and, once
+    `share_state` was called, in every process."""
+    with _limiters_lock:
+        breaker = _breakers.get(store_key)
+        if breaker is None:
+            made = _shared[1](store_key) if _shared is not None else CircuitBreaker()
+            breaker = _breakers[store_key] = made
+    return breaker
+
+
+def limiter_for(store_key: str, rate: float, *, burst: int = 1) -> Limiter:
     """The process-wide token bucket of one store (same key as its breaker), shared by all its
     connections in every thread and event loop: the platform sees the store's rate however many
     adapters are open. Created at `rate`; a call asking another rate or burst retunes it, so the
@@ -299,7 +353,12 @@ def limiter_for(store_key: str, rate: float, *, burst: int = 1) -> RateLimiter:
     with _limiters_lock:
         limiter = _limiters.get(store_key)
         if limiter is None:
-            limiter = _limiters[store_key] = RateLimiter(rate, burst)
+            made = (
+                _shared[0](store_key, rate, burst)
+                if _shared is not None
+                else RateLimiter(rate, burst)
+            )
+            limiter = _limiters[store_key] = made
     if (limiter.rate, limiter.capacity) != (rate, float(burst)):
         limiter.retune(rate, burst)
     return limiter

@@ -5,17 +5,24 @@ on 127.0.0.1, with the sandbox limiting each shop to the rate StoreSync is confi
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
 from storesync.channels.registry import build_adapter, open_connection
-from storesync.channels.resilience import limiter_for
+from storesync.channels.resilience import BreakerState, limiter_for
 from storesync.channels.schemas import Credentials
+from storesync.core.errors import AppError
 from tests.channels.conftest import app_credentials, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
 
@@ -185,3 +192,126 @@ def test_the_newest_rate_asked_for_a_store_wins() -> None:
     assert again is first and retuned is first
     assert (first.rate, first.capacity) == (20.0, 1.0)
     assert limiter_for(f"store:{uuid.uuid4()}", 20.0) is not first
+
+
+# -- across processes (production: N app and N worker processes), through Redis ---------------
+
+REDIS_URL = os.environ.get("STORESYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+WORKER = """
+import asyncio, json, sys, tempfile, time
+from pathlib import Path
+from storesync.channels import resilience, shared_limits
+from storesync.channels.registry import build_adapter, open_connection
+from storesync.channels.schemas import AppCredentials, Credentials
+from storesync.settings import build_settings
+
+job = json.loads(sys.argv[1])
+shared_limits.use_redis(job["redis"])
+if job["task"] == "open_circuit":
+    breaker = resilience.breaker_for(job["store"])
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
+    print(json.dumps(breaker.state.value))
+    sys.exit(0)
+base = job["sandbox"]
+cfg = build_settings(
+    var_dir=Path(tempfile.mkdtemp()),
+    shopee_base_url=base + "/shopee",
+    tiktok_base_url=base + "/tiktok",
+    tiktok_auth_base_url=base + "/tiktok-auth",
+)
+
+async def main():
+    await asyncio.sleep(max(0.0, job["start_at"] - time.time()))  # both processes at once
+    connection = open_connection(
+        "shopee",
+        app=AppCredentials(**job["app"]),
+        credentials=Credentials.model_validate(job["credentials"]),
+        settings=cfg,
+        store_key=job["store"],
+        rate=job["rate"],
+    )
+    adapter = build_adapter("shopee", connection)
+    try:
+        return [(await adapter.health()).ok for _ in range(job["calls"])]
+    finally:
+        await connection.http.client.aclose()
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def _redis_or_unavailable() -> None:
+    import redis
+
+    from tests.conftest import unavailable
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        unavailable("Redis", error)
+
+
+def _worker(**job: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, json.dumps({"redis": REDIS_URL, **job})],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.redis
+def test_two_worker_processes_share_a_stores_rate_and_its_circuit(
+    running_sandbox: RunningSandbox,
+) -> None:
+    """Two processes call one store: together they stay at its rate (the sandbox refuses
+    nothing, and the calls are spread as one bucket spreads them); a circuit one process opens
+    is open for the other and for the Stores page."""
+    from storesync.channels import resilience, shared_limits
+    from storesync.stores import service as stores
+
+    _redis_or_unavailable()
+    credentials = authorize(running_sandbox, "shopee")
+    limit_the_sandbox(running_sandbox, "shopee")
+    app = app_credentials(running_sandbox.base_url, "shopee")
+    store_id = uuid.uuid4()
+    store = f"store:{store_id}"
+    job = {
+        "task": "calls",
+        "sandbox": running_sandbox.base_url,
+        "app": {"platform": app.platform, "key": app.key, "secret": app.secret},
+        "credentials": credentials.model_dump(mode="json"),
+        "store": store,
+        "rate": RATE,
+        "calls": CALLS,
+    }
+    since = time.time()
+    job["start_at"] = since + 4  # after both processes have started up
+
+    workers = [_worker(**job) for _ in range(2)]
+    results = [json.loads(w.communicate(timeout=60)[0]) for w in workers]
+
+    assert results == [[True] * CALLS, [True] * CALLS]
+    calls = seen(running_sandbox, "shopee", since)
+    assert [call["outcome"] for call in calls] == ["ok"] * (2 * CALLS)  # none refused
+    # One bucket for both processes (started together): after the first token, one call every
+    # 1/RATE seconds (less a first connection's set-up), never more than RATE + 1 in a second.
+    assert calls[-1]["at"] - calls[0]["at"] >= (2 * CALLS - 1) / RATE - 0.15
+    for first in calls:
+        window = [c for c in calls if first["at"] <= c["at"] < first["at"] + 1]
+        assert len(window) <= RATE + 1
+
+    opener = _worker(task="open_circuit", store=store)
+    assert json.loads(opener.communicate(timeout=30)[0]) == "open"
+    try:
+        shared_limits.use_redis(REDIS_URL)
+        seen_here = resilience.breaker_for(store)
+        shown = stores.circuit_state(SimpleNamespace(id=store_id))  # type: ignore[arg-type]
+        with pytest.raises(AppError) as paused:
+            seen_here.before_call()
+    finally:
+        resilience.share_state(None)  # back to this process's own buckets and circuits
+
+    assert (seen_here.state, seen_here.paused(), shown) == (BreakerState.OPEN, True, "open")
+    assert paused.value.code == "circuit_open"
+    assert resilience.breaker_for(store).state is BreakerState.CLOSED  # this process's own

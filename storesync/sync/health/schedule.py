@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from storesync.channels.connections import store_key
-from storesync.channels.resilience import BreakerState, breaker_for
+from storesync.channels.resilience import breaker_for
 from storesync.core.clock import utcnow
 from storesync.core.errors import NotFound, ValidationFailed
 from storesync.db import session_scope
@@ -259,12 +259,8 @@ def _due(
 
 
 def _circuit_open(store: Any) -> bool:
-    """This process's breaker for the store is open and not yet due for a probe."""
-    breaker = breaker_for(store_key(store))
-    return (
-        breaker.state is BreakerState.OPEN
-        and breaker.clock() - breaker.opened_at < breaker.reset_after
-    )
+    """The store's breaker is open and not yet due for a probe."""
+    return breaker_for(store_key(store)).paused()
 
 
 def _start(session: Session, ctx: RequestContext, store_id: uuid.UUID, kind: JobKind) -> uuid.UUID:
