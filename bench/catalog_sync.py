@@ -96,19 +96,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from storesync import migrate
-    from tests.conftest import create_pg_database, drop_pg_database
+    from bench.pgdb import bench_database
 
-    with contextlib.ExitStack() as stack:
-        if args.postgres:
-            database = create_pg_database("storesync_bench")
-            stack.callback(drop_pg_database, database)
-            migrate.upgrade(url=database.owner_url)
-            url = database.app_url
-        else:
-            url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-            migrate.upgrade(url=url)
-        print(f"database: {'PostgreSQL' if args.postgres else 'SQLite'}")
+    with bench_database(args.postgres) as url:
         run(args, url)
 
 

@@ -19,3 +19,22 @@ def temporary_database() -> Iterator[PgDatabase]:
         yield database
     finally:
         drop_pg_database(database)
+
+
+@contextlib.contextmanager
+def bench_database(postgres: bool) -> Iterator[str]:
+    """The app's URL of a migrated database for a bench: a temporary PostgreSQL one (as the
+    app role) or a fresh SQLite file; prints which."""
+    import tempfile
+
+    from storesync import migrate
+
+    if postgres:
+        with temporary_database() as database:
+            print("database: PostgreSQL")
+            yield database.app_url
+        return
+    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    migrate.upgrade(url=url)
+    print("database: SQLite")
+    yield url
