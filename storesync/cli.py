@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -86,11 +87,12 @@ def _share_metrics(settings: Settings) -> None:
     """Production processes (the app's and the workers') write their metrics under var/metrics/
     and `GET /metrics` adds them up (`prometheus_client` multiprocess mode): the child processes
     inherit the setting."""
-    from storesync.core.metrics import MULTIPROC_ENV
+    from storesync.core.metrics import MULTIPROC_ENV, forget_dead_processes
 
-    folder = settings.var_dir / "metrics"
+    folder = Path(os.environ.get(MULTIPROC_ENV) or settings.var_dir / "metrics")
     folder.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault(MULTIPROC_ENV, str(folder))
+    forget_dead_processes(folder)
+    os.environ[MULTIPROC_ENV] = str(folder)
 
 
 def check_exposure(settings: Settings, *, seed: bool = True) -> None:

@@ -70,7 +70,7 @@ def test_what_a_job_and_its_calls_did_shows_in_the_families(
     assert job is not None and job.status == "succeeded"
     sweep(engine=sqlite_engine)
 
-    text = metrics.render([metrics.QueueDepth(lambda: {"default": 3})])[0].decode()
+    text = metrics.render([metrics.queue_depth(lambda: {"default": 3})])[0].decode()
 
     for family in FAMILIES:
         assert family in text, family
@@ -111,3 +111,37 @@ def test_the_figures_of_several_processes_are_added_up(tmp_path: Path) -> None:
     ).stdout
 
     assert 'storesync_webhook_pushes_total{outcome="acknowledged",platform="shopee"} 7.0' in scraped
+
+
+def test_a_restart_forgets_the_files_of_processes_that_are_gone(tmp_path: Path) -> None:
+    env = {**os.environ, metrics.MULTIPROC_ENV: str(tmp_path)}
+    for count in ("2", "5"):
+        subprocess.run([sys.executable, "-c", textwrap.dedent(WRITER), count], env=env, check=True)
+    written = sorted(tmp_path.glob("*.db"))
+    mine = tmp_path / f"counter_{os.getpid()}.db"  # a process still running keeps its file
+    mine.write_bytes(b"")
+
+    removed = metrics.forget_dead_processes(tmp_path)
+
+    assert len({path.stem.rsplit("_", 1)[1] for path in written}) == 2  # two processes
+    assert sorted(removed) == written
+    assert sorted(tmp_path.glob("*.db")) == [mine]
+
+
+def test_a_circuit_that_is_not_closed_is_a_gauge_and_closed_ones_are_absent() -> None:
+    from storesync.channels import resilience
+
+    opened, probed = (
+        resilience.breaker_for("store:metrics-open"),
+        resilience.breaker_for("store:metrics-probe"),
+    )
+    resilience.breaker_for("store:metrics-closed")
+    for _ in range(opened.threshold):
+        opened.record_failure()
+    probed.state = resilience.BreakerState.HALF_OPEN
+
+    text = metrics.render([metrics.circuit_state(resilience.circuit_states)])[0].decode()
+
+    assert 'storesync_circuit_state{store="store:metrics-open"} 2.0' in text
+    assert 'storesync_circuit_state{store="store:metrics-probe"} 1.0' in text
+    assert "metrics-closed" not in text

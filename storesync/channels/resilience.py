@@ -140,12 +140,16 @@ class CircuitBreaker:
         self.failures = 0
         self.probing = False
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> bool:
+        """Count a failure; True when it opened the circuit."""
         self.failures += 1
         self.probing = False
         if self.state is BreakerState.HALF_OPEN or self.failures >= self.threshold:
+            opened = self.state is not BreakerState.OPEN
             self.state = BreakerState.OPEN
             self.opened_at = self.clock()
+            return opened
+        return False
 
 
 @dataclass(frozen=True)
@@ -220,15 +224,16 @@ class ResilientClient:
         self.calls += 1
         self._maybe_delivered = True
         request = build()
-        was_open = self.breaker.state is BreakerState.OPEN
         error, retry_after = await self._answer(request, classify)
         endpoint = _ENDPOINT_IDS.sub("{id}", request.url.path)
         metrics.PLATFORM_CALLS.labels(
             self.platform, endpoint, "ok" if error is None else error.code
         ).inc()
-        if not was_open and self.breaker.state is BreakerState.OPEN:
-            metrics.CIRCUIT_OPENED.labels(self.platform).inc()
         return error, retry_after
+
+    def _failed(self) -> None:
+        if self.breaker.record_failure():
+            metrics.CIRCUIT_OPENED.labels(self.platform).inc()
 
     async def _answer(
         self, request: httpx.Request, classify: Classifier
@@ -237,19 +242,19 @@ class ResilientClient:
             response = await self.client.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
             self._maybe_delivered = False  # nothing reached the marketplace
-            self.breaker.record_failure()
+            self._failed()
             return AppError(
                 ErrorType.NETWORK,
                 "network_error",
                 f"cannot reach the marketplace: {type(failure).__name__}",
             ), None
         except httpx.TimeoutException:
-            self.breaker.record_failure()
+            self._failed()
             return AppError(
                 ErrorType.NETWORK, "timeout", "the marketplace did not answer in time"
             ), None
         except httpx.TransportError as failure:
-            self.breaker.record_failure()
+            self._failed()
             return AppError(
                 ErrorType.NETWORK,
                 "network_error",
@@ -262,7 +267,7 @@ class ResilientClient:
             self.breaker.record_success()
             return None, None
         if error.type in (ErrorType.NETWORK, ErrorType.PLATFORM_API) and error.retryable:
-            self.breaker.record_failure()
+            self._failed()
         else:
             # The marketplace answered sensibly (e.g. a rate limit or a bad request): it is up.
             self.breaker.record_success()
@@ -310,7 +315,7 @@ class Breaker(Protocol):
 
     def record_success(self) -> None: ...
 
-    def record_failure(self) -> None: ...
+    def record_failure(self) -> bool: ...
 
 
 LimiterFactory = Callable[[str, float, int], Limiter]
@@ -320,14 +325,21 @@ _breakers: dict[str, Breaker] = {}
 _limiters: dict[str, Limiter] = {}
 _limiters_lock = threading.Lock()
 _shared: tuple[LimiterFactory, BreakerFactory] | None = None
+_shared_states: Callable[[], dict[str, str]] | None = None
 
 
-def share_state(limiters: LimiterFactory | None, breakers: BreakerFactory | None = None) -> None:
+def share_state(
+    limiters: LimiterFactory | None,
+    breakers: BreakerFactory | None = None,
+    states: Callable[[], dict[str, str]] | None = None,
+) -> None:
     """Every process's buckets and circuits from now on (production: Redis, wired at start-up
-    by `workers.wiring`), or this process's again (None)."""
-    global _shared
+    by `workers.wiring`), or this process's again (None). `states` lists every shared circuit
+    that is not closed (for the metrics)."""
+    global _shared, _shared_states
     with _limiters_lock:
         _shared = (limiters, breakers) if limiters is not None and breakers is not None else None
+        _shared_states = states if _shared is not None else None
         _breakers.clear()
         _limiters.clear()
 
@@ -364,8 +376,15 @@ def limiter_for(store_key: str, rate: float, *, burst: int = 1) -> Limiter:
     return limiter
 
 
-def breaker_states() -> dict[str, str]:
-    return {key: breaker.state.value for key, breaker in _breakers.items()}
+def circuit_states() -> dict[str, str]:
+    """Store key → circuit state (closed, open, half_open) of every circuit that is not closed:
+    every process's when they are shared, else this process's."""
+    if _shared_states is not None:
+        return _shared_states()
+    with _limiters_lock:
+        breakers = list(_breakers.items())
+    states = {key: breaker.state.value for key, breaker in breakers}
+    return {key: state for key, state in states.items() if state != BreakerState.CLOSED.value}
 
 
 async def bounded(jobs: Sequence[Awaitable[T]], limit: int) -> list[T]:

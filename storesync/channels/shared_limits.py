@@ -61,11 +61,13 @@ local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 redis.call('HSET', KEYS[1], 'probing', '0')
+local opened = 0
 if state == 'half_open' or failures >= tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', now_ms)
+  if state ~= 'open' then opened = 1 end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return failures
+return opened
 """
 
 _SUCCESS = """
@@ -159,14 +161,39 @@ class SharedCircuitBreaker:
     def record_success(self) -> None:
         self._success(keys=[self.key])
 
-    def record_failure(self) -> None:
-        self._failure(keys=[self.key], args=[self.threshold, IDLE_TTL_MS])
+    def record_failure(self) -> bool:
+        """Count a failure; True when it opened the circuit (for every process)."""
+        return int(self._failure(keys=[self.key], args=[self.threshold, IDLE_TTL_MS])) == 1
 
 
 def _text(value: Any) -> str:
     if value is None:
         return ""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def circuit_states(client: redis.Redis, *, reset_after: float = 30.0) -> dict[str, str]:
+    """Store key → state of every circuit in Redis that is not closed (an open one past its
+    `reset_after` is half-open: its next call is the probe)."""
+    keys = [_text(k) for k in client.scan_iter(match=f"{PREFIX}:*:circuit", count=1000)]
+    if not keys:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.hmget(key, ["state", "opened_at"])
+    pipe.time()
+    *held, (seconds, micros) = pipe.execute()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    states: dict[str, str] = {}
+    for key, (state, opened_at) in zip(keys, held, strict=True):
+        value = _text(state) or BreakerState.CLOSED.value
+        if value == BreakerState.OPEN.value and now_ms - int(_text(opened_at) or 0) >= (
+            reset_after * 1000
+        ):
+            value = BreakerState.HALF_OPEN.value
+        if value != BreakerState.CLOSED.value:
+            states[key.removeprefix(f"{PREFIX}:").removesuffix(":circuit")] = value
+    return states
 
 
 def use_redis(url: str) -> None:
@@ -176,4 +203,5 @@ def use_redis(url: str) -> None:
     share_state(
         lambda key, rate, burst: SharedRateLimiter(client, key, rate, burst),
         lambda key: SharedCircuitBreaker(client, key),
+        lambda: circuit_states(client),
     )

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from storesync.channels.resilience import circuit_states
 from storesync.core import metrics
 from storesync.settings import RunMode, get_settings, is_loopback
 
@@ -45,7 +46,8 @@ async def metrics_page(request: Request) -> Response:
         if not hmac.compare_digest(given.encode(), cfg.metrics_token.encode()):
             return PlainTextResponse("a metrics token is needed", 401)
     body, content_type = await run_in_threadpool(
-        metrics.render, [metrics.QueueDepth(_queue_lengths)]
+        metrics.render,
+        [metrics.queue_depth(_queue_lengths), metrics.circuit_state(circuit_states)],
     )
     return Response(body, media_type=content_type)
 

@@ -22,6 +22,7 @@ import pytest
 from storesync.channels.registry import build_adapter, open_connection
 from storesync.channels.resilience import BreakerState, limiter_for
 from storesync.channels.schemas import Credentials
+from storesync.core import metrics
 from storesync.core.errors import AppError
 from tests.channels.conftest import app_credentials, sandbox_settings
 from tests.sandbox.conftest import RunningSandbox
@@ -307,11 +308,13 @@ def test_two_worker_processes_share_a_stores_rate_and_its_circuit(
         shared_limits.use_redis(REDIS_URL)
         seen_here = resilience.breaker_for(store)
         shown = stores.circuit_state(SimpleNamespace(id=store_id))  # type: ignore[arg-type]
+        scraped = metrics.render([metrics.circuit_state(resilience.circuit_states)])[0].decode()
         with pytest.raises(AppError) as paused:
             seen_here.before_call()
     finally:
         resilience.share_state(None)  # back to this process's own buckets and circuits
 
     assert (seen_here.state, seen_here.paused(), shown) == (BreakerState.OPEN, True, "open")
+    assert f'storesync_circuit_state{{store="{store}"}} 2.0' in scraped  # /metrics shows it
     assert paused.value.code == "circuit_open"
     assert resilience.breaker_for(store).state is BreakerState.CLOSED  # this process's own

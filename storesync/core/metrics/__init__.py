@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -79,23 +80,72 @@ OUTBOX_OLDEST_SECONDS = Gauge(
 )
 
 
-class QueueDepth(Collector):
-    """The broker's queue lengths, read at scrape time (`queues()` gives name → length)."""
+CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
-    def __init__(self, queues: Callable[[], dict[str, int]]) -> None:
-        self.queues = queues
+
+class ReadAtScrape(Collector):
+    """A gauge read when scraped: `read()` gives label value → figure (a source that fails
+    gives no samples; the scrape still answers)."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, float]]
+    ) -> None:
+        self.name, self.documentation, self.label, self.read = name, documentation, label, read
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "storesync_queue_depth", "Messages waiting in each worker queue", labels=["queue"]
-        )
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
         try:
-            lengths = self.queues()
-        except Exception:  # the broker is away: the scrape still answers
-            lengths = {}
-        for name, length in sorted(lengths.items()):
-            family.add_metric([name], length)
+            figures = self.read()
+        except Exception:  # the broker or Redis is away
+            figures = {}
+        for key, figure in sorted(figures.items()):
+            family.add_metric([key], figure)
         yield family
+
+
+def queue_depth(queues: Callable[[], dict[str, int]]) -> ReadAtScrape:
+    """The broker's queue lengths (`queues()` gives name → length)."""
+    return ReadAtScrape(
+        "storesync_queue_depth",
+        "Messages waiting in each worker queue",
+        "queue",
+        lambda: {name: float(length) for name, length in queues().items()},
+    )
+
+
+def circuit_state(states: Callable[[], dict[str, str]]) -> ReadAtScrape:
+    """Every store circuit that is not closed (`states()` gives store key → state): 1 half-open
+    (its next call is a probe), 2 open (calls paused); a store not listed is closed (0)."""
+    return ReadAtScrape(
+        "storesync_circuit_state",
+        "Store circuits that are not closed: 1 half-open, 2 open (absent: closed)",
+        "store",
+        lambda: {key: float(CIRCUIT_STATE_VALUES[state]) for key, state in states().items()},
+    )
+
+
+def forget_dead_processes(folder: Path) -> list[Path]:
+    """Remove the multiprocess files of processes that are gone (each process writes
+    `<kind>_<pid>.db`; without this every restart leaves its files behind and each scrape reads
+    them all). Their counters restart from the live processes' figures, which Prometheus reads as
+    a counter reset. Returns what was removed."""
+    removed = []
+    for path in folder.glob("*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def render(extra: Iterable[Collector] = ()) -> tuple[bytes, str]:
