@@ -385,9 +385,13 @@ async def register_pushes(
     cfg = settings or get_settings()
     if cfg.env is not RunMode.PRODUCTION:
         return False
-    with session_scope(ctx, engine=engine) as session:
-        platform = load_store(session, ctx, store_id).platform
-        adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=cfg)
+    try:
+        with session_scope(ctx, engine=engine) as session:
+            platform = load_store(session, ctx, store_id).platform
+            adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=cfg)
+    except AppError as error:  # the store was saved: its connection stands, pushes wait
+        log.warning("store %s: push URL not registered (%s): polling only", store_id, error.code)
+        return False
     url = f"{cfg.public_url}/webhooks/{platform}"
     try:
         await adapter.setup_webhooks(url)

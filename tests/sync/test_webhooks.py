@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from storesync.channels.apps import app_credentials
+from storesync.channels.models import Store
 from storesync.channels.shopee import signing as shopee_signing
 from storesync.channels.tiktok import signing as tiktok_signing
 from storesync.db import session_scope
@@ -295,3 +296,16 @@ def test_a_production_store_registers_its_push_url_and_its_orders_arrive_by_push
         jobs = session.execute(sa.select(sa.func.count()).select_from(SyncJob)).scalar_one()
     assert metrics.last_push_at is not None
     assert jobs == 0  # no poll ran: the order came by push
+
+    # A store that cannot be opened any more (disconnected since) is not a failed connect: the
+    # registration says no and logs it, it does not raise.
+    with session_scope(world.ctx, engine=world.engine) as session:
+        session.execute(
+            sa.update(Store).where(Store.id == world.store_id).values(status="disconnected")
+        )
+    again = asyncio.run(
+        stores.register_pushes(
+            ctx=world.ctx, store_id=world.store_id, settings=production, engine=world.engine
+        )
+    )
+    assert again is False
