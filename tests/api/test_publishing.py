@@ -131,6 +131,10 @@ def test_a_product_is_checked_published_and_its_store_title_kept_through_the_api
     assert [(p["store_id"], p["status"]) for p in where.json()] == [(str(store), "published")]
 
     jobs_before = world.count(SyncJob)
+    title = world.api.get(f"/products/{product}").json()["title"]
+    same = world.api.patch(f"/products/{product}", json={"title": title, "handle": "apik-kaos"})
+    assert same.status_code == 200, same.text
+    assert world.count(SyncJob) == jobs_before  # the channels show nothing it changed
     kept = world.api.put(
         f"/stores/{store}/publications/{product}",
         json={"title_override": "Kaos Polos Shopee Only Edition"},

@@ -28,7 +28,6 @@ from storesync.sync.publish import service as publish
 from storesync.tenancy.api_keys import ApiCaller
 
 router = APIRouter(prefix="/products", tags=["products"])
-CONTENT_FIELDS = {"title", "description", "attributes", "images"}
 PACKAGE_FIELDS = {"weight_grams", "length_mm", "width_mm", "height_mm"}
 Read = Annotated[ApiCaller, reader("products")]
 Write = Annotated[ApiCaller, writer("products")]
@@ -96,8 +95,9 @@ def update_product(caller: Write, product_id: uuid.UUID, body: ProductUpdate) ->
     """Change the fields given; the others stay. A change of title, description or attributes
     is sent on to every store where the product is published (a `content` job per store)."""
     with writing(caller.ctx) as session:
+        before = publish.content_of(session, product_id)
         saved = catalog.update_product(session, ctx=caller.ctx, product_id=product_id, changes=body)
-        if body.model_fields_set & CONTENT_FIELDS:
+        if publish.content_of(session, product_id) != before:
             publish.start_content_pushes_for(session, ctx=caller.ctx, product_ids=[product_id])
         return saved
 

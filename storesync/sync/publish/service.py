@@ -27,6 +27,7 @@ from pydantic import Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storesync.catalog.models import Product
 from storesync.catalog.schemas import ProductDTO, VariantDTO
 from storesync.catalog.service import get_product
 from storesync.channels.adapter import PlatformAdapter
@@ -695,6 +696,17 @@ def start_content_push(
     except (JobActive, PermissionDenied):
         return False
     return True
+
+
+# What a content push sends of the master product (a change elsewhere, e.g. its handle or
+# status, pushes nothing).
+CONTENT_FIELDS = ("title", "description", "attributes", "images")
+
+
+def content_of(session: Session, product_id: uuid.UUID) -> tuple[Any, ...]:
+    """The product's fields a content push sends, to compare before and after a change."""
+    product = session.get(Product, product_id)
+    return tuple(getattr(product, f, None) for f in CONTENT_FIELDS)
 
 
 def start_content_pushes_for(

@@ -309,7 +309,8 @@ def _update_product(
     session: Any, ctx: RequestContext, product_id: uuid.UUID, form: dict[str, str]
 ) -> None:
     """Save the product; its content goes to every store where it is published (the stores'
-    content pushes are queued in the same transaction)."""
+    content pushes are queued in the same transaction) when what they show changed."""
+    before = publish.content_of(session, product_id)
     catalog.update_product(
         session,
         ctx=ctx,
@@ -324,7 +325,8 @@ def _update_product(
             attributes=pairs_field("attributes", form.get("attributes", "")),
         ),
     )
-    publish.start_content_pushes_for(session, ctx=ctx, product_ids=[product_id])
+    if publish.content_of(session, product_id) != before:
+        publish.start_content_pushes_for(session, ctx=ctx, product_ids=[product_id])
 
 
 def _update_variant(
