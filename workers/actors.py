@@ -129,27 +129,30 @@ def deliver_webhook(delivery_id: str, organization_id: str) -> None:
 
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=60_000)
 def sweep_outbox() -> None:
-    """Re-enqueue outbox rows no worker finished, and stores with due rows."""
-    from storesync.db import session_scope
+    """Re-enqueue outbox rows no worker finished, and stores with due rows; the other sweeps.
+    One query finds the organizations with due work of each kind (`storesync.sync.due`); the
+    sweeps open transactions only in those, so with nothing due a sweep is one statement."""
     from storesync.notifications.webhooks import due_deliveries
+    from storesync.sync.due import Work, find_due
     from storesync.sync.health.staleness import alert_stale
     from storesync.sync.intake.batch import sweep_webhooks
     from storesync.sync.push.dispatch import sweep
-    from storesync.tenancy.service import list_organization_ids
 
-    for organization_id, store_id in sweep():
+    due = find_due()
+    for organization_id, store_id in sweep(due=due):
         push_store_stock.send(str(organization_id), str(store_id))
-    for event_id, organization_id in sweep_webhooks():
+    for event_id, organization_id in sweep_webhooks(due=due):
         process_webhook.send(str(event_id), str(organization_id))
-    tick_schedule.send()  # sync jobs: lost workers, due polls and reconciliations, back-fills
+    if due.of(Work.JOBS) or due.of(Work.SCHEDULE):
+        tick_schedule.send()  # sync jobs: lost workers, due polls and reconciliations, back-fills
     try:
-        with session_scope() as session:
-            org_ids = list_organization_ids(session)
-        for delivery_id, organization_id in due_deliveries(organization_ids=org_ids):
+        for delivery_id, organization_id in due_deliveries(
+            organization_ids=due.of(Work.DELIVERIES)
+        ):
             deliver_webhook.send(str(delivery_id), str(organization_id))
     except Exception:  # the next sweep tries again
         log.exception("outbound webhook sweep failed")
     try:
-        alert_stale()
+        alert_stale(due=due)
     except Exception:  # alerts must not stop the sweep
         log.exception("stale stock alerts failed")

@@ -27,13 +27,16 @@ def run_sync_job(job_id: str, organization_id: str) -> None:
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=120_000)
 def tick_schedule() -> None:
     """Fail jobs whose worker died, hand over again queued jobs nobody took, and create the due
-    scheduled jobs and back-fills, handing each to a worker."""
+    scheduled jobs and back-fills, handing each to a worker (in the organizations where one
+    query finds such work: `storesync.sync.due`)."""
+    from storesync.sync.due import Work, find_due
     from storesync.sync.health import schedule
     from storesync.sync.jobs import runner
     from storesync.sync.jobs import service as jobs
 
-    handed = runner.sweep_jobs()
-    created = schedule.run_tick()
+    due = find_due(kinds=(Work.JOBS, Work.SCHEDULE))  # afresh: this message may have waited
+    handed = runner.sweep_jobs(due=due)
+    created = schedule.run_tick(due=due)
     if not jobs.job_queued.connected:  # no after-commit hand-over in this process: do it here
         handed += created
     for job_id, organization_id in handed:

@@ -16,6 +16,8 @@ class SyncJob(TenantTable, table=True):
     __table_args__ = (
         sa.Index(None, "organization_id", "created_at"),
         sa.Index(None, "store_id", "status"),
+        sa.Index(None, "status"),  # the sweep: jobs queued or running (storesync.sync.due)
+        sa.Index(None, "store_id", "kind", "created_at", "id"),  # a store's newest job of a kind
         sa.CheckConstraint(
             "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="status"
         ),
@@ -49,6 +51,7 @@ class WebhookEvent(TenantTable, table=True):
         sa.UniqueConstraint("store_id", "dedupe_key"),
         sa.Index(None, "status", "received_at"),
         sa.Index(None, "store_id", "received_at"),  # a store's last push (the Stores page)
+        sa.Index(None, "status", "attempts", "processed_at"),  # failed, still to retry (the sweep)
         sa.CheckConstraint(
             "status IN ('received', 'processing', 'processed', 'failed', 'ignored')", name="status"
         ),
@@ -73,6 +76,7 @@ class StockOutbox(TenantTable, table=True):
     __table_args__ = (
         sa.UniqueConstraint("listing_id"),
         sa.Index(None, "store_id", "status", "available_at"),
+        sa.Index(None, "status", "available_at"),  # due or lapsed rows of every store (the sweep)
         sa.CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         sa.CheckConstraint("status IN ('pending', 'in_progress', 'done', 'failed')", name="status"),
     )
@@ -86,6 +90,9 @@ class StockOutbox(TenantTable, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(default="", sa_type=sa.Text)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the oldest order this push carries arrived (None: no order changed it); read for the
+    # propagation histogram when the channel confirms the push.
+    caused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class StockDrift(TenantTable, table=True):

@@ -7,7 +7,10 @@ sweeper) and creates the jobs that are due across every organization. A job is d
 of its kind is queued or running for the store and the latest one was created at least one
 interval ago (a store's first reconciliation waits one interval after it was connected; its
 first poll is due at once). Each store is checked under its row lock, so ticks that overlap,
-on one process or several, never create a job twice.
+on one process or several, never create a job twice. A tick looks only in the organizations
+that `storesync.sync.due` finds a store due in: its PostgreSQL query spells these rules out in
+SQL (migration 0015), so a change here needs a migration there (tests/sync/test_due_exact.py
+compares the two).
 
 A connected store whose last successful order sync is older than `STALE_AFTER` order intervals
 (the workers were down) is marked unhealthy from that sync on; while a store is unhealthy its
@@ -34,18 +37,25 @@ from storesync.channels.resilience import breaker_for
 from storesync.core.clock import utcnow
 from storesync.core.errors import NotFound, ValidationFailed
 from storesync.db import session_scope
+from storesync.sync.due import (
+    DEFAULT_ORDERS_MINUTES,
+    DEFAULT_RECONCILE_HOURS,
+    MISSED_POLLS,
+    DueWork,
+    Work,
+    due_for,
+)
 from storesync.sync.health import backfill, trouble
 from storesync.sync.jobs import service as jobs
 from storesync.sync.jobs.schemas import JobKind, ScheduleDTO
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
-from storesync.tenancy.service import list_organization_ids
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ORDERS_MINUTES = 5
-DEFAULT_RECONCILE_HOURS = 24
-STALE_AFTER = 3  # order intervals without a successful sync: the workers were down
+# Defaults, and how many order intervals without a successful sync mean the workers were down
+# (`storesync.sync.due` holds them: its query says which organizations have a store due).
+STALE_AFTER = MISSED_POLLS
 STORES = jobs.STORES
 
 
@@ -167,14 +177,20 @@ def tick(
 
 
 def run_tick(
-    engine: Engine | None = None, *, organization_ids: Iterable[uuid.UUID] | None = None
+    engine: Engine | None = None,
+    *,
+    organization_ids: Iterable[uuid.UUID] | None = None,
+    due: DueWork | None = None,
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """`tick`, returning (job id, organization id) pairs (the actor hands them to workers)."""
-    if organization_ids is None:
-        with session_scope(engine=engine) as session:
-            organization_ids = list_organization_ids(session)
+    """`tick`, returning (job id, organization id) pairs (the actor hands them to workers).
+    Only the organizations `due` names for the schedule (`storesync.sync.due`; looked up afresh
+    without it) get a transaction."""
+    org_ids = due_for(Work.SCHEDULE, due, engine).of(Work.SCHEDULE)
+    if organization_ids is not None:
+        only = set(organization_ids)
+        org_ids = [org_id for org_id in org_ids if org_id in only]
     created: list[tuple[uuid.UUID, uuid.UUID]] = []
-    for org_id in organization_ids:
+    for org_id in org_ids:
         ctx = RequestContext.system(org_id)
         try:
             # Reads the stores, then locks each with a write: on SQLite (embedded) a commit by

@@ -19,7 +19,10 @@ Since when, from what the tables hold:
 A new quantity queued for a listing restarts its clock (the outbox keeps no "waiting since";
 a busy listing during a long outage looks younger than it is).
 
-No query runs per listing. `alert_stale` runs every few seconds, so per organization it reads
+No query runs per listing. `alert_stale` runs every few seconds, in the organizations where
+`storesync.sync.due` finds a store with an alert to raise (on PostgreSQL its query spells out
+these rules and `state.listing_state`'s in SQL, migration 0015: a change here needs a migration
+there; tests/sync/test_due_exact.py compares the two). Per organization it reads
 the stores, then one statement that starts from what CAN be out of step, found through indexes
 (outbox rows waiting, by store and status; the listings of stores not syncing), and looks stock
 up for those only (then, only if something is stale, the recent alerts): milliseconds for an
@@ -47,18 +50,25 @@ from storesync.core.models import table_of
 from storesync.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from storesync.db import session_scope
 from storesync.notifications.models import Notification
+from storesync.sync.due import (
+    ALERT_REPEAT_AFTER,
+    STALE_AFTER,
+    STALE_ALERT_KIND,
+    DueWork,
+    Work,
+    due_for,
+)
 from storesync.sync.health.schemas import StaleListingDTO, StoreStalenessDTO
 from storesync.sync.health.state import listing_state, suspects
 from storesync.sync.push.outbox import LISTINGS, STORES
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
-from storesync.tenancy.service import list_organization_ids
 
 log = logging.getLogger(__name__)
 NOTIFICATIONS = table_of(Notification)
-STALE_AFTER = timedelta(seconds=60)
-ALERT_KIND = "sync.stale"
-ALERT_REPEAT_AFTER = timedelta(hours=1)  # an unread alert this recent covers its store
+ALERT_KIND = STALE_ALERT_KIND
+# Out of step for `STALE_AFTER` is stale; an unread alert from the last `ALERT_REPEAT_AFTER`
+# covers its store (both live with the due query).
 
 
 def _stale(rows: sa.Subquery, cutoff: float) -> sa.ColumnElement[bool]:
@@ -189,15 +199,14 @@ def staleness_summary(
     ]
 
 
-def alert_stale(*, engine: Engine | None = None) -> int:
+def alert_stale(*, engine: Engine | None = None, due: DueWork | None = None) -> int:
     """For every organization, one `sync.stale` warning per store with stale listings, unless
     an unread one for that store from the last hour exists; each announced with a
     `notification` event after commit. Returns how many were created. Run periodically by the
-    sweeper; one organization's failure does not stop the others."""
-    with session_scope(engine=engine) as session:
-        org_ids = list_organization_ids(session)
+    sweeper; one organization's failure does not stop the others. Looks only in the
+    organizations `due` names (`storesync.sync.due`; looked up afresh without it)."""
     created = 0
-    for org_id in org_ids:
+    for org_id in due_for(Work.STALE, due, engine).of(Work.STALE):
         try:
             with session_scope(RequestContext.system(org_id), engine=engine) as session:
                 created += _alert_organization(session, RequestContext.system(org_id))

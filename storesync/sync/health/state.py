@@ -1,7 +1,8 @@
 """Where every matched listing stands, in SQL: what its channel should show (the outbox formula),
 whether it is out of step with what was last pushed, and since when (epoch seconds). One
 statement for all of an organization's listings, or only for the suspects found through
-indexes (`suspects`); `storesync.sync.health.staleness` builds its answers on it.
+indexes (`suspects`); `storesync.sync.health.staleness` builds its answers on it. The sweep's
+due query (`storesync.sync.due`, migration 0015) repeats it in SQL: change both together.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ says what went wrong and tells the merchant once.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from storesync.core.clock import utcnow
 from storesync.notifications.service import notify
+from storesync.sync.due import NOTICE_AFTER
 from storesync.sync.health.schemas import StoreConditionDTO
 from storesync.sync.jobs.service import STORES
 from storesync.tenancy.context import RequestContext
 
-NOTICE_AFTER = timedelta(minutes=3)
 NOTICE_KIND = "store.trouble"
 HEALTH_KEY = "health"
 # The token is refused: only connecting the store again helps.

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +41,15 @@ from storesync.orders.models import Order
 from storesync.orders.schemas import NewOrder
 from storesync.orders.status import OrderStatus
 from storesync.settings import Settings
+from storesync.sync.due import (
+    MAX_EVENT_ATTEMPTS,
+    RETRY_FAILED,
+    STUCK_PROCESSING,
+    STUCK_RECEIVED,
+    DueWork,
+    Work,
+    due_for,
+)
 from storesync.sync.intake import returns
 from storesync.sync.intake.orders import (
     EVENTS,
@@ -55,9 +64,9 @@ from storesync.sync.intake.orders import (
 )
 from storesync.sync.intake.pushes import BadPush, read_push
 from storesync.sync.intake.schemas import EventOutcome, PushKind
+from storesync.sync.push import outbox
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Permission
-from storesync.tenancy.service import list_organization_ids
 
 log = logging.getLogger(__name__)
 BATCH = 16
@@ -83,6 +92,7 @@ class _Claimed:
     store_id: uuid.UUID
     platform: str
     payload: dict[str, Any]
+    received_at: datetime
 
 
 async def process_store_events(
@@ -120,7 +130,8 @@ async def process_store_events(
             with session_scope(ctx, engine=engine) as session:
                 _fail_all(session, ctx, wanted, error.message, report)
         else:
-            _ingest_retrying(ctx, engine, claimed[0], wanted, fetched, report)
+            arrived = min(c.received_at for c in claimed if c.id in wanted)
+            _ingest_retrying(ctx, engine, claimed[0], wanted, fetched, report, arrived)
         finally:
             await _close(adapter)
     if returns:
@@ -141,15 +152,19 @@ def _ingest_retrying(
     wanted: dict[uuid.UUID, str],
     fetched: list[ChannelOrder],
     report: BatchReport,
+    arrived: datetime,
 ) -> None:
     """One transaction for the whole batch. Two batches of one store can lock the same stock
     rows in different orders (order A then B here, B then A there): PostgreSQL detects the
-    deadlock and rolls one back, which is then run again (its HTTP work is already done)."""
+    deadlock and rolls one back, which is then run again (its HTTP work is already done).
+    `arrived` is the batch's oldest push's arrival: the stock pushes it queues carry it (the
+    propagation histogram)."""
     before = (report.processed, report.failed, report.orders, dict(report.errors))
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             # Reads the known orders, then writes: on SQLite it takes the write lock first.
             with session_scope(ctx, engine=engine, write_lock=True) as session:
+                outbox.note_cause(session, arrived)
                 _ingest_all(session, ctx, first, wanted, fetched, report)
             return
         except OperationalError as error:
@@ -172,7 +187,7 @@ def _claim(
     rows = session.execute(
         statement, {"event": event_id, "org": ctx.organization_id, "limit": limit}
     ).all()
-    return [_Claimed(r.id, r.store_id, r.platform, dict(r.payload)) for r in rows]
+    return [_Claimed(r.id, r.store_id, r.platform, dict(r.payload), r.received_at) for r in rows]
 
 
 def _is_postgres(session: Session) -> bool:
@@ -208,7 +223,13 @@ def _claim_statement(*, single: bool, postgres: bool) -> Any:
         sa.update(EVENTS)
         .where(EVENTS.c.id.in_(candidates.scalar_subquery()))
         .values(status="processing", attempts=EVENTS.c.attempts + 1)
-        .returning(EVENTS.c.id, EVENTS.c.store_id, EVENTS.c.platform, EVENTS.c.payload)
+        .returning(
+            EVENTS.c.id,
+            EVENTS.c.store_id,
+            EVENTS.c.platform,
+            EVENTS.c.payload,
+            EVENTS.c.received_at,
+        )
     )
 
 
@@ -410,26 +431,25 @@ async def process_webhook_event(
 # -- the sweep ----------------------------------------------------------------------------------
 
 
-STUCK_RECEIVED = timedelta(seconds=30)
-STUCK_PROCESSING = timedelta(minutes=5)
-# A failed event (the platform was down, the order not yet visible) is tried again this often,
-# up to this many attempts in all; a batch run fails the other events of its store without
-# raising for them, so this is what retries those.
-RETRY_FAILED = timedelta(seconds=60)
-MAX_EVENT_ATTEMPTS = 6
+# When an event counts as stuck lives with the due query (`storesync.sync.due`). A failed event
+# (the platform was down, the order not yet visible) is tried again every `RETRY_FAILED`, up to
+# `MAX_EVENT_ATTEMPTS` in all; a batch run fails the other events of its store without raising
+# for them, so this is what retries those.
 
 
-def sweep_webhooks(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+def sweep_webhooks(
+    *, engine: Engine | None = None, due: DueWork | None = None
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Webhook events nobody finished: stored but never handed over (received for 30 s),
     claimed by a worker that died (processing for 5 min, put back to received), or failed less
     than `MAX_EVENT_ATTEMPTS` times and not tried for `RETRY_FAILED`. Returns (event id,
-    organization id) pairs to process again."""
+    organization id) pairs to process again. Looks only in the organizations `due` names
+    (`storesync.sync.due`; looked up afresh without it)."""
     events = EVENTS
+    due = due_for(Work.WEBHOOKS, due, engine)
     now = utcnow()
-    with session_scope(engine=engine) as session:
-        org_ids = list_organization_ids(session)
     stuck: list[tuple[uuid.UUID, uuid.UUID]] = []
-    for org_id in org_ids:
+    for org_id in due.of(Work.WEBHOOKS):
         with session_scope(RequestContext.system(org_id), engine=engine) as session:
             session.execute(
                 sa.update(events)

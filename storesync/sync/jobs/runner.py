@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -36,18 +36,17 @@ from storesync.core.logs import bound
 from storesync.db import get_engine, make_engine, session_scope
 from storesync.notifications.service import notify
 from storesync.settings import Settings
+from storesync.sync.due import REQUEUE_AFTER, WORKER_LOST_AFTER, DueWork, Work, due_for
 from storesync.sync.jobs.progress import JobCancelled, ProgressSink
 from storesync.sync.jobs.schemas import PROGRESS_EVENT, JobDTO, JobKind, JobStatus
 from storesync.sync.jobs.service import JOBS, STORES
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.service import list_organization_ids
 
 log = logging.getLogger(__name__)
 PERSIST_EVERY = 0.25
-# A running job persists its progress several times a second; one silent this long lost its
-# worker. Queued jobs no worker took for this long are handed over again.
-WORKER_LOST_AFTER = timedelta(minutes=10)
-REQUEUE_AFTER = timedelta(minutes=2)
+# A running job persists its progress several times a second; one silent for `WORKER_LOST_AFTER`
+# lost its worker. Queued jobs no worker took for `REQUEUE_AFTER` are handed over again. Both live
+# with the due query (`storesync.sync.due`).
 
 
 def run_job(
@@ -230,15 +229,17 @@ def _note_failure(ctx: RequestContext, job: JobDTO, error: AppError, engine: Eng
 # -- the sweep -----------------------------------------------------------------------------------
 
 
-def sweep_jobs(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+def sweep_jobs(
+    *, engine: Engine | None = None, due: DueWork | None = None
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Fail running jobs whose worker died (no progress for `WORKER_LOST_AFTER`), and return
     (job id, organization id) of queued jobs no worker took for `REQUEUE_AFTER`, to hand over
-    again (at most once per that period each)."""
+    again (at most once per that period each). Looks only in the organizations `due` names
+    (`storesync.sync.due`; looked up afresh without it)."""
+    due = due_for(Work.JOBS, due, engine)
     now = utcnow()
-    with session_scope(engine=engine) as session:
-        org_ids = list_organization_ids(session)
     again: list[tuple[uuid.UUID, uuid.UUID]] = []
-    for org_id in org_ids:
+    for org_id in due.of(Work.JOBS):
         ctx = RequestContext.system(org_id)
         with session_scope(ctx, engine=engine) as session:
             _fail_lost(session, ctx, now)

@@ -36,9 +36,9 @@ from storesync.core.errors import AppError
 from storesync.core.events import publish_after_commit
 from storesync.db import session_scope
 from storesync.settings import Settings
+from storesync.sync.due import DueWork, Work, due_for
 from storesync.sync.push.outbox import LISTINGS, OUTBOX, lease
 from storesync.tenancy.context import RequestContext
-from storesync.tenancy.service import list_organization_ids
 
 log = logging.getLogger(__name__)
 # Rows claimed, pushed and recorded together: big enough that the adapter fills its parallel
@@ -91,6 +91,7 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
             OUTBOX.c.quantity,
             OUTBOX.c.attempts,
             OUTBOX.c.available_at,
+            OUTBOX.c.caused_at,
         )
     ).all()
     if not claimed:
@@ -234,6 +235,10 @@ async def _push(
         metrics.STOCK_PUSH_SECONDS.labels(adapter.platform).observe(
             max(0.0, (confirmed - claimed.available_at).total_seconds())
         )
+        if claimed.caused_at is not None:
+            metrics.PROPAGATION_SECONDS.labels(adapter.platform).observe(
+                max(0.0, (confirmed - claimed.caused_at).total_seconds())
+            )
 
 
 async def _read_back(
@@ -339,15 +344,17 @@ def _defer(session: Any, claimed: list[Any], error: AppError) -> None:
         )
 
 
-def sweep(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+def sweep(
+    *, engine: Engine | None = None, due: DueWork | None = None
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Return rows whose worker died (lease expired) to pending; list the stores with due rows.
-    Their next claim is a second attempt, so the dispatcher reads them back before pushing."""
+    Their next claim is a second attempt, so the dispatcher reads them back before pushing.
+    Only the organizations `due` names for pushes (`storesync.sync.due`; looked up afresh
+    without it) get a transaction; the outbox gauges come from the same look-up."""
+    due = due_for(Work.PUSH, due, engine)
     now = utcnow()
-    with session_scope(engine=engine) as session:
-        org_ids = list_organization_ids(session)
-    due: set[tuple[uuid.UUID, uuid.UUID]] = set()
-    depth, oldest = 0, None
-    for org_id in org_ids:
+    stores: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for org_id in due.of(Work.PUSH):
         with session_scope(RequestContext.system(org_id), engine=engine) as session:
             lapsed = cast(
                 sa.CursorResult[Any],
@@ -377,18 +384,10 @@ def sweep(*, engine: Engine | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
                 .scalars()
                 .all()
             )
-            due.update((org_id, store_id) for store_id in stores_due)
-            waiting, first = session.execute(
-                sa.select(sa.func.count(), sa.func.min(OUTBOX.c.available_at)).where(
-                    OUTBOX.c.organization_id == org_id,
-                    OUTBOX.c.status.in_(("pending", "in_progress")),
-                )
-            ).one()
-            depth += waiting
-            if first is not None and (oldest is None or first < oldest):
-                oldest = first
-    metrics.OUTBOX_DEPTH.set(depth)
+            stores.update((org_id, store_id) for store_id in stores_due)
+    metrics.OUTBOX_DEPTH.set(due.outbox_waiting)
+    oldest = due.outbox_oldest
     metrics.OUTBOX_OLDEST_SECONDS.set(
-        max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        max(0.0, (due.at - oldest).total_seconds()) if oldest is not None else 0.0
     )
-    return sorted(due)
+    return sorted(stores)

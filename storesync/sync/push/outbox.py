@@ -15,7 +15,7 @@ import logging
 import math
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,7 @@ ALLOCATIONS = table_of(ChannelAllocation)
 ITEMS = table_of(InventoryItem)
 OUTBOX = table_of(StockOutbox)
 READY = "outbox_ready"
+CAUSED_AT = "outbox_caused_at"
 CHUNK = 2000
 
 # Fired after commit with (organization_id, store_id) for every store that has new pushes.
@@ -127,12 +128,20 @@ def _available(
     return totals
 
 
+def note_cause(session: Session, arrived: datetime) -> None:
+    """The transaction takes in orders whose pushes arrived at `arrived` (the oldest): the stock
+    pushes it queues carry that time, and their confirmation observes the propagation."""
+    held = session.info.get(CAUSED_AT)
+    session.info[CAUSED_AT] = arrived if held is None else min(held, arrived)
+
+
 def enqueue(
     session: Session,
     variant_ids: Iterable[uuid.UUID],
     *,
     force: bool = False,
     store_id: uuid.UUID | None = None,
+    caused_at: datetime | None = None,
 ) -> set[tuple[uuid.UUID, uuid.UUID]]:
     """Upsert outbox rows for listings whose channel quantity must change (every listing with
     `force`, e.g. a full inventory sync; only one store's with `store_id`); returns the
@@ -169,6 +178,7 @@ def enqueue(
             "available_at": now,
             "last_error": "",
             "updated_at": now,
+            "caused_at": caused_at,
         }
         # One lock order for every writer: concurrent upserts of overlapping rows cannot deadlock.
         for d in sorted(wanted, key=lambda d: d["listing_id"])
@@ -211,6 +221,21 @@ def _upsert(dialect: str) -> Any:
             "available_at": insert.excluded.available_at,
             "last_error": "",
             "updated_at": insert.excluded.updated_at,
+            # A push still waiting keeps the oldest order it carries.
+            "caused_at": sa.case(
+                (
+                    sa.and_(
+                        sa.or_(OUTBOX.c.status == "pending", OUTBOX.c.status == "in_progress"),
+                        OUTBOX.c.caused_at.is_not(None),
+                        sa.or_(
+                            insert.excluded.caused_at.is_(None),
+                            OUTBOX.c.caused_at < insert.excluded.caused_at,
+                        ),
+                    ),
+                    OUTBOX.c.caused_at,
+                ),
+                else_=insert.excluded.caused_at,
+            ),
         },
     )
     return statement
@@ -222,8 +247,10 @@ def _queue_pushes(session: Session) -> None:
     if session.in_nested_transaction():
         return
     touched = session.info.pop(STOCK_TOUCHED, None)
+    caused_at = session.info.pop(CAUSED_AT, None)
     if touched:
-        session.info.setdefault(READY, set()).update(enqueue(session, touched))
+        queued = enqueue(session, touched, caused_at=caused_at)
+        session.info.setdefault(READY, set()).update(queued)
     again = session.info.pop(LISTINGS_AGAIN, None)
     if again:
         # A row in flight with the same quantity stays in flight after `enqueue`: send it back to
@@ -253,6 +280,7 @@ def _forget(session: Session) -> None:
     session.info.pop(STOCK_TOUCHED, None)
     session.info.pop(LISTINGS_AGAIN, None)
     session.info.pop(READY, None)
+    session.info.pop(CAUSED_AT, None)
 
 
 SESSION_LISTENERS: SessionListeners = (
