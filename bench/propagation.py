@@ -93,6 +93,8 @@ def _run_layout(
                     "STORESYNC_TIKTOK_APP_SECRET": apps["tiktok"]["app_secret"],
                     "STORESYNC_TIKTOK_SERVICE_ID": apps["tiktok"]["service_id"],
                     "PYTHONPATH": str(ROOT),
+                    # the children count into one folder; the intake's GET /metrics adds them up
+                    "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="storesync-metrics-"),
                 }
             )
         settings_module.get_settings.cache_clear()
@@ -117,6 +119,7 @@ def _run_layout(
                     seconds,
                     lambda: _cpu_by_part(parts, database),
                 )
+                _scrape(intake)
             else:
                 _embedded(mode, sandbox, base, engine, rates, seconds)
         finally:
@@ -146,6 +149,38 @@ def _cpu_by_part(children: dict[str, int], database: str) -> dict[str, float]:
         parts["postgres"] = sum(cpu_seconds(p) for p in pids)
     admin.dispose()
     return parts
+
+
+WATCHED = (
+    "storesync_webhook_pushes_total",
+    "storesync_webhook_ack_seconds_count",
+    "storesync_platform_calls_total",
+    "storesync_rate_limit_wait_seconds_total",
+    "storesync_stock_push_latency_seconds_count",
+    "storesync_propagation_seconds_count",
+    "storesync_propagation_seconds_sum",
+    "storesync_outbox_depth",
+    "storesync_queue_depth",
+    "storesync_circuit_state",
+)
+
+
+def _scrape(intake: str) -> None:
+    """GET /metrics from the intake (every child's figures, multiprocess mode): saved whole to
+    METRICS_OUT (default: a file in the temp folder) and summed per family here."""
+    import httpx
+
+    text = httpx.get(f"{intake}/metrics", timeout=10).text
+    out = Path(os.environ.get("METRICS_OUT") or tempfile.mktemp(suffix="-metrics.txt"))
+    out.write_text(text)
+    print(f"GET /metrics after the run: {len(text.splitlines())} lines, saved to {out}")
+    for family in WATCHED:
+        samples = [ln for ln in text.splitlines() if ln.startswith((family + "{", family + " "))]
+        total = sum(float(ln.rsplit(" ", 1)[1]) for ln in samples)
+        base = family.removesuffix("_count").removesuffix("_sum")
+        declared = f"# HELP {base} " in text or f"# HELP {family} " in text
+        missing = "" if declared else " MISSING"
+        print(f"  {family}: {len(samples)} series, sum {total:g}{missing}")
 
 
 def _spawn(role: str, *args: str) -> subprocess.Popen[bytes]:
@@ -180,10 +215,15 @@ def serve_intake(port: int) -> None:
 
     import storesync.models  # noqa: F401  (every table, for the foreign keys)
     from storesync.sync.intake import routes as webhooks
+    from storesync.ui import metrics_route
     from workers import wiring
 
     wiring.wire()
-    routes = [*webhooks.routes, Route("/ping", lambda _r: PlainTextResponse("pong"))]
+    routes = [
+        *webhooks.routes,
+        *metrics_route.routes,
+        Route("/ping", lambda _r: PlainTextResponse("pong")),
+    ]
     uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning")
 
 

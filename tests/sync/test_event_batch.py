@@ -11,10 +11,13 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from storesync.channels import resilience
+from storesync.db import session_scope
 from storesync.orders.models import Order
 from storesync.sync.intake import batch as event_batch
+from storesync.sync.push import outbox
 from tests.sync import intake_fixtures as fx
 from tests.sync.intake_fixtures import ON_HAND, World, wait_for
 
@@ -76,6 +79,11 @@ def test_waiting_pushes_of_a_store_are_fetched_in_one_call_and_ingested_once(
     assert sorted(e.status for e in world.events() if e.id in events) == ["processed"] * 5
     assert world.count(Order) == 5
     assert {sku: world.stock(sku) for sku in skus} == {s: (ON_HAND, skus.count(s)) for s in skus}
+    # The stock pushes the batch queued carry its oldest push's arrival (propagation metric).
+    first_arrival = min(e.received_at for e in world.events() if e.id in events)
+    with session_scope(world.ctx, engine=world.engine) as session:
+        carried = set(session.execute(sa.select(outbox.OUTBOX.c.caused_at)).scalars())
+    assert carried == {first_arrival}
 
     # The other events' own messages arrive later: nothing left to do, nothing done twice.
     again = [run(world, event_id) for event_id in events]

@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
 from storesync.catalog.models import Product, ProductVariant
 from storesync.channels.models import ChannelListing
+from storesync.core.clock import utcnow
 from storesync.core.errors import PermissionDenied, ValidationFailed
 from storesync.db import session_scope
 from storesync.inventory import items
@@ -411,3 +413,48 @@ def test_a_failing_channel_defers_its_pushes_and_nothing_is_lost(
 def _errors(w: World) -> list[str]:
     with session_scope(w.ctx, engine=w.engine) as session:
         return list(session.execute(sa.select(outbox.OUTBOX.c.last_error)).scalars())
+
+
+def _caused(w: World) -> list[datetime | None]:
+    with session_scope(w.ctx, engine=w.engine) as session:
+        return list(session.execute(sa.select(outbox.OUTBOX.c.caused_at)).scalars())
+
+
+def _propagations(platform: str) -> float:
+    return (
+        REGISTRY.get_sample_value("storesync_propagation_seconds_count", {"platform": platform})
+        or 0.0
+    )
+
+
+def test_a_push_carries_its_oldest_orders_arrival_and_its_confirmation_observes_propagation(
+    sqlite_engine: Engine, running_sandbox: RunningSandbox
+) -> None:
+    """Orders' stock changes (the intake notes when their pushes arrived) queue pushes that keep
+    the oldest arrival while they wait; a change no order made carries none; the channel's
+    confirmation observes the time from that arrival in the propagation histogram."""
+    w = build(sqlite_engine, running_sandbox)
+    _set(w, 10)
+    _push_all(w)  # a count, no order: nothing to observe
+    first, later = utcnow() - timedelta(seconds=3), utcnow() - timedelta(seconds=1)
+    before = {p: _propagations(p) for p in w.stores}
+
+    for arrived, quantity in ((first, 9), (later, 8)):  # two orders' transactions, one wait
+        with session_scope(w.ctx, engine=w.engine) as session:
+            outbox.note_cause(session, arrived)
+            inventory.set_on_hand(
+                session,
+                ctx=w.ctx,
+                variant_id=w.variant_id,
+                location_id=w.location_id,
+                quantity=quantity,
+                reason="count",
+            )
+    waiting = _caused(w)
+    _push_all(w)
+    after = {p: _propagations(p) for p in w.stores}
+    _set(w, 7)  # a person's change after: no order, no arrival
+
+    assert waiting == [first, first]
+    assert after == {p: before[p] + 1 for p in w.stores}
+    assert _caused(w) == [None, None]

@@ -68,6 +68,13 @@ STOCK_PUSH_SECONDS = Histogram(
     ["platform"],
     buckets=(*_FAST, 5.0, 10.0, 30.0, 60.0),
 )
+PROPAGATION_SECONDS = Histogram(
+    "storesync_propagation_seconds",
+    "From an order's push arriving to a channel confirming the stock it changed, per listing "
+    "pushed (an order has propagated when its last listing has), by the channel's platform",
+    ["platform"],
+    buckets=(*_FAST, 5.0, 10.0, 30.0, 60.0),
+)
 OUTBOX_DEPTH = Gauge(
     "storesync_outbox_depth",
     "Stock pushes waiting, at the last sweep",
