@@ -145,3 +145,31 @@ def test_a_circuit_that_is_not_closed_is_a_gauge_and_closed_ones_are_absent() ->
     assert 'storesync_circuit_state{store="store:metrics-open"} 2.0' in text
     assert 'storesync_circuit_state{store="store:metrics-probe"} 1.0' in text
     assert "metrics-closed" not in text
+
+
+@pytest.mark.redis
+def test_the_queue_depth_is_read_from_redis_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production's broker keeps each queue as a Redis list: the scrape reads its length."""
+    import redis
+    from dramatiq.brokers.redis import RedisBroker
+
+    from storesync.ui import metrics_route
+    from tests.conftest import unavailable
+    from workers import broker as broker_module
+
+    url = os.environ.get("STORESYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        unavailable("Redis", error)
+    namespace = f"storesync-metrics-{os.getpid()}"
+    production = RedisBroker(url=url, namespace=namespace)
+    production.declare_queue("default")
+    production.client.rpush(f"{namespace}:default", "a", "b", "c")
+    monkeypatch.setattr(broker_module, "broker", production)
+    try:
+        lengths = metrics_route._queue_lengths()
+    finally:
+        production.client.delete(f"{namespace}:default")
+
+    assert lengths == {"default": 3}

@@ -23,14 +23,13 @@ def _queue_lengths() -> dict[str, int]:
     from workers.broker import broker
 
     lengths: dict[str, int] = {}
+    queues = getattr(broker, "queues", None)  # the in-process StubBroker's: name → Queue
+    client = getattr(broker, "client", None)  # Redis: each queue is a list of message ids
+    namespace = getattr(broker, "namespace", "dramatiq")
     for name in sorted(broker.get_declared_queues()):
-        queue = getattr(broker, "queues", {}).get(name)  # the in-process StubBroker
-        if queue is not None:
-            lengths[name] = queue.qsize()
-            continue
-        client = getattr(broker, "client", None)  # Redis: the queue's list of message ids
-        if client is not None:
-            namespace = getattr(broker, "namespace", "dramatiq")
+        if isinstance(queues, dict) and name in queues:
+            lengths[name] = queues[name].qsize()
+        elif client is not None:
             lengths[name] = int(client.llen(f"{namespace}:{name}"))
     return lengths
 
