@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -42,10 +40,11 @@ from storesync.inventory import service as inventory
 from storesync.sandbox.app import Sandbox
 from storesync.sandbox.seed import SeedConfig
 from storesync.sandbox.server import serve_in_thread
-from storesync.settings import PROJECT_ROOT, Settings
+from storesync.settings import Settings
 from storesync.sync.push import dispatch, outbox
 from storesync.tenancy.context import RequestContext
 from tests.channels.conftest import connect_store, make_org, sandbox_settings
+from tests.chaos.layout import clean_env, kill_group, start_worker, tails, wait_for
 from tests.conftest import PgDatabase, create_pg_database, drop_pg_database, unavailable
 from tests.sandbox.conftest import RunningSandbox
 from tests.sync.test_outbox import World, build
@@ -355,53 +354,16 @@ def _list_units(
 
 
 def _worker_env(database: PgDatabase, base_url: str, cfg: Settings, var_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORESYNC_")}
-    env.update(
-        {
-            "STORESYNC_DATABASE_URL": database.app_url,
-            "STORESYNC_REDIS_URL": CRASH_REDIS_URL,
-            "STORESYNC_SHOPEE_BASE_URL": f"{base_url}/shopee",
-            "STORESYNC_TIKTOK_BASE_URL": f"{base_url}/tiktok",
-            "STORESYNC_TIKTOK_AUTH_BASE_URL": f"{base_url}/tiktok-auth",
-            "STORESYNC_FERNET_KEYS": cfg.fernet_keys,
-            "STORESYNC_VAR_DIR": str(var_dir),
-            "STORESYNC_PUSH_LEASE_SECONDS": str(LEASE_SECONDS),
-        }
+    return clean_env(
+        STORESYNC_DATABASE_URL=database.app_url,
+        STORESYNC_REDIS_URL=CRASH_REDIS_URL,
+        STORESYNC_SHOPEE_BASE_URL=f"{base_url}/shopee",
+        STORESYNC_TIKTOK_BASE_URL=f"{base_url}/tiktok",
+        STORESYNC_TIKTOK_AUTH_BASE_URL=f"{base_url}/tiktok-auth",
+        STORESYNC_FERNET_KEYS=cfg.fernet_keys,
+        STORESYNC_VAR_DIR=str(var_dir),
+        STORESYNC_PUSH_LEASE_SECONDS=str(LEASE_SECONDS),
     )
-    return env
-
-
-def _start_worker(env: dict, log: Path) -> subprocess.Popen[bytes]:
-    """`storesync worker` (Dramatiq on Redis, the outbox sweep every 5 s) in its own group."""
-    command = [str(Path(sys.executable).with_name("storesync")), "worker"]
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [*command, "--processes", "1", "--threads", "4"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _kill_group(worker: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(10)
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return False
-
-
-def _tails(logs: list[Path]) -> str:
-    return "\n".join(log.read_text(errors="replace")[-3000:] for log in logs if log.exists())
 
 
 def _mid_push(applied: int, recorded: int) -> bool:
@@ -452,7 +414,7 @@ def test_kill_9_mid_push_of_1000_changes_then_every_listing_ends_right_and_no_pu
     env = _worker_env(database, base, cfg, tmp_path)
     logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
     broker = RedisBroker(url=crash_redis)
-    procs = [_start_worker(env, logs[0])]
+    procs = [start_worker(env, logs[0])]
     started = time.time()
     try:
         # 1,000 stock changes in one transaction: the outbox announces the store to the worker.
@@ -469,8 +431,8 @@ def test_kill_9_mid_push_of_1000_changes_then_every_listing_ends_right_and_no_pu
                 )
         # Kill -9 once a third went out and some was recorded, while pushes the channel
         # applied are not recorded yet.
-        if not _wait_for(lambda: _mid_push(len(writes), _recorded(engine, ctx)), 40):
-            pytest.fail(f"no third of the pushes went out:\n{_tails(logs)}", pytrace=False)
+        if not wait_for(lambda: _mid_push(len(writes), _recorded(engine, ctx)), 40):
+            pytest.fail(f"no third of the pushes went out:\n{tails(logs)}", pytrace=False)
         os.killpg(procs[0].pid, signal.SIGKILL)
         assert procs[0].wait(10) == -signal.SIGKILL
         killed_at = time.time()
@@ -479,20 +441,20 @@ def test_kill_9_mid_push_of_1000_changes_then_every_listing_ends_right_and_no_pu
         statuses_at_kill = _outbox_statuses(engine, ctx)
         before_kill = _calls(base, started)
 
-        procs.append(_start_worker(env, logs[1]))
-        drained = _wait_for(lambda: _outbox_statuses(engine, ctx).get("done", 0) == UNITS, 40)
+        procs.append(start_worker(env, logs[1]))
+        drained = wait_for(lambda: _outbox_statuses(engine, ctx).get("done", 0) == UNITS, 40)
         recovered_at = time.time()
         time.sleep(0.3)  # nothing more may arrive
     finally:
         for proc in procs:
-            _kill_group(proc)
+            kill_group(proc)
         broker.close()
 
     assert 0 < applied_at_kill < UNITS
     assert 0 < recorded_at_kill < applied_at_kill, "the kill missed the unrecorded window"
     assert statuses_at_kill.get("in_progress", 0) > 0
     assert before_kill["push"] > 0 and before_kill["read"] == 0  # first attempts never read
-    assert drained, (_outbox_statuses(engine, ctx), len(writes), _tails(logs))
+    assert drained, (_outbox_statuses(engine, ctx), len(writes), tails(logs))
     shop = crash_sandbox.state.shops_of("shopee")[0]
     shown = {(i.id, m.id): m.stock for i in shop.items.values() for m in i.models}
     assert {unit: shown[unit] for unit in wanted} == {u: q for u, (_v, q) in wanted.items()}

@@ -23,6 +23,7 @@ import logging
 import uuid
 from collections.abc import Collection
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from decimal import Decimal
 
 import pydantic
@@ -116,9 +117,13 @@ def _ingest(
 
 def _note_channel_sale(session: Session, store_id: uuid.UUID, order: ChannelOrder) -> None:
     """The selling channel already took the units off its own stock: count them as pushed, so
-    the outbox pushes only to the OTHER channels (and to this one only to correct drift)."""
+    the outbox pushes only to the OTHER channels (and to this one only to correct drift).
+    Only where StoreSync's last push of the listing reached the channel before the sale: a push
+    recorded after it was worked out before StoreSync knew of the sale and replaced the
+    channel's stock, its own decrement included, so that listing is pushed the truth too."""
     if not order.lines:
         return
+    sold_at = order.ordered_at - OWN_SALE_MARGIN
     session.execute(
         _NOTE_SALE,
         [
@@ -129,6 +134,7 @@ def _note_channel_sale(session: Session, store_id: uuid.UUID, order: ChannelOrde
                 # Shopee says model "0" for an item without models; the listing stores "".
                 "or_model": "" if line.platform_model_id == "0" else line.platform_model_id,
                 "sold": line.quantity,
+                "sold_at": sold_at,
             }
             for line in order.lines
         ],
@@ -136,6 +142,9 @@ def _note_channel_sale(session: Session, store_id: uuid.UUID, order: ChannelOrde
 
 
 _LISTINGS = table_of(ChannelListing)
+# The platforms' order times are whole seconds of their own clock: a push recorded this close
+# before the sale may have reached the channel after it.
+OWN_SALE_MARGIN = timedelta(seconds=1)
 _NOTE_SALE = (
     sa.update(_LISTINGS)
     .where(
@@ -143,6 +152,7 @@ _NOTE_SALE = (
         _LISTINGS.c.platform_item_id == sa.bindparam("item"),
         _LISTINGS.c.platform_model_id.in_([sa.bindparam("model"), sa.bindparam("or_model")]),
         _LISTINGS.c.last_pushed_quantity.is_not(None),
+        _LISTINGS.c.last_pushed_at < sa.bindparam("sold_at"),
     )
     .values(
         last_pushed_quantity=sa.case(
