@@ -282,6 +282,7 @@ def test_a_push_asked_again_is_not_swallowed_by_the_same_quantity_in_flight(
     with session_scope(w.ctx, engine=w.engine) as session:  # the in-flight push ends
         dispatch._record_pushed(session, claimed)
         dispatch._finish(session, [c for c, _ in claimed], {})
+        dispatch._release(session, [c for c, _ in claimed])
         row = session.execute(
             sa.select(outbox.OUTBOX.c.status, outbox.OUTBOX.c.quantity).where(
                 outbox.OUTBOX.c.listing_id == listing_id

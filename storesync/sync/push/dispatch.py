@@ -70,6 +70,8 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
             OUTBOX.c.store_id == store_id,
             OUTBOX.c.status == "pending",
             OUTBOX.c.available_at <= now,
+            # re-queued while an earlier claim of it is still in flight: that claim goes first
+            sa.or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until < now),
         )
         .order_by(OUTBOX.c.available_at.desc(), LISTINGS.c.platform_item_id, OUTBOX.c.id)
         .limit(limit)
@@ -92,6 +94,7 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
             OUTBOX.c.attempts,
             OUTBOX.c.available_at,
             OUTBOX.c.caused_at,
+            OUTBOX.c.locked_until,
         )
     ).all()
     if not claimed:
@@ -153,9 +156,11 @@ async def push_store(
                     report.deferred += len(due)
                 else:
                     await _push(ctx, store_id, adapter, due, report, engine)
+            with session_scope(ctx, engine=engine) as session:
+                requeued = _release(session, [c for c, _ in batch])
             if on_batch is not None:
                 on_batch(report)
-            if len(batch) < sub_batch:
+            if len(batch) < sub_batch and not requeued:
                 return report
     finally:
         if adapter is not None and not isinstance(adapter, AppError):
@@ -323,6 +328,33 @@ def _finish(session: Any, claimed: list[Any], failures: dict[tuple[str, str], st
             updated_at=utcnow(),
         ),
         [{"row_id": row.id, "row_quantity": row.quantity} for row in claimed],
+    )
+
+
+def _release(session: Any, claimed: list[Any]) -> int:
+    """End this run's claim of rows it did not finish because they were queued again while in
+    flight (a newer quantity): they wait for their claim to end, so no other worker pushes them
+    meanwhile and an older quantity never lands after a newer one. Returns how many are due."""
+    if not claimed:
+        return 0
+    session.connection().execute(
+        sa.update(OUTBOX)
+        .where(
+            OUTBOX.c.id == sa.bindparam("row_id"),
+            OUTBOX.c.locked_until == sa.bindparam("ours"),
+        )
+        .values(locked_until=None),
+        [{"row_id": row.id, "ours": row.locked_until} for row in claimed],
+    )
+    return int(
+        session.execute(
+            sa.select(sa.func.count()).where(
+                OUTBOX.c.id.in_([row.id for row in claimed]),
+                OUTBOX.c.status == "pending",
+                OUTBOX.c.locked_until.is_(None),
+                OUTBOX.c.available_at <= utcnow(),
+            )
+        ).scalar_one()
     )
 
 
