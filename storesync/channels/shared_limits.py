@@ -9,6 +9,7 @@ is one process and keeps the in-process versions (`resilience.share_through` cho
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, cast
 
 import redis
@@ -16,6 +17,7 @@ import redis
 from storesync.channels.resilience import BreakerState, Sleep, share_state
 from storesync.core.errors import AppError, ErrorType
 
+log = logging.getLogger(__name__)
 PREFIX = "storesync:store"
 IDLE_TTL_MS = 24 * 3600 * 1000  # a store nobody calls for a day forgets its bucket and circuit
 
@@ -99,7 +101,12 @@ class SharedRateLimiter:
         self._script = client.register_script(_RESERVE)
 
     async def acquire(self) -> None:
-        wait_ms = int(self._script(keys=[self.key], args=[self.rate, self.capacity, IDLE_TTL_MS]))
+        try:
+            wait_ms = int(
+                self._script(keys=[self.key], args=[self.rate, self.capacity, IDLE_TTL_MS])
+            )
+        except redis.RedisError as error:
+            raise _away(error) from None
         if wait_ms > 0:
             await self.sleep(wait_ms / 1000)
 
@@ -141,7 +148,10 @@ class SharedCircuitBreaker:
         return now_ms - int(_text(opened_at) or 0) < self.reset_after * 1000
 
     def before_call(self) -> None:
-        verdict, left_ms = self._before(keys=[self.key], args=[int(self.reset_after * 1000)])
+        try:
+            verdict, left_ms = self._before(keys=[self.key], args=[int(self.reset_after * 1000)])
+        except redis.RedisError as error:
+            raise _away(error) from None
         if int(verdict) == 1:
             raise AppError(
                 ErrorType.PLATFORM_API,
@@ -159,11 +169,29 @@ class SharedCircuitBreaker:
             )
 
     def record_success(self) -> None:
-        self._success(keys=[self.key])
+        try:
+            self._success(keys=[self.key])
+        except redis.RedisError:  # the call's answer stands; the circuit keeps its count
+            log.warning("circuit %s: Redis unreachable, success not recorded", self.key)
 
     def record_failure(self) -> bool:
         """Count a failure; True when it opened the circuit (for every process)."""
-        return int(self._failure(keys=[self.key], args=[self.threshold, IDLE_TTL_MS])) == 1
+        try:
+            return int(self._failure(keys=[self.key], args=[self.threshold, IDLE_TTL_MS])) == 1
+        except redis.RedisError:
+            log.warning("circuit %s: Redis unreachable, failure not recorded", self.key)
+            return False
+
+
+def _away(error: redis.RedisError) -> AppError:
+    """Redis (which holds every process's rate limits and circuits) is unreachable: the call is
+    not made, and the work is retried like any marketplace call that could not be made."""
+    return AppError(
+        ErrorType.NETWORK,
+        "limits_unavailable",
+        f"the shared rate limits are unreachable ({type(error).__name__}); trying again shortly",
+        retryable=True,
+    )
 
 
 def _text(value: Any) -> str:

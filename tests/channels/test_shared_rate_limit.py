@@ -318,3 +318,25 @@ def test_two_worker_processes_share_a_stores_rate_and_its_circuit(
     assert f'storesync_circuit_state{{store="{store}"}} 2.0' in scraped  # /metrics shows it
     assert paused.value.code == "circuit_open"
     assert resilience.breaker_for(store).state is BreakerState.CLOSED  # this process's own
+
+
+def test_redis_unreachable_makes_calls_wait_and_retry_not_crash() -> None:
+    """The shared limits' Redis gone: a call is not made (a retryable error, as when the
+    marketplace cannot be reached), and a call's outcome is not lost to an exception."""
+    import redis
+
+    from storesync.channels import shared_limits
+
+    away = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    limiter = shared_limits.SharedRateLimiter(away, "store:away", 10.0)
+    breaker = shared_limits.SharedCircuitBreaker(away, "store:away")
+
+    with pytest.raises(AppError) as waited:
+        asyncio.run(limiter.acquire())
+    with pytest.raises(AppError) as paused:
+        breaker.before_call()
+
+    assert (waited.value.code, waited.value.retryable) == ("limits_unavailable", True)
+    assert (paused.value.code, paused.value.retryable) == ("limits_unavailable", True)
+    assert breaker.record_failure() is False
+    breaker.record_success()

@@ -211,3 +211,30 @@ def test_a_batch_creates_new_orders_together_and_moves_a_known_one(
     assert world.stock(first) == (ON_HAND, 1)
     assert world.stock(second) == (ON_HAND, 3)
     assert world.count(Order) == 3
+
+
+def test_a_run_cut_short_by_something_else_gives_its_events_back_at_once(
+    world_factory: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis or the database gone mid-run is not the platform's answer: the claimed events go
+    back to waiting (not stuck in processing until the sweep's timeout), nothing is ingested,
+    and the next run takes them all."""
+    from storesync.channels.shopee.adapter import ShopeeAdapter
+
+    world = world_factory("shopee")
+    world.register()
+    placed = [world.place((sku, 1)) for sku in world.skus[:2]]
+    events = stored_orders(world, placed)
+
+    async def away(self: ShopeeAdapter, order_ids: list[str]) -> list[object]:
+        raise ConnectionError("Redis went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ShopeeAdapter, "fetch_order_details", away)
+        with pytest.raises(ConnectionError):
+            run(world, events[0])
+
+    assert {e.status for e in world.events() if e.id in events} == {"received"}
+    assert world.count(Order) == 0
+    again = run(world, events[0])
+    assert (again.claimed, again.processed, world.count(Order)) == (2, 2, 2)

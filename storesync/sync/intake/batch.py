@@ -123,19 +123,26 @@ async def process_store_events(
                 )
             except AppError as error:
                 _fail_all(session, ctx, wanted, error.message, report)
-    if adapter is not None:
-        try:
-            fetched = await adapter.fetch_order_details(sorted(set(wanted.values())))
-        except AppError as error:
-            with session_scope(ctx, engine=engine) as session:
-                _fail_all(session, ctx, wanted, error.message, report)
-        else:
-            arrived = min(c.received_at for c in claimed if c.id in wanted)
-            _ingest_retrying(ctx, engine, claimed[0], wanted, fetched, report, arrived)
-        finally:
-            await _close(adapter)
-    if returns:
-        await _sync_returns(ctx, claimed[0].store_id, returns, settings, engine, report)
+    try:
+        if adapter is not None:
+            try:
+                fetched = await adapter.fetch_order_details(sorted(set(wanted.values())))
+            except AppError as error:
+                with session_scope(ctx, engine=engine) as session:
+                    _fail_all(session, ctx, wanted, error.message, report)
+            else:
+                arrived = min(c.received_at for c in claimed if c.id in wanted)
+                _ingest_retrying(ctx, engine, claimed[0], wanted, fetched, report, arrived)
+            finally:
+                await _close(adapter)
+        if returns:
+            await _sync_returns(ctx, claimed[0].store_id, returns, settings, engine, report)
+    except BaseException:
+        # Not the platform's answer (the database or Redis went away, the run was cancelled):
+        # the claimed events go back to waiting, so the next run of the store (or the sweep)
+        # takes them at once instead of after the stuck-processing timeout.
+        _give_back(ctx, engine, [c.id for c in claimed])
+        raise
     if event_id in report.errors:
         report.own = EventOutcome.FAILED
     elif event_id in settled:
@@ -143,6 +150,18 @@ async def process_store_events(
     elif any(c.id == event_id for c in claimed):
         report.own = EventOutcome.PROCESSED
     return report
+
+
+def _give_back(ctx: RequestContext, engine: Engine | None, event_ids: list[uuid.UUID]) -> None:
+    try:
+        with session_scope(ctx, engine=engine) as session:
+            session.execute(
+                sa.update(EVENTS)
+                .where(EVENTS.c.id.in_(event_ids), EVENTS.c.status == "processing")
+                .values(status="received")
+            )
+    except Exception:  # still away: the sweep puts them back after STUCK_PROCESSING
+        log.warning("could not give back %d webhook events after a failed run", len(event_ids))
 
 
 def _ingest_retrying(
