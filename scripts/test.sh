@@ -18,5 +18,5 @@ echo "==> mypy"
 .venv/bin/mypy
 echo "==> import contracts (lint-imports)"
 .venv/bin/lint-imports --no-cache
-echo "==> pytest"
-exec .venv/bin/pytest "$@"
+echo "==> pytest (${STORESYNC_TEST_PROCESSES:-2} processes)"
+exec .venv/bin/pytest -n "${STORESYNC_TEST_PROCESSES:-2}" "$@"

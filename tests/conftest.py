@@ -37,6 +37,38 @@ from workers import wiring  # noqa: E402
 wiring.prepare()
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+TESTS = Path(__file__).resolve().parent
+# Modules with a test on the machine's Redis (the broker's queues, shared rate-limit keys).
+REDIS_MODULES = frozenset(
+    path.relative_to(TESTS.parent).as_posix()
+    for path in TESTS.rglob("test_*.py")
+    if "mark.redis" in path.read_text()
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`make test` runs pytest in two processes (`-n 2`, pytest-xdist). Tests that share one
+    thing run in one process, one after another: the browser tests share one running app (and
+    the frontend it builds in the project folder), the Redis tests the broker's queues. Every
+    other test has its own databases, sandbox and folders, and goes wherever a process is free.
+    (xdist's own `--dist loadgroup` cannot rename pytest 9's node ids, so the groups are made
+    here, from the node ids.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedResources(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module.startswith("tests/e2e/"):
+                return "browser"
+            if module in REDIS_MODULES:
+                return "redis"
+            return nodeid
+
+    return SharedResources(config, log)  # type: ignore[arg-type]
+
+
 PG_ADMIN_URL = os.environ.get(
     "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -97,13 +129,20 @@ def _ensure_roles(admin: Engine) -> None:
             exists = conn.execute(
                 sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
             ).first()
-            if not exists:
+            if exists:
+                continue
+            try:
                 conn.execute(
                     sa.text(
                         f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"
                         f" NOCREATEDB{extra}"
                     )
                 )
+            except sa.exc.DBAPIError as error:  # another test process created it just now
+                if "already exists" not in str(error.orig) and "duplicate key" not in str(
+                    error.orig
+                ):
+                    raise
 
 
 def create_pg_database(prefix: str = "storesync_test") -> PgDatabase:
