@@ -1,6 +1,7 @@
 """Marketplace pushes read and stored: what a signed push body means (`read_push`: its event
 type, shop, dedupe key; no marketplace field names past this module), and storing it once per
-dedupe key (`record_push`). The HTTP side (size, signature, answers) is `routes`.
+dedupe key (`record_push`; `store_pushes` routes and stores a batch of them). The HTTP side
+(size, signature, answers, batching) is `routes`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ import hashlib
 import json
 import logging
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -169,23 +173,7 @@ def record_push(
     transaction survives a repeat). Order and return pushes are stored `received` for
     processing; every other kind is stored `ignored` at once (see storesync.sync.intake.orders)
     and never queued."""
-    now = utcnow()
-    wanted = push.kind in (PushKind.ORDER, PushKind.RETURN)
-    values = {
-        "id": new_id(),
-        "organization_id": ctx.organization_id,
-        "created_at": now,
-        "store_id": store_id,
-        "platform": push.platform,
-        "event_type": push.event_type[:64],
-        "dedupe_key": push.dedupe_key,
-        "payload": payload,
-        "status": "received" if wanted else "ignored",
-        "attempts": 0,
-        "error": "",
-        "received_at": now,
-        "processed_at": None if wanted else now,
-    }
+    values = _event_values(ctx.organization_id, store_id, push, payload)
     inserted = session.execute(_insert_for(session), values).first()
     if inserted is not None:
         return WebhookEventDTO.model_validate(values), True
@@ -201,7 +189,33 @@ def record_push(
     return WebhookEventDTO.model_validate(existing), False
 
 
-# Built once per dialect (one runs per push received): the values come as parameters.
+def _event_values(
+    organization_id: uuid.UUID,
+    store_id: uuid.UUID,
+    push: Push,
+    payload: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or utcnow()
+    wanted = push.kind in (PushKind.ORDER, PushKind.RETURN)
+    return {
+        "id": new_id(),
+        "organization_id": organization_id,
+        "created_at": now,
+        "store_id": store_id,
+        "platform": push.platform,
+        "event_type": push.event_type[:64],
+        "dedupe_key": push.dedupe_key,
+        "payload": payload,
+        "status": "received" if wanted else "ignored",
+        "attempts": 0,
+        "error": "",
+        "received_at": now,
+        "processed_at": None if wanted else now,
+    }
+
+
+# Built once per dialect (one runs per batch of pushes received): the values come as parameters.
 _INSERTS = {
     name: insert(EVENTS)
     .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
@@ -214,36 +228,115 @@ def _insert_for(session: Session) -> Any:
     return _INSERTS[session.get_bind().dialect.name]
 
 
-def store_push(
-    engine: Engine, push: Push, payload: dict[str, Any]
-) -> tuple[str, uuid.UUID, uuid.UUID, bool]:
-    """Route and store (blocking; runs on a worker thread). Returns (outcome, event id, org id,
-    needs processing); outcome is "stored", "duplicate" or "unknown_shop". On PostgreSQL one
-    transaction does both; SQLite routes in a transaction of its own first (a transaction that
-    reads, then writes after another connection committed, fails there: SQLITE_BUSY_SNAPSHOT)."""
-    nobody = uuid.UUID(int=0)
-    if not push.shop_id:
-        return "unknown_shop", nobody, nobody, False
-    route = None
+# A batch on PostgreSQL: the rows as arrays, so the statement's text is the same whatever the
+# batch size (psycopg parses it once, the server prepares it), inserted in the order given.
+_PG_BATCH = sa.text(
+    """
+    INSERT INTO webhook_event (id, organization_id, created_at, store_id, platform, event_type,
+        dedupe_key, payload, status, attempts, error, received_at, processed_at)
+    SELECT id, :org, :now, store_id, platform, event_type, dedupe_key, CAST(payload AS jsonb),
+        status, 0, '', :now, CASE WHEN status = 'ignored' THEN CAST(:now AS timestamptz) END
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:stores AS uuid[]), CAST(:platforms AS text[]),
+        CAST(:types AS text[]), CAST(:keys AS text[]), CAST(:payloads AS text[]),
+        CAST(:statuses AS text[])) WITH ORDINALITY
+        AS t(id, store_id, platform, event_type, dedupe_key, payload, status, n)
+    ORDER BY n
+    ON CONFLICT (store_id, dedupe_key) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+def _insert_batch(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert one organization's events (same `received_at`); the ids of those that were new."""
+    if session.get_bind().dialect.name != "postgresql":
+        return set(session.execute(_insert_for(session), rows).scalars())
+    columns = ("id", "store_id", "platform", "event_type", "dedupe_key", "status")
+    ids, stores, platforms, types, keys, statuses = ([r[c] for r in rows] for c in columns)
+    parameters = {
+        "org": rows[0]["organization_id"],
+        "now": rows[0]["received_at"],
+        "ids": ids,
+        "stores": stores,
+        "platforms": platforms,
+        "types": types,
+        "keys": keys,
+        "payloads": [json.dumps(r["payload"]) for r in rows],
+        "statuses": statuses,
+    }
+    return {uuid.UUID(str(i)) for i in session.execute(_PG_BATCH, parameters).scalars()}
+
+
+class Stored(NamedTuple):
+    """What storing one push did. `outcome`: "stored", "duplicate" or "unknown_shop";
+    `event_id` is the new event's (nil otherwise); `queue`: it needs processing."""
+
+    outcome: str
+    event_id: uuid.UUID
+    organization_id: uuid.UUID
+    queue: bool
+
+
+NOBODY = uuid.UUID(int=0)
+UNKNOWN_SHOP = Stored("unknown_shop", NOBODY, NOBODY, False)
+
+
+def store_pushes(engine: Engine, pushes: Sequence[tuple[Push, dict[str, Any]]]) -> list[Stored]:
+    """Route and store several pushes in one transaction (blocking; runs on a worker thread);
+    what happened to each, in order. Each shop is routed once, and each organization's events
+    are inserted with one statement under its tenant context; a push repeated within the batch
+    is a duplicate of its first copy. On PostgreSQL one transaction does both; SQLite routes in
+    a transaction of its own first (a transaction that reads, then writes after another
+    connection committed, fails there: SQLITE_BUSY_SNAPSHOT)."""
+    shops = {(push.platform, push.shop_id) for push, _ in pushes if push.shop_id}
+    if not shops:
+        return [UNKNOWN_SHOP] * len(pushes)
+    routes: dict[tuple[str, str], tuple[uuid.UUID, uuid.UUID] | None] = {}
     if engine.dialect.name != "postgresql":
         with session_scope(engine=engine) as session:
-            route = route_store(session, platform=push.platform, platform_store_id=push.shop_id)
-        if route is None:
-            return "unknown_shop", nobody, nobody, False
+            routes = _routes(session, shops)
+        if not any(routes.values()):
+            return [UNKNOWN_SHOP] * len(pushes)
     with session_scope(engine=engine) as session:
-        if route is None:
-            route = route_store(session, platform=push.platform, platform_store_id=push.shop_id)
-            if route is None:
-                return "unknown_shop", nobody, nobody, False
-        store_id, organization_id = route
+        routes = routes or _routes(session, shops)
+        return _record_batch(session, pushes, routes)
+
+
+def _routes(
+    session: Session, shops: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[uuid.UUID, uuid.UUID] | None]:
+    return {
+        (platform, shop): route_store(session, platform=platform, platform_store_id=shop)
+        for platform, shop in sorted(shops)
+    }
+
+
+def _record_batch(
+    session: Session,
+    pushes: Sequence[tuple[Push, dict[str, Any]]],
+    routes: dict[tuple[str, str], tuple[uuid.UUID, uuid.UUID] | None],
+) -> list[Stored]:
+    results = [UNKNOWN_SHOP] * len(pushes)
+    by_organization: dict[uuid.UUID, list[tuple[int, dict[str, Any]]]] = {}
+    now = utcnow()
+    for index, (push, payload) in enumerate(pushes):
+        route = routes.get((push.platform, push.shop_id))
+        if route is not None:
+            store_id, organization_id = route
+            values = _event_values(organization_id, store_id, push, payload, now)
+            by_organization.setdefault(organization_id, []).append((index, values))
+    for organization_id, rows in sorted(by_organization.items()):
         set_tenant(session, organization_id=organization_id)
-        ctx = RequestContext.system(organization_id)
-        event, created = record_push(
-            session, ctx=ctx, store_id=store_id, push=push, payload=payload
-        )
-    return (
-        ("stored" if created else "duplicate"),
-        event.id,
-        organization_id,
-        created and event.status == "received",
-    )
+        # In key order: two intake processes inserting the same pushes (redeliveries) wait for
+        # each other on the first key they share instead of deadlocking.
+        rows.sort(key=lambda row: (row[1]["store_id"], row[1]["dedupe_key"]))
+        inserted = _insert_batch(session, [values for _, values in rows])
+        for index, values in rows:
+            new = values["id"] in inserted
+            results[index] = Stored(
+                "stored" if new else "duplicate",
+                values["id"] if new else NOBODY,
+                organization_id,
+                new and values["status"] == "received",
+            )
+    return results

@@ -29,19 +29,30 @@ Missing app credentials for the platform are our fault: 503, so the platform ret
 answers are 200 with an empty body (Shopee requires it; TikTok ignores it). Shopee's reachability
 check (an empty body, sent when the callback URL is registered) is answered 200 as well.
 
-After the event is committed, `event_stored(event_id, organization_id)` is fired on the event
-loop; start-up connects it to the worker and it must not block. Unconnected, it does nothing.
-An event it fails to hand over stays `received` and is logged; the periodic sweep hands it over
-again (`batch.sweep_webhooks`).
+Group commit: the pushes that arrive while a batch of them is being written wait and are
+written together next, in one transaction (`pushes.store_pushes`) on a worker thread; one batch
+at a time per event loop and engine. Each push is still committed before it is answered; a
+burst costs one transaction per batch instead of one per push, and no thread or pooled
+connection per push. A batch that fails is written again push by push, so a push the database
+refuses fails alone (answered 500: the platform delivers it again).
+
+After the event is committed, `event_stored(event_id, organization_id)` is fired on that worker
+thread, before the answer; start-up connects it to the worker and it must not take long.
+Unconnected, it does nothing. An event it fails to hand over stays `received` and is logged;
+the periodic sweep hands it over again (`batch.sweep_webhooks`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -58,14 +69,15 @@ from storesync.core.errors import AppError
 from storesync.core.events import Hook
 from storesync.db import get_engine
 from storesync.settings import Settings, get_settings
-from storesync.sync.intake.pushes import BadPush, read_push, store_push
+from storesync.sync.intake.pushes import BadPush, Stored, read_push, store_pushes
+from storesync.sync.intake.schemas import Push
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
 
-# Fired (on the event loop, must not block) with (event id, organization id) for each new event
-# to process; unconnected until start-up connects the worker.
+# Fired (on the thread that stored it, before the answer: must not take long) with (event id,
+# organization id) for each new event to process; unconnected until start-up connects the worker.
 event_stored: Hook[[uuid.UUID, uuid.UUID]] = Hook("event_stored")
 # Swappable by tests.
 engine_provider: Callable[[], Engine] = get_engine
@@ -128,20 +140,16 @@ async def _intake(request: Request, platform: str) -> Response:
     except ValueError as error:  # json.JSONDecodeError and BadPush
         log.warning("%s push from %s rejected: malformed body (%s)", platform, client, error)
         return Response(status_code=400)
-    outcome, event_id, organization_id, queue = await run_in_threadpool(
-        store_push, engine_provider(), push, payload
-    )
-    if outcome == "unknown_shop":
+    stored = await _writer(engine_provider()).store(push, payload)
+    if stored.outcome == "unknown_shop":
         log.info(
             "%s push %s for unknown shop %r acknowledged, not stored",
             platform,
             push.event_type,
             push.shop_id,
         )
-    elif outcome == "duplicate":
-        log.info("%s push %s repeated (key %s): acknowledged", platform, event_id, push.dedupe_key)
-    elif queue:
-        _hand_over(event_id, organization_id)
+    elif stored.outcome == "duplicate":
+        log.info("%s push repeated (key %s): acknowledged", platform, push.dedupe_key)
     return Response(status_code=200)
 
 
@@ -185,6 +193,93 @@ def _callback_urls(request: Request, cfg: Settings) -> list[str]:
         if public not in urls:
             urls.append(public)
     return urls
+
+
+# -- group commit --------------------------------------------------------------------------------
+
+MAX_BATCH = 64
+Waiting = tuple[Push, dict[str, Any], "asyncio.Future[Stored]"]
+
+
+class _Writer:
+    """The pushes of one event loop for one engine: written by one task, a batch at a time, each
+    batch taking every push that arrived while the one before was written."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.waiting: list[Waiting] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def store(self, push: Push, payload: dict[str, Any]) -> Stored:
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self.waiting.append((push, payload, future))
+        if self.task is None:
+            self.task = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        batch: list[Waiting] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                pushes = [(push, payload) for push, payload, _ in batch]
+                results = await run_in_threadpool(_store_batch, self.engine, pushes)
+                for (_, _, future), result in zip(batch, results, strict=True):
+                    if future.done():  # the request was cancelled (the sender hung up)
+                        continue
+                    if isinstance(result, Stored):
+                        future.set_result(result)
+                    else:
+                        future.set_exception(result)
+        except BaseException as error:  # cancelled at shutdown: nobody may wait forever
+            for _, _, future in [*batch, *self.waiting]:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the push was not stored: {error!r}"))
+            self.waiting = []
+            raise
+        finally:
+            self.task = None
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, _Writer]]
+_writers = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _writer(engine: Engine) -> _Writer:
+    loop = asyncio.get_running_loop()
+    with _writers_lock:
+        per_engine = _writers.setdefault(loop, {})
+        writer = per_engine.get(engine)
+        if writer is None:
+            writer = per_engine[engine] = _Writer(engine)
+    return writer
+
+
+def _store_batch(
+    engine: Engine, pushes: Sequence[tuple[Push, dict[str, Any]]]
+) -> list[Stored | Exception]:
+    """Store a batch and hand its new events over (on a worker thread). A batch the database
+    refuses is written again push by push: one bad push must not fail the others."""
+    results: list[Stored | Exception]
+    try:
+        results = list(store_pushes(engine, pushes))
+    except Exception as error:  # raised again by each push's request: logged there
+        if len(pushes) == 1:
+            return [error]
+        log.warning("a batch of %d pushes failed (%r): storing them one by one", len(pushes), error)
+        results = [_store_one(engine, push) for push in pushes]
+    for result in results:
+        if isinstance(result, Stored) and result.queue:
+            _hand_over(result.event_id, result.organization_id)
+    return results
+
+
+def _store_one(engine: Engine, push: tuple[Push, dict[str, Any]]) -> Stored | Exception:
+    try:
+        return store_pushes(engine, [push])[0]
+    except Exception as error:
+        return error
 
 
 def _hand_over(event_id: uuid.UUID, organization_id: uuid.UUID) -> None:
