@@ -1,11 +1,18 @@
 """The order inbox with 1,000,000 orders on PostgreSQL: server time of `list_orders` (the service
 the inbox page calls) as the app role under row-level security, for the first page, deeper
-keyset pages, filters and searches. Target: under 200 ms each. Prints figures; asserts nothing.
+keyset pages, filters and searches. Targets (issue 21): first page, pages and filters under
+50 ms; every search under 200 ms, above all one that matches few or no orders. Prints figures
+and the plan of each search; asserts nothing.
 
-A search (`%term%` ILIKE) that matches few or no orders reads every order of the organization:
-under row-level security PostgreSQL only lets leakproof operators into an index, and ILIKE is not
-leakproof, so a pg_trgm index would not be used by the app role. A search that is a whole order
-number is an equality, which the (organization_id, platform_order_id) index serves.
+A search is read through `order_search_token` (one row per token of an order's numbers,
+customer name and lines' SKUs and titles, and per number written backwards): each word of the
+search is a range of its keys, comparisons PostgreSQL lets into an index under row-level
+security. Few matching orders are read by id; many, by walking the inbox newest first and
+probing each order's tokens. (The `%term%` ILIKE search it replaced is not leakproof, so
+PostgreSQL checked it row by row after the policy and a rare term read every order of the
+organization: 5.3-5.6 s here.) The bench loads orders and one line each in SQL at revision
+0016, then migrates: 0017 back-fills the tokens. A search that is a whole order number is an
+equality, which the (organization_id, platform_order_id) index serves.
 
     .venv/bin/python bench/orders_inbox.py [--orders 1000000] [--other-orders 200000] [--repeat 20]
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -29,6 +37,7 @@ import sqlalchemy as sa
 os.environ.setdefault("STORESYNC_VAR_DIR", "/tmp/storesync-bench-var")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from storesync import migrate
 from storesync.channels.models import Store
 from storesync.db import make_engine, session_scope
 from storesync.orders import service as orders
@@ -36,11 +45,16 @@ from storesync.tenancy import service as tenancy
 from storesync.tenancy.context import RequestContext
 from storesync.tenancy.permissions import Role
 
-TARGET_MS = 200.0
+INBOX_TARGET_MS = 50.0
+SEARCH_TARGET_MS = 200.0
 WARMUPS = 2
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# Orders are loaded at this revision; the next (0017) back-fills their search tokens.
+BEFORE_TOKENS = "0016"
 # Ten orders in a million carry this surname (and two in the other organization's 200,000).
 RARE_NAME = "Tanoesoedibjo"
+# Fifty orders in a million have a line with this SKU (one in 20,000).
+RARE_SKU = "SKU-4242"
 
 # One statement per organization: `:n` orders over the year before `:now`, 60% on the Shopee
 # store; statuses follow age (the last 3 days hold the unpaid / to-ship work queue, older orders
@@ -123,6 +137,25 @@ FROM s
 """
 
 
+# One line per order: the SKU and item of its raw payload, a title from a dozen products.
+LOAD_ITEMS = """
+INSERT INTO order_item (
+    id, organization_id, created_at, order_id, platform_item_id, platform_model_id, sku, title,
+    quantity, unit_price, currency, is_mapped)
+SELECT gen_random_uuid(), o.organization_id, o.created_at, o.id, line->>'item_id',
+    line->>'model_id', line->>'model_sku',
+    (ARRAY['Kaos Polos Hitam Cotton Combed 30s', 'Kemeja Flanel Pria Lengan Panjang',
+           'Celana Jeans Wanita Highwaist', 'Hijab Segi Empat Voal Premium',
+           'Sepatu Sneakers Pria Casual', 'Tas Selempang Wanita Mini',
+           'Jam Tangan Digital Sport', 'Dompet Kulit Pria Lipat', 'Kaos Kaki Katun Isi 5',
+           'Topi Baseball Bordir', 'Sandal Jepit Karet', 'Masker Kain 3 Ply'])
+        [1 + CAST(line->>'item_id' AS integer) % 12],
+    CAST(line->>'model_quantity_purchased' AS integer), o.subtotal, 'IDR', false
+FROM sales_order AS o CROSS JOIN LATERAL jsonb_array_elements(o.raw->'item_list') AS line
+WHERE o.organization_id = :org
+"""
+
+
 @dataclass(frozen=True)
 class Tenant:
     ctx: RequestContext
@@ -169,11 +202,27 @@ def _load(owner: sa.Engine, tenant: Tenant, count: int, seed: float) -> float:
     return time.perf_counter() - start
 
 
+def _load_lines(owner: sa.Engine, tenant: Tenant) -> float:
+    """One line per order; returns seconds."""
+    start = time.perf_counter()
+    with session_scope(tenant.ctx, engine=owner) as session:
+        session.execute(sa.text(LOAD_ITEMS), {"org": tenant.ctx.organization_id})
+    return time.perf_counter() - start
+
+
+def _add_search_tokens(owner_url: str) -> float:
+    """Migrate from `BEFORE_TOKENS` to head: migration 0017 back-fills every order's search
+    tokens (what intake writes with each new order); returns seconds."""
+    start = time.perf_counter()
+    migrate.upgrade(url=owner_url)
+    return time.perf_counter() - start
+
+
 def _vacuum_analyze(owner_url: str) -> float:
     engine = sa.create_engine(owner_url, isolation_level="AUTOCOMMIT")
     start = time.perf_counter()
     with engine.connect() as conn:
-        conn.execute(sa.text("VACUUM (ANALYZE) sales_order"))
+        conn.execute(sa.text("VACUUM (ANALYZE) sales_order, order_item, order_search_token"))
     engine.dispose()
     return time.perf_counter() - start
 
@@ -183,25 +232,41 @@ def _describe(owner: sa.Engine, tenant: Tenant) -> None:
         rows = session.execute(
             sa.text("SELECT status, count(*) FROM sales_order GROUP BY status ORDER BY 2 DESC")
         ).all()
-        size = session.execute(
-            sa.text(
-                "SELECT pg_size_pretty(pg_table_size('sales_order')),"
-                " pg_size_pretty(pg_indexes_size('sales_order'))"
+        tokens = session.execute(sa.text("SELECT count(*) FROM order_search_token")).scalar_one()
+        sizes = [
+            (
+                table,
+                *session.execute(
+                    sa.text(
+                        "SELECT pg_size_pretty(pg_table_size(CAST(:t AS regclass))),"
+                        " pg_size_pretty(pg_indexes_size(CAST(:t AS regclass)))"
+                    ),
+                    {"t": table},
+                ).one(),
             )
-        ).one()
+            for table in ("sales_order", "order_item", "order_search_token")
+        ]
     print("  statuses: " + ", ".join(f"{status} {count:,}" for status, count in rows))
-    print(f"  sales_order (both organizations): table {size[0]}, indexes {size[1]}")
+    print(f"  search tokens: {tokens:,} ({tokens / sum(c for _, c in rows):.1f} an order)")
+    for table, heap, indexes in sizes:
+        print(f"  {table} (both organizations): table {heap}, indexes {indexes}")
 
 
 @dataclass(frozen=True)
 class Case:
     label: str
     kwargs: dict[str, Any]
+    target_ms: float = INBOX_TARGET_MS
+    rare: bool = False  # a search that matches few or no orders: issue 21's 5 s case
 
 
 def _cases(app: sa.Engine, tenant: Tenant) -> list[Case]:
     cursors = _page_cursors(app, tenant.ctx, pages=20)
     number = _an_old_order_number(app, tenant.ctx)
+
+    def search(label: str, term: str, rare: bool = False) -> Case:
+        return Case(f"search {label} ({term})", {"search": term}, SEARCH_TARGET_MS, rare)
+
     return [
         Case("first page", {}),
         Case("page 2 (cursor)", {"cursor": cursors[1]}),
@@ -213,11 +278,28 @@ def _cases(app: sa.Engine, tenant: Tenant) -> list[Case]:
             {"ordered_from": NOW - timedelta(days=180), "ordered_to": NOW - timedelta(days=150)},
         ),
         Case("status completed + store", {"status": "completed", "store_id": tenant.shopee}),
-        Case("search many (budi)", {"search": "budi"}),
-        Case(f"search few ({RARE_NAME.lower()})", {"search": RARE_NAME.lower()}),
-        Case("search none (zzqxj)", {"search": "zzqxj"}),
-        Case("search a whole order number (an old order)", {"search": number}),
-        Case("search a whole order number, lower case", {"search": number.lower()}),
+        search("many", "budi"),
+        search("many, two words", "budi santoso"),
+        search("many, a title word", "kaos"),
+        search("one letter", "s"),
+        search("few", RARE_NAME.lower(), rare=True),
+        search("few, two words", f"ratna {RARE_NAME[:5].lower()}", rare=True),
+        search("few, a SKU", RARE_SKU.lower(), rare=True),
+        search("none", "zzqxj", rare=True),
+        search("none, number-like", "zz4242q", rare=True),
+        search("part of an old number", number[:-2], rare=True),
+        Case(
+            "search a whole order number (an old order)",
+            {"search": number},
+            SEARCH_TARGET_MS,
+            rare=True,
+        ),
+        Case(
+            "search a whole order number, lower case",
+            {"search": number.lower()},
+            SEARCH_TARGET_MS,
+            rare=True,
+        ),
     ]
 
 
@@ -258,13 +340,14 @@ def _time_case(app: sa.Engine, ctx: RequestContext, case: Case, repeat: int) -> 
     return samples, found
 
 
-def _explain(app: sa.Engine, ctx: RequestContext, case: Case) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the statement `list_orders` sends for `case`: its top node,
-    its scans (with the rows they threw away) and the planning/execution times."""
+def _explain(app: sa.Engine, ctx: RequestContext, case: Case) -> list[list[str]]:
+    """EXPLAIN ANALYZE of each statement `list_orders` sends for `case` (a number-like search
+    first looks for the whole number; a search counts its orders up to `FEW_MATCHES` before
+    choosing how to read them): its scans with the rows they returned, and the time."""
     captured: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM sales_order" in statement:
+        if "FROM sales_order" in statement or "FROM order_search_token" in statement:
             captured.append((statement, parameters))
 
     sa.event.listen(app, "before_cursor_execute", capture)
@@ -273,35 +356,79 @@ def _explain(app: sa.Engine, ctx: RequestContext, case: Case) -> list[str]:
             orders.list_orders(session, ctx=ctx, limit=50, **case.kwargs)
     finally:
         sa.event.remove(app, "before_cursor_execute", capture)
-    statement, parameters = captured[0]
-    with session_scope(ctx, engine=app) as session:
-        conn = session.connection()
-        plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-        lines = [row[0] for row in plan]
-    wanted = ("Scan", "Rows Removed", "Planning Time", "Execution Time")
-    return [lines[0]] + [line.strip() for line in lines[1:] if any(w in line for w in wanted)]
+    plans = []
+    for statement, parameters in captured:
+        with session_scope(ctx, engine=app) as session:
+            conn = session.connection()
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            plans.append(_scans([row[0] for row in plan]))
+    return plans
+
+
+_NODE = re.compile(r"^\s*(?:->\s*)?(.*?)\s+\(cost=.*\(actual time=\S+ rows=(\d+) loops=(\d+)\)")
+
+
+def _scans(lines: list[str]) -> list[str]:
+    """The plan's scans as `node: rows x loops`, the rows they threw away, and the time."""
+    kept = []
+    for line in lines:
+        node = _NODE.match(line)
+        if node and "Scan" in node.group(1):
+            kept.append(f"{node.group(1)}: {int(node.group(2)):,} rows x {node.group(3)}")
+        elif "Rows Removed" in line or "Execution Time" in line:
+            kept.append("  " + line.strip())
+    return kept
 
 
 def _report(app: sa.Engine, tenant: Tenant, repeat: int) -> None:
+    print(f"machine speed check {_speed_ms():.0f} ms", flush=True)
     print(
         f"\nlist_orders as the app role under RLS, limit 50, {repeat} runs after {WARMUPS}"
-        f" warm-ups; target < {TARGET_MS:.0f} ms"
+        f" warm-ups; targets: inbox < {INBOX_TARGET_MS:.0f} ms, searches"
+        f" < {SEARCH_TARGET_MS:.0f} ms (rare: a search matching few or no orders)"
     )
-    print(f"  {'case':44s} {'rows':>5s} {'p50 ms':>8s} {'max ms':>8s}  target")
+    print(f"  {'case':56s} {'rows':>5s} {'p50 ms':>8s} {'max ms':>8s}  target")
     results: list[tuple[Case, float, float]] = []
     for case in _cases(app, tenant):
         samples, found = _time_case(app, tenant.ctx, case, repeat)
         p50, worst = statistics.median(samples), max(samples)
-        verdict = "ok" if p50 < TARGET_MS and worst < TARGET_MS else "MISSED"
-        if p50 < TARGET_MS <= worst:
+        verdict = "ok" if worst < case.target_ms else "MISSED"
+        if p50 < case.target_ms <= worst:
             verdict = "p50 ok, max over"
-        print(f"  {case.label:44s} {found:5d} {p50:8.1f} {worst:8.1f}  {verdict}")
+        label = ("rare: " if case.rare else "") + case.label
+        print(
+            f"  {label:56s} {found:5d} {p50:8.1f} {worst:8.1f}  < {case.target_ms:.0f} {verdict}",
+            flush=True,
+        )
         results.append((case, p50, worst))
-    slowest, _, worst = max(results, key=lambda result: result[2])
-    if worst >= TARGET_MS:
-        print(f"\nslowest case, {slowest.label!r}: EXPLAIN (ANALYZE, BUFFERS)")
-        for line in _explain(app, tenant.ctx, slowest):
-            print("  " + line)
+    rare = [result for result in results if result[0].rare]
+    slowest_rare = max(rare, key=lambda result: result[2])
+    print(
+        f"\nrare-term searches (issue 21: 5.3-5.6 s before the token index): {len(rare)} cases,"
+        f" slowest p50 {max(r[1] for r in rare):.1f} ms, slowest max {slowest_rare[2]:.1f} ms"
+        f" ({slowest_rare[0].label})"
+    )
+    print("\nplans of the searches (EXPLAIN ANALYZE): scans, rows returned x loops")
+    for case, _, _ in results:
+        if "search" not in case.kwargs:
+            continue
+        print(f"  {case.label}")
+        for number, plan in enumerate(_explain(app, tenant.ctx, case), start=1):
+            for line in plan:
+                print(f"    {number}. {line}")
+    slowest, _, worst = max(results, key=lambda result: result[2] / result[0].target_ms)
+    if worst >= slowest.target_ms:
+        print(f"\nslowest case against its target: {slowest.label!r}")
+
+
+def _speed_ms() -> float:
+    """A fixed pure-Python loop, timed (as bench/propagation.py prints it): this VM's speed
+    drifts between runs, and the figures with it."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(3_000_000):
+        total += number
+    return (time.perf_counter() - start) * 1000
 
 
 def _timed(label: str, step: Callable[[], float]) -> None:
@@ -315,9 +442,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
 
-    from bench.pgdb import temporary_database
+    from tests.conftest import create_pg_database, drop_pg_database
 
-    with temporary_database() as database:
+    database = create_pg_database("storesync_bench")
+    try:
+        migrate.upgrade(BEFORE_TOKENS, url=database.owner_url)
         app = make_engine(database.app_url)
         owner = make_engine(database.owner_url)
         tenant, other = _make_tenant(app, 0), _make_tenant(app, 1)
@@ -326,11 +455,18 @@ def main() -> None:
             f"load {args.other_orders:,} orders of a second organization",
             lambda: _load(owner, other, args.other_orders, 0.17),
         )
-        _timed("VACUUM (ANALYZE) sales_order", lambda: _vacuum_analyze(database.owner_url))
+        _timed("their lines", lambda: _load_lines(owner, tenant) + _load_lines(owner, other))
+        _timed(
+            "migration 0017: the search tokens of every order (back-fill, keys, index)",
+            lambda: _add_search_tokens(database.owner_url),
+        )
+        _timed("VACUUM (ANALYZE)", lambda: _vacuum_analyze(database.owner_url))
         _describe(owner, tenant)
         _report(app, tenant, args.repeat)
         app.dispose()
         owner.dispose()
+    finally:
+        drop_pg_database(database)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from storesync.orders._common import add_event
 from storesync.orders.models import Order, OrderItem
 from storesync.orders.queries import order_dto
 from storesync.orders.schemas import NewOrder, NewOrderItem, OrderDTO
+from storesync.orders.search import index as search_index
 from storesync.orders.status import (
     HOLDS_STOCK,
     LEFT_WAREHOUSE,
@@ -99,6 +100,7 @@ def record_order(
     if not created:
         return row
     items = _insert_items(session, ctx=ctx, row=row, lines=order.items)
+    search_index.write_tokens(session, ctx=ctx, orders=[(row, items)])
     add_event(session, ctx=ctx, row=row, from_status="", source=source, reason="created")
     _apply_initial_stock(session, ctx=ctx, row=row, items=items)
     session.flush()

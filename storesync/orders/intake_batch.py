@@ -8,6 +8,7 @@ and savepoints cost more CPU than the sales themselves.
 - The orders go in with one INSERT .. ON CONFLICT DO NOTHING on (store, platform order id): an
   order another transaction recorded meanwhile is not inserted and not returned, and the caller
   treats it as a known order.
+- The orders' search tokens (`orders.search`) go in with one INSERT for the whole batch.
 - Lines are new in this transaction, so no reservation of them can exist: each line's stock row
   is updated first (the conditional UPDATE keeps reserved <= on hand) and its reservation written
   only when that succeeded, which needs no savepoint. Stock rows are updated in id order, so two
@@ -38,6 +39,7 @@ from storesync.inventory.models import Reservation
 from storesync.orders import intake
 from storesync.orders.models import Order, OrderEvent, OrderItem
 from storesync.orders.schemas import NewOrder
+from storesync.orders.search import index as search_index
 from storesync.orders.status import (
     HOLDS_STOCK,
     LEFT_WAREHOUSE,
@@ -90,6 +92,7 @@ def record_new_orders(
         sa.insert(ORDER_ITEMS), [_values(ORDER_ITEMS, i) for _, its in built for i in its]
     )
     session.execute(sa.insert(ORDER_EVENTS), [_created_event(ctx, row, source) for row, _ in built])
+    search_index.write_tokens(session, ctx=ctx, orders=built)
     _apply_initial_stock(session, ctx, built)
     return {row.platform_order_id: row for row, _ in built}
 

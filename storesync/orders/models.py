@@ -1,13 +1,14 @@
-"""Orders, their lines and their timeline."""
+"""Orders, their lines, their timeline and the tokens the inbox search finds them by."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from storesync.core.models import JSONDoc, MoneyAmount, TenantTable, UTCDateTime
 
@@ -104,3 +105,29 @@ class OrderEvent(TenantTable, table=True):
     )
     source: str = Field(default="", max_length=32)
     reason: str = Field(default="", max_length=255)
+
+
+# Compared byte by byte on PostgreSQL as on SQLite, so a prefix is one contiguous index range.
+SearchTokenText: Any = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+
+
+class OrderSearchToken(SQLModel, table=True):
+    """What the inbox search finds an order by (`orders.search`): one row per distinct token of
+    its order number, platform order id, customer name and lines' SKUs and titles, and per order
+    number written backwards (`tail`: a prefix of it is an end of the number), written with the
+    order. A search word is a prefix range of the primary key, which PostgreSQL reads through the
+    index under row-level security (text comparisons are leakproof; ILIKE is not). The order's
+    foreign key removes its tokens with it (an organization's go with its orders); an organization
+    key as well would cost a second check on every token written."""
+
+    __tablename__ = "order_search_token"
+    # The order's tokens, with the organization for the policy: probed without reading the table.
+    __table_args__ = (
+        sa.Index(None, "order_id", "tail", "token", postgresql_include=["organization_id"]),
+        {"sqlite_with_rowid": False},  # the key is the table: one b-tree fewer to write
+    )
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    tail: bool = Field(primary_key=True)
+    token: str = Field(primary_key=True, sa_type=SearchTokenText)
+    order_id: uuid.UUID = Field(foreign_key="sales_order.id", ondelete="CASCADE", primary_key=True)

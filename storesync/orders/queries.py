@@ -15,7 +15,6 @@ from storesync.core.errors import NotFound, ValidationFailed
 from storesync.core.pagination import (
     Page,
     clamp_limit,
-    contains_pattern,
     decode_cursor,
     encode_cursor,
 )
@@ -29,6 +28,7 @@ from storesync.orders.schemas import (
     OrderItemDTO,
     OrderSummaryDTO,
 )
+from storesync.orders.search import index as search_index
 from storesync.orders.status import (
     HOLDS_STOCK,
     LEFT_WAREHOUSE,
@@ -78,11 +78,12 @@ def list_orders(
     stage: str | None = None,
 ) -> Page[OrderSummaryDTO]:
     """The order inbox, newest first, keyset-paginated on (ordered_at, id). `ordered_from` is
-    inclusive, `ordered_to` exclusive; `search` matches order number, customer name or platform
-    order id, case-insensitively. A search that is a whole order number (one word with a
-    digit, as pasted from a chat) shows just that order when it exists, found through an index;
-    otherwise, and for anything else, the orders containing it (a scan of the organization's
-    orders: seconds at a million). Needs READ."""
+    inclusive, `ordered_to` exclusive. A search that is a whole order number (one word with a
+    digit, as pasted from a chat) shows just that order when it exists; otherwise, and for
+    anything else, the orders in which each word of the search starts or ends the order number
+    or platform order id, or starts a word of the customer name or of a line's SKU or title, or
+    a part of any of these after punctuation (`orders.search.tokens`), case-insensitively. Both
+    are index lookups: a search that finds few orders reads few. Needs READ."""
     ctx.require(Permission.READ)
     size = clamp_limit(limit)
     query = _filtered(ctx, status, store_id, platform, ordered_from, ordered_to, stage)
@@ -91,7 +92,7 @@ def list_orders(
         exact = _page(session, _numbered(query, numbers), size, cursor)
         if exact.items:
             return exact
-    return _page(session, _containing(query, search), size, cursor)
+    return _page(session, _matching(session, ctx, query, search), size, cursor)
 
 
 def inbox_query(
@@ -117,7 +118,7 @@ def inbox_query(
         exact = _numbered(query, numbers)
         if session.exec(exact.limit(1)).first() is not None:
             return exact
-    return _containing(query, search)
+    return _matching(session, ctx, query, search)
 
 
 def _filtered(
@@ -143,17 +144,10 @@ def _numbered(query: SelectOfScalar[Order], numbers: list[str]) -> SelectOfScala
     )
 
 
-def _containing(query: SelectOfScalar[Order], search: str | None) -> SelectOfScalar[Order]:
-    if not search or not search.strip():
-        return query
-    pattern = contains_pattern(search.strip())
-    return query.where(
-        sa.or_(
-            col(Order.order_number).ilike(pattern, escape="\\"),
-            col(Order.customer_name).ilike(pattern, escape="\\"),
-            col(Order.platform_order_id).ilike(pattern, escape="\\"),
-        )
-    )
+def _matching(
+    session: Session, ctx: RequestContext, query: SelectOfScalar[Order], search: str | None
+) -> SelectOfScalar[Order]:
+    return query.where(*search_index.matching(session, ctx.organization_id, search))
 
 
 def _whole_order_number(search: str | None) -> list[str]:

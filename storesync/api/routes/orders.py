@@ -111,7 +111,11 @@ def inbox_filters(
     ordered_to: Annotated[AwareDatetime | None, Query(description="Ordered before")] = None,
     search: Annotated[
         str | None,
-        Query(max_length=200, description="Order number, customer name or platform order id"),
+        Query(
+            max_length=200,
+            description="Words, each the start of an order's number (or its end), customer "
+            "name, or a line's SKU or product title word; a whole order number finds that order",
+        ),
     ] = None,
 ) -> InboxFilters:
     return InboxFilters(status, store_id, platform, ordered_from, ordered_to, search)
