@@ -4,7 +4,9 @@ migrated, dropped on exit. Creates the roles on a machine that has never run the
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from tests.conftest import PgDatabase, create_pg_database, drop_pg_database
 
@@ -38,3 +40,26 @@ def bench_database(postgres: bool) -> Iterator[str]:
     migrate.upgrade(url=url)
     print("database: SQLite")
     yield url
+
+
+def production_env(sandbox: str, database_url: str, redis_url: str) -> dict[str, str]:
+    """What a bench's production-layout children need: the sandbox as both marketplaces with its
+    apps' keys, the database and Redis, the project on the path, and one metrics folder the
+    intake's GET /metrics adds up."""
+    import httpx
+
+    apps = httpx.get(f"{sandbox}/sandbox/apps").json()
+    return {
+        "STORESYNC_SHOPEE_BASE_URL": f"{sandbox}/shopee",
+        "STORESYNC_TIKTOK_BASE_URL": f"{sandbox}/tiktok",
+        "STORESYNC_TIKTOK_AUTH_BASE_URL": f"{sandbox}/tiktok-auth",
+        "STORESYNC_DATABASE_URL": database_url,
+        "STORESYNC_REDIS_URL": redis_url,
+        "STORESYNC_SHOPEE_PARTNER_ID": str(apps["shopee"]["partner_id"]),
+        "STORESYNC_SHOPEE_PARTNER_KEY": apps["shopee"]["partner_key"],
+        "STORESYNC_TIKTOK_APP_KEY": apps["tiktok"]["app_key"],
+        "STORESYNC_TIKTOK_APP_SECRET": apps["tiktok"]["app_secret"],
+        "STORESYNC_TIKTOK_SERVICE_ID": apps["tiktok"]["service_id"],
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="storesync-metrics-"),
+    }

@@ -58,7 +58,6 @@ def run(mode: str, rates: list[float], seconds: float, processes: int, threads: 
 def _run_layout(
     mode: str, url: str, rates: list[float], seconds: float, processes: int, threads: int
 ) -> None:
-    import httpx
     import sqlalchemy as sa
 
     from storesync import db
@@ -81,22 +80,10 @@ def _run_layout(
         if mode == "postgres":
             import redis
 
+            from bench.pgdb import production_env
+
             redis.Redis.from_url(REDIS).flushdb()
-            apps = httpx.get(f"{base}/sandbox/apps").json()
-            os.environ.update(
-                {
-                    "STORESYNC_DATABASE_URL": url,
-                    "STORESYNC_REDIS_URL": REDIS,
-                    "STORESYNC_SHOPEE_PARTNER_ID": str(apps["shopee"]["partner_id"]),
-                    "STORESYNC_SHOPEE_PARTNER_KEY": apps["shopee"]["partner_key"],
-                    "STORESYNC_TIKTOK_APP_KEY": apps["tiktok"]["app_key"],
-                    "STORESYNC_TIKTOK_APP_SECRET": apps["tiktok"]["app_secret"],
-                    "STORESYNC_TIKTOK_SERVICE_ID": apps["tiktok"]["service_id"],
-                    "PYTHONPATH": str(ROOT),
-                    # the children count into one folder; the intake's GET /metrics adds them up
-                    "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="storesync-metrics-"),
-                }
-            )
+            os.environ.update(production_env(base, url, REDIS))
         settings_module.get_settings.cache_clear()
         engine = db.make_engine(url, pool_size=10)
         db.use_engine(engine)

@@ -265,25 +265,10 @@ def run(args: argparse.Namespace) -> bool:
 def _environment(base: str, url: str) -> None:
     """What every child reads: the sandbox as both marketplaces (with its apps' keys, as a
     production deployment has its own), the bench database, the bench Redis."""
-    import httpx
 
-    apps = httpx.get(f"{base}/sandbox/apps").json()
-    os.environ.update(
-        {
-            "STORESYNC_SHOPEE_BASE_URL": f"{base}/shopee",
-            "STORESYNC_TIKTOK_BASE_URL": f"{base}/tiktok",
-            "STORESYNC_TIKTOK_AUTH_BASE_URL": f"{base}/tiktok-auth",
-            "STORESYNC_DATABASE_URL": url,
-            "STORESYNC_REDIS_URL": REDIS,
-            "STORESYNC_SHOPEE_PARTNER_ID": str(apps["shopee"]["partner_id"]),
-            "STORESYNC_SHOPEE_PARTNER_KEY": apps["shopee"]["partner_key"],
-            "STORESYNC_TIKTOK_APP_KEY": apps["tiktok"]["app_key"],
-            "STORESYNC_TIKTOK_APP_SECRET": apps["tiktok"]["app_secret"],
-            "STORESYNC_TIKTOK_SERVICE_ID": apps["tiktok"]["service_id"],
-            "PYTHONPATH": str(ROOT),
-            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="storesync-metrics-"),
-        }
-    )
+    from bench.pgdb import production_env
+
+    os.environ.update(production_env(base, url, REDIS))
 
 
 def _wait_up(port: int, child: subprocess.Popen[bytes]) -> None:
