@@ -2,7 +2,7 @@
 the TikTok sandbox showing the new stock for that SKU. Prints p50/p99/max per rate and mode;
 asserts nothing.
 
-    .venv/bin/python bench/propagation.py [--mode embedded|postgres|both] [--rates 10,50]
+    .venv/bin/python bench/propagation.py [--mode embedded|postgres|both] [--rates 10,50,150]
                                           [--seconds 10]
 
 embedded: SQLite, Dramatiq StubBroker with an in-process worker, all in this process (as
@@ -15,6 +15,7 @@ stock without HTTP polling.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import statistics
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,6 +36,8 @@ os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-be
 ADMIN = os.environ.get(
     "STORESYNC_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
 )
+PROFILED: dict[str, int] = {}  # part → pid, for --profile
+DEFAULT_RATES = {"embedded": "10,50", "postgres": "10,50,150"}
 REDIS = os.environ.get("STORESYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
@@ -96,6 +100,7 @@ def _run_layout(
                 _wait_up(intake)
                 database = sa.make_url(url).database or ""
                 parts = {"intake": children[0].pid, "worker": children[1].pid}
+                PROFILED.update(parts)
                 _bench(
                     mode,
                     sandbox,
@@ -171,13 +176,25 @@ def _scrape(intake: str) -> None:
 
 
 def _spawn(role: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, f"--serve-{role}", *args], cwd=ROOT)
+    """The intake: the webhook routes served by granian, as `storesync run` serves the app."""
+    port = args[0]
+    cmd = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory"]
+    cmd += ["--workers", "1", "--log-level", "warning", "--no-access-log"]
+    cmd += ["--host", "127.0.0.1", "--port", port, "bench.propagation:intake_app"]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=_child_log(), stderr=subprocess.STDOUT)
+
+
+def _child_log() -> Any:
+    """The children's output (the workers log every platform call) goes to CHILD_LOG (default:
+    a file in the temp folder), not between the figures."""
+    path = os.environ.setdefault("CHILD_LOG", tempfile.mktemp(suffix="-propagation.log"))
+    return open(path, "ab")
 
 
 def _spawn_worker(processes: int, threads: int) -> subprocess.Popen[bytes]:
     storesync = str(Path(sys.executable).parent / "storesync")
     cmd = [storesync, "worker", "--processes", str(processes), "--threads", str(threads)]
-    return subprocess.Popen(cmd, cwd=ROOT)
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=_child_log(), stderr=subprocess.STDOUT)
 
 
 def _wait_up(intake: str) -> None:
@@ -193,9 +210,9 @@ def _wait_up(intake: str) -> None:
     raise RuntimeError("the intake process did not start")
 
 
-def serve_intake(port: int) -> None:
-    """The webhook intake alone (the app's routes for pushes), as the app process serves it."""
-    import uvicorn
+def intake_app() -> Any:
+    """The webhook intake alone (the app's routes for pushes, and /metrics), as the app process
+    serves it (granian's app factory)."""
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -211,17 +228,20 @@ def serve_intake(port: int) -> None:
         *metrics_route.routes,
         Route("/ping", lambda _r: PlainTextResponse("pong")),
     ]
-    uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning")
+    return Starlette(routes=routes)
 
 
 def _embedded(mode, sandbox, base, engine, rates, seconds):  # type: ignore[no-untyped-def]
     import dramatiq
     from starlette.applications import Starlette
 
+    from storesync.channels import apps
     from storesync.sandbox.server import serve_in_thread
     from storesync.sync.intake import routes as webhooks
     from workers import actors, wiring
 
+    apps.in_process_apps = sandbox.app_credentials  # mounted in this process, as `run` does
+    PROFILED["all"] = os.getpid()
     worker = dramatiq.Worker(actors.broker, worker_threads=8, worker_timeout=20)
     worker.start()
     wiring.wire()
@@ -309,9 +329,13 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
     for rate in rates:
         speed = _speed_ms()
         print(f"{mode:9s} {rate:5.0f} orders/s: machine speed check {speed:.0f} ms", flush=True)
+        spies = [_profile(pid, f"{mode}-{part}", rate, seconds) for part, pid in PROFILED.items()]
         before = cpu()
         latencies, placed = _measure(sandbox, shops["shopee"].id, by_sku, shared, rate, seconds)
         after = cpu()
+        for spy in spies:
+            if spy is not None:
+                spy.wait(timeout=60)
         spent = ", ".join(
             f"{name} {(after[name] - before[name]) * 1000 / max(placed, 1):.1f}" for name in after
         )
@@ -330,6 +354,29 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
         slow = _slow_seconds(latencies)
         if slow:
             print(f"{mode:9s} {rate:5.0f} orders/s: slowest (second placed: max ms) {slow}")
+
+
+def _profile(pid: int, name: str, rate: float, seconds: float) -> subprocess.Popen[bytes] | None:
+    """With --profile DIR: py-spy on `pid` and its children while one rate runs (threads holding
+    the GIL only: CPU, not waiting), collapsed stacks to DIR/<name>-<rate>.txt."""
+    folder = os.environ.get("PROFILE_DIR")
+    if not folder:
+        return None
+    out = Path(folder) / f"{name}-{rate:g}.txt"
+    spy = str(Path(sys.executable).parent / "py-spy")
+    cmd = [
+        spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--subprocesses",
+        "--gil",
+        "--nonblocking",
+        "-r",
+        "200",
+    ]
+    cmd += ["--format", "raw", "--duration", str(int(seconds)), "--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _wait_for_first_polls(engine, ctx, store_ids, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -379,7 +426,10 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
     import random
 
     rng = random.Random(1)
-    pending: list[tuple[object, int, float]] = []
+    # SKU → its orders not yet seen on TikTok (target stock, placed at), oldest first: the
+    # poller looks at each SKU's oldest only (a scan of every pending order every 5 ms cost this
+    # process, where the sandbox answers too, a core at 150 orders/s).
+    pending: dict[str, collections.deque[tuple[int, float]]] = {}
     latencies: list[tuple[float, float]] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -389,13 +439,14 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
         while not stop.is_set() or pending:
             now = time.monotonic()
             with lock:
-                for entry in list(pending):
-                    model, target, started = entry
-                    if model.stock <= target:  # type: ignore[attr-defined]
-                        latencies.append((started - begun, now - started))
-                        pending.remove(entry)
-                    elif now - started > 10:
-                        pending.remove(entry)
+                for sku, waiting in list(pending.items()):
+                    stock = by_sku["tiktok"][sku][1].stock
+                    while waiting and (stock <= waiting[0][0] or now - waiting[0][1] > 10):
+                        target, started = waiting.popleft()
+                        if stock <= target:
+                            latencies.append((started - begun, now - started))
+                    if not waiting:
+                        del pending[sku]
             time.sleep(0.005)
 
     begun = time.monotonic()
@@ -409,11 +460,12 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
         item, model = by_sku["shopee"][sku]
         with lock:
             expected[sku] -= 1
-            pending.append((by_sku["tiktok"][sku][1], expected[sku], time.monotonic()))
+            pending.setdefault(sku, collections.deque()).append((expected[sku], time.monotonic()))
         sandbox.state.place_order("shopee", shop_id, [(item.id, model.id, 1)])
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))
-    placed = len(latencies) + len(pending)
+    with lock:
+        placed = len(latencies) + sum(len(waiting) for waiting in pending.values())
     stop.set()
     poller.join(timeout=30)
     return latencies, placed
@@ -422,18 +474,45 @@ def _measure(sandbox, shop_id, by_sku, shared, rate, seconds):  # type: ignore[n
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", default="both", choices=["embedded", "postgres", "both"])
-    parser.add_argument("--rates", default="10,50")
+    parser.add_argument(
+        "--rates", help="orders/s, comma-separated (embedded 10,50; postgres 10,50,150)"
+    )
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--platform-rate",
+        type=float,
+        help="calls/s StoreSync allows itself per store (default: the settings' 50, TikTok's "
+        "published order of magnitude); the sandbox itself does not limit",
+    )
+    parser.add_argument("--profile", metavar="DIR", help="py-spy each part per rate into DIR")
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--worker-threads", type=int, default=4)
-    parser.add_argument("--serve-intake", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_intake:
-        serve_intake(args.serve_intake)
-        return
-    rates = [float(r) for r in args.rates.split(",")]
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ["PROFILE_DIR"] = args.profile
+    if args.platform_rate:  # read by every process's settings, the children's too
+        for platform in ("SHOPEE", "TIKTOK"):
+            os.environ[f"STORESYNC_{platform}_RATE_LIMIT"] = str(args.platform_rate)
+    from storesync.settings import get_settings
+
+    get_settings.cache_clear()
+    cfg = get_settings()
+    print(
+        f"quota per store: Shopee {cfg.shopee_rate_limit:g} calls/s, "
+        f"TikTok {cfg.tiktok_rate_limit:g} calls/s (one call per product)",
+        flush=True,
+    )
+    get_settings.cache_clear()
     for mode in ["embedded", "postgres"] if args.mode == "both" else [args.mode]:
-        run(mode, rates, args.seconds, args.worker_processes, args.worker_threads)
+        rates = args.rates or DEFAULT_RATES[mode]
+        run(
+            mode,
+            [float(r) for r in rates.split(",")],
+            args.seconds,
+            args.worker_processes,
+            args.worker_threads,
+        )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ def make_engine(
         # pysqlite's own transaction handling breaks SAVEPOINTs (a savepoint taken before the
         # first write starts and commits its own transaction): let SQLAlchemy emit BEGIN itself.
         event.listen(engine, "begin", _sqlite_begin)
+        _SqliteWriter(busy_timeout_ms / 1000).install(engine)
         return engine
     engine = sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
     event.listen(engine, "checkin", _note_checkin)
@@ -87,13 +88,90 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 
 def _sqlite_begin(connection: Connection) -> None:
     immediate = connection.get_execution_options().get(SQLITE_WRITE_LOCK)
+    if immediate:
+        _SqliteWriter.of(connection).enter(connection)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class _SqliteWriter:
+    """One writing transaction at a time per SQLite engine in this process, the others queued on
+    a lock: SQLite allows one writer, and a connection that finds the database locked sleeps in
+    its busy handler (1, 2, 5 ... 100 ms steps) rather than waking when the lock is free. With
+    the intake, the worker threads and the UI writing at once, those sleeps were the queue
+    (the write-lock convoy of issue 21); the lock hands over at once and in arrival order.
+
+    A transaction takes it before `BEGIN IMMEDIATE` or before its first writing statement, and
+    gives it back when it commits or rolls back (or its connection goes back to the pool). A
+    connection of the same thread that writes while another of its connections holds it waits
+    `timeout` and fails like SQLite does ("database is locked"), instead of hanging."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.holder: int | None = None  # id() of the DBAPI connection in its write transaction
+
+    @staticmethod
+    def of(connection: Connection) -> _SqliteWriter:
+        writer: _SqliteWriter = connection.engine.dialect.storesync_writer  # type: ignore[attr-defined]
+        return writer
+
+    def install(self, engine: Engine) -> None:
+        dialect: Any = engine.dialect
+        dialect.storesync_writer = self
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(
+            engine, "checkin", lambda dbapi_connection, _record: self.leave(dbapi_connection)
+        )
+        event.listen(
+            engine, "close", lambda dbapi_connection, _record: self.leave(dbapi_connection)
+        )
+
+    def _before_execute(
+        self, connection: Connection, _cursor: Any, statement: str, *_: Any
+    ) -> None:
+        if statement.lstrip()[:7].upper().startswith(self.WRITES):
+            self.enter(connection)
+
+    def enter(self, connection: Connection) -> None:
+        dbapi_connection = id(connection.connection.dbapi_connection)
+        if self.holder == dbapi_connection:
+            return
+        if not self.lock.acquire(timeout=self.timeout):
+            raise sa.exc.OperationalError(
+                "BEGIN IMMEDIATE",
+                {},
+                Exception("database is locked (waited for this process's writer)"),
+            )
+        self.holder = dbapi_connection
+
+    def leave(self, dbapi_connection: Any) -> None:
+        if self.holder is not None and self.holder == id(dbapi_connection):
+            self.holder = None
+            self.lock.release()
 
 
 # Execution option: on SQLite, begin with the write lock (BEGIN IMMEDIATE). A deferred

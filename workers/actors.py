@@ -81,6 +81,7 @@ def push_store_stock(organization_id: str, store_id: str) -> None:
 # long (it was 30 s). Each batch renews it; a batch slower than this (a platform timing out) lets
 # a second loop start, which is safe (events are claimed atomically), only less thrifty.
 INTAKE_LEASE_MS = 5_000
+TAKEN_KEPT = 10_000  # event ids a loop remembers having claimed
 _intake = flights_for(broker, "storesync:flight:intake", ttl_ms=INTAKE_LEASE_MS)
 
 
@@ -94,6 +95,7 @@ def process_webhook(event_id: str, organization_id: str) -> None:
         return
     own_failed = False
     current: str | None = event_id
+    taken: set[str] = set()  # claimed by this loop's batches: their messages have nothing to do
     try:
         while current is not None:
             report = asyncio.run(
@@ -111,7 +113,14 @@ def process_webhook(event_id: str, organization_id: str) -> None:
                     report.orders,
                 )
             own_failed = own_failed or (current == event_id and report.own == "failed")
+            if len(taken) > TAKEN_KEPT:  # a loop can run for hours at a steady rate
+                taken.clear()
+            # A message whose event a batch already took finds nothing to claim: skipped. One
+            # that failed is not, so it is tried again at once (as it would be on its own).
+            taken.update(str(taken_id) for taken_id in report.taken - report.errors.keys())
             current = _intake.next(organization_id)
+            while current is not None and current in taken:  # no empty claim for it
+                current = _intake.next(organization_id)
     except BaseException:
         _intake.abandon(organization_id)
         raise

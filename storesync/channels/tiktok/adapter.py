@@ -25,6 +25,7 @@ import httpx
 
 from storesync.channels.adapter import Connection, refused_refresh
 from storesync.channels.logs import install_log_redaction
+from storesync.channels.resilience import bounded
 from storesync.channels.schemas import (
     AuthorizedShop,
     Capabilities,
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 
 # TikTok publishes no cap; the sandbox enforces 100 (a product has at most 100 SKUs).
 MAX_SKUS_PER_CALL = 100
+PARALLEL_CALLS = 8  # in flight per push, as Shopee's adapter
 MAX_ORDER_IDS = 50
 PAGE_SIZE = 100
 WEBHOOK_EVENTS = (
@@ -262,20 +264,36 @@ class TikTokShopAdapter:
     async def _push(
         self, kind: str, groups: dict[str, dict[str, batching.SkuEntry]], failed: list[PushFailure]
     ) -> list[StockUpdate | PriceUpdate]:
+        """One call per product and chunk, `PARALLEL_CALLS` in flight (the connection's bucket
+        still sets the pace): one after the other, a push round of ten products waited ten
+        round trips. A refused call fails its SKUs; any other error is raised once every call
+        has finished."""
+
+        async def call(
+            product_id: str, chunk: list[batching.SkuEntry]
+        ) -> tuple[list[StockUpdate | PriceUpdate], list[PushFailure]]:
+            path = f"{PRODUCT.format(product_id=product_id)}/{kind}/update"
+            try:
+                await self._call("POST", path, body={"skus": [s.entry for s in chunk]})
+            except AppError as error:
+                if not batching.about_items(error):
+                    raise
+                refused: list[PushFailure] = []
+                for sku in chunk:
+                    for u in sku.updates:
+                        batching.fail(refused, u, error.message)
+                return [], refused
+            return [u for sku in chunk for u in sku.updates], []
+
+        jobs = [
+            call(product_id, chunk)
+            for product_id, skus in groups.items()
+            for chunk in batching.chunks(list(skus.values()), MAX_SKUS_PER_CALL)
+        ]
         succeeded: list[StockUpdate | PriceUpdate] = []
-        for product_id, skus in groups.items():
-            for chunk in batching.chunks(list(skus.values()), MAX_SKUS_PER_CALL):
-                path = f"{PRODUCT.format(product_id=product_id)}/{kind}/update"
-                try:
-                    await self._call("POST", path, body={"skus": [s.entry for s in chunk]})
-                except AppError as error:
-                    if not batching.about_items(error):
-                        raise
-                    for sku in chunk:
-                        for u in sku.updates:
-                            batching.fail(failed, u, error.message)
-                    continue
-                succeeded.extend(u for sku in chunk for u in sku.updates)
+        for ok, refused in await bounded(jobs, PARALLEL_CALLS):
+            succeeded.extend(ok)
+            failed.extend(refused)
         log.info(
             "tiktok shop %s: %s pushed, %d ok, %d failed",
             self._credentials().shop_id,

@@ -84,6 +84,7 @@ class BatchReport:
     orders: int = 0  # distinct orders fetched and ingested
     own: str = EventOutcome.SKIPPED  # what happened to the event the run was started for
     errors: dict[uuid.UUID, str] = field(default_factory=dict)
+    taken: set[uuid.UUID] = field(default_factory=set)  # the events claimed
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ async def process_store_events(
     with session_scope(ctx, engine=engine) as session:
         claimed = _claim(session, ctx, event_id, limit)
         report.claimed = len(claimed)
+        report.taken = {c.id for c in claimed}
         if not claimed:
             return report
         wanted, settled, returns = _read(session, ctx, claimed, report)
