@@ -67,6 +67,8 @@ class WebhookEvent(TenantTable, table=True):
     error: str = Field(default="", sa_type=sa.Text)
     received_at: datetime = Field(sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a run last took it: one that has held it `STUCK_PROCESSING` is presumed dead.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class StockOutbox(TenantTable, table=True):

@@ -206,7 +206,7 @@ def _claim(
 ) -> list[_Claimed]:
     statement = _claim_statement(single=limit == 1, postgres=_is_postgres(session))
     rows = session.execute(
-        statement, {"event": event_id, "org": ctx.organization_id, "limit": limit}
+        statement, {"event": event_id, "org": ctx.organization_id, "limit": limit, "now": utcnow()}
     ).all()
     return [_Claimed(r.id, r.store_id, r.platform, dict(r.payload), r.received_at) for r in rows]
 
@@ -238,12 +238,22 @@ def _claim_statement(*, single: bool, postgres: bool) -> Any:
         .order_by((EVENTS.c.id == event).desc(), EVENTS.c.received_at)
         .limit(sa.bindparam("limit", type_=sa.Integer))
     )
+    picked: Any = candidates.scalar_subquery()
     if postgres:
-        candidates = candidates.with_for_update(skip_locked=True)
+        # Picked once, in a materialized CTE: as `IN (subquery)` PostgreSQL may run the subquery
+        # again for every row it updates (a nested-loop semi join while the table is small),
+        # each time skipping the rows already taken and picking others, so one run took every
+        # waiting push whatever its limit.
+        picked = sa.select(
+            candidates.with_for_update(skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+            .c.id
+        ).scalar_subquery()
     return (
         sa.update(EVENTS)
-        .where(EVENTS.c.id.in_(candidates.scalar_subquery()))
-        .values(status="processing", attempts=EVENTS.c.attempts + 1)
+        .where(EVENTS.c.id.in_(picked))
+        .values(status="processing", attempts=EVENTS.c.attempts + 1, claimed_at=sa.bindparam("now"))
         .returning(
             EVENTS.c.id,
             EVENTS.c.store_id,
@@ -462,7 +472,8 @@ def sweep_webhooks(
     *, engine: Engine | None = None, due: DueWork | None = None
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Webhook events nobody finished: stored but never handed over (received for 30 s),
-    claimed by a worker that died (processing for 5 min, put back to received), or failed less
+    claimed by a worker that died (claimed 5 min ago and still processing, put back to
+    received), or failed less
     than `MAX_EVENT_ATTEMPTS` times and not tried for `RETRY_FAILED`. Returns (event id,
     organization id) pairs to process again. Looks only in the organizations `due` names
     (`storesync.sync.due`; looked up afresh without it)."""
@@ -477,7 +488,10 @@ def sweep_webhooks(
                 .where(
                     events.c.organization_id == org_id,
                     events.c.status == "processing",
-                    events.c.received_at < now - STUCK_PROCESSING,
+                    # Held that long since its claim (not since it arrived: after a backlog a
+                    # batch claimed a moment ago was put back and processed twice).
+                    sa.func.coalesce(events.c.claimed_at, events.c.received_at)
+                    < now - STUCK_PROCESSING,
                 )
                 .values(status="received")
             )

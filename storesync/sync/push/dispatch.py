@@ -76,11 +76,15 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
         .order_by(OUTBOX.c.available_at.desc(), LISTINGS.c.platform_item_id, OUTBOX.c.id)
         .limit(limit)
     )
+    picked: Any = candidates.scalar_subquery()
     if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=OUTBOX)
+        # Picked once (a materialized CTE), as the webhook claim: `IN (subquery)` may be run
+        # again per updated row, each run skipping the rows taken and taking more.
+        locked = candidates.with_for_update(skip_locked=True, of=OUTBOX)
+        picked = sa.select(locked.cte("picked").prefix_with("MATERIALIZED").c.id).scalar_subquery()
     claimed = session.execute(
         sa.update(OUTBOX)
-        .where(OUTBOX.c.id.in_(candidates.scalar_subquery()))
+        .where(OUTBOX.c.id.in_(picked))
         .values(
             status="in_progress",
             locked_until=now + held_for,
