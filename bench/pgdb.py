@@ -4,11 +4,14 @@ migrated, dropped on exit. Creates the roles on a machine that has never run the
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import PgDatabase, create_pg_database, drop_pg_database
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
@@ -27,8 +30,6 @@ def temporary_database() -> Iterator[PgDatabase]:
 def bench_database(postgres: bool) -> Iterator[str]:
     """The app's URL of a migrated database for a bench: a temporary PostgreSQL one (as the
     app role) or a fresh SQLite file; prints which."""
-    import tempfile
-
     from storesync import migrate
 
     if postgres:
@@ -60,6 +61,7 @@ def production_env(sandbox: str, database_url: str, redis_url: str) -> dict[str,
         "STORESYNC_TIKTOK_APP_KEY": apps["tiktok"]["app_key"],
         "STORESYNC_TIKTOK_APP_SECRET": apps["tiktok"]["app_secret"],
         "STORESYNC_TIKTOK_SERVICE_ID": apps["tiktok"]["service_id"],
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        # The project first (its modules import as `bench.…`), anything the caller set after.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="storesync-metrics-"),
     }

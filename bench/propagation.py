@@ -488,6 +488,10 @@ def main() -> None:
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--worker-threads", type=int, default=4)
     args = parser.parse_args()
+    # The test fixtures the bench borrows clear STORESYNC_* when imported: first, so the
+    # settings chosen below stay.
+    import tests.conftest  # noqa: F401
+
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
         os.environ["PROFILE_DIR"] = args.profile
