@@ -15,6 +15,7 @@ stock without HTTP polling.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import contextlib
 import os
@@ -263,7 +264,6 @@ def _embedded(mode, sandbox, base, engine, rates, seconds):  # type: ignore[no-u
 
 
 def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: ignore[no-untyped-def]
-    import httpx
 
     from storesync import db
     from storesync import settings as settings_module
@@ -274,14 +274,10 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
     from workers import wiring
 
     wiring.wire()  # this process's stock changes announce pushes too
-    for platform in ("shopee", "tiktok"):
-        httpx.post(
-            f"{base}/sandbox/webhooks",
-            json={"platform": platform, "url": f"{intake}/webhooks/{platform}"},
-        )
     cfg = settings_module.get_settings()
     ctx = make_org(engine)
     stores = {p: connect_store(engine, ctx, p, cfg) for p in ("shopee", "tiktok")}
+    asyncio.run(_subscribe(engine, ctx, stores, intake, cfg))
     shops = {s.platform: s for s in sandbox.state.shops.values()}
     by_sku = {p: {m.sku: (i, m) for i in shops[p].items.values() for m in i.models} for p in shops}
     shared = sorted(set(by_sku["shopee"]) & set(by_sku["tiktok"]))
@@ -377,6 +373,21 @@ def _profile(pid: int, name: str, rate: float, seconds: float) -> subprocess.Pop
     ]
     cmd += ["--format", "raw", "--duration", str(int(seconds)), "--output", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _subscribe(engine, ctx, stores, intake, cfg) -> None:  # type: ignore[no-untyped-def]
+    """Each store's pushes registered as production does (`stores.service.register_pushes`):
+    the adapter subscribes to the pushes StoreSync acts on, at the intake's URL."""
+    from storesync import db
+    from storesync.channels.connections import open_adapter
+
+    for platform, store_id in stores.items():
+        with db.session_scope(ctx, engine=engine) as session:
+            adapter = open_adapter(session, ctx=ctx, store_id=store_id, settings=cfg)
+        try:
+            await adapter.setup_webhooks(f"{intake}/webhooks/{platform}")
+        finally:
+            await adapter.connection.http.client.aclose()
 
 
 def _wait_for_first_polls(engine, ctx, store_ids, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]

@@ -719,6 +719,8 @@ def test_setup_webhooks_registers_the_url_and_pushes_verify(
 
     run(adapter_for(running_sandbox), scenario)
     assert running_sandbox.state.webhooks["shopee"] == receiver.url
+    # Reserved-stock pushes (code 8), which StoreSync ignores, are switched off.
+    assert running_sandbox.sandbox.sims["shopee"].push_off == {8}  # type: ignore[attr-defined]
     (order,) = place_orders(running_sandbox, 1)
     deadline = time.monotonic() + 10
     pushes: list[tuple[dict[str, str], bytes]] = []

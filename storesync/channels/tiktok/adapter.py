@@ -69,9 +69,10 @@ MAX_SKUS_PER_CALL = 100
 PARALLEL_CALLS = 8  # in flight per push, as Shopee's adapter
 MAX_ORDER_IDS = 50
 PAGE_SIZE = 100
+# The pushes StoreSync acts on. Not INVENTORY_STATUS_CHANGE: StoreSync's count is the truth and
+# it ignored them, yet each was received, verified and stored (one for every push it made).
 WEBHOOK_EVENTS = (
     "ORDER_STATUS_CHANGE",
-    "INVENTORY_STATUS_CHANGE",
     "CANCELLATION_STATUS_CHANGE",
     "RETURN_STATUS_CHANGE",
 )
@@ -426,7 +427,7 @@ class TikTokShopAdapter:
     # -- webhooks and health -------------------------------------------------------------------
 
     async def setup_webhooks(self, callback_url: str) -> None:
-        """Register `callback_url` for order, inventory, cancellation and return pushes."""
+        """Register `callback_url` for order, cancellation and return pushes."""
         for event_type in WEBHOOK_EVENTS:
             await self._call(
                 "PUT", WEBHOOKS, body={"address": callback_url, "event_type": event_type}
