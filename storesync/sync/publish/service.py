@@ -293,6 +293,10 @@ async def publish_product(
             storage=storage,
         )
         refuse(prepared.problems)
+    # The claim in a transaction of its own that begins with the write lock (SQLite): after the
+    # reads above (images converted, checks run) a commit of another connection made the claim
+    # fail ("database is locked"), and holding the lock through them would stall every writer.
+    with session_scope(ctx, engine=engine, write_lock=True) as session:
         publication_id = _claim(session, ctx, store_id, product_id, form)
         own = adapter is None
         if own:
