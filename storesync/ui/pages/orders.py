@@ -116,7 +116,7 @@ def _filters() -> rx.Component:
             search_form(
                 OrdersState.search_orders,
                 input_id="filter-search",
-                placeholder="Order no., customer…",
+                placeholder="Order no., customer, SKU, product…",
                 value=OrdersState.search,
             ),
             spacing="1",
