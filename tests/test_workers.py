@@ -211,3 +211,44 @@ def test_an_intake_loop_skips_the_messages_of_events_its_batches_already_took(
     assert sorted(map(str, runs[1:])) == sorted([str(c), str(d)])  # b's message was dropped
     assert actors._intake.join(org, "later") is True  # the loop ended and let go
     actors._intake.abandon(org)
+
+
+def test_an_intake_loop_pushes_its_batches_stock_itself_when_no_sale_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pushes a batch queues are held by the intake loop (no message): sent as messages
+    while other sales wait (other workers push meanwhile), pushed by the loop itself once it
+    ends (no wait for an idle consumer's poll); a push that fails there becomes a message."""
+    import uuid
+
+    from storesync.sync.intake import batch
+    from workers import actors
+
+    org = str(uuid.uuid4())
+    a, b = uuid.uuid4(), uuid.uuid4()
+    store_1, store_2, store_3 = (str(uuid.uuid4()) for _ in range(3))
+    sent: list[str] = []
+    pushed_here: list[str] = []
+
+    async def fake_run(*, organization_id: uuid.UUID, event_id: uuid.UUID) -> batch.BatchReport:
+        if event_id == a:
+            assert actors._intake.join(org, str(b)) is False  # a sale waits behind this batch
+            assert actors.held_push(organization_id, uuid.UUID(store_1))  # the commit's hook
+        else:
+            assert actors.held_push(organization_id, uuid.UUID(store_2))
+            assert actors.held_push(organization_id, uuid.UUID(store_3))
+        return batch.BatchReport(claimed=1, own="processed", taken={event_id})
+
+    def fake_push(organization_id: str, store_id: str) -> None:
+        pushed_here.append(store_id)
+        if store_id == store_3:
+            raise RuntimeError("platform down")
+
+    monkeypatch.setattr(batch, "process_store_events", fake_run)
+    monkeypatch.setattr(actors.push_store_stock, "fn", fake_push)
+    monkeypatch.setattr(actors.push_store_stock, "send", lambda _org, store: sent.append(store))
+    actors.process_webhook.fn(str(a), org)
+
+    assert sorted(pushed_here) == sorted([store_2, store_3])  # after the last batch, here
+    assert sent == [store_1, store_3]  # while b waited; and the one that failed here
+    assert actors.held_push(uuid.UUID(org), uuid.UUID(store_1)) is False  # outside a loop

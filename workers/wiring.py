@@ -86,6 +86,8 @@ def connect_actors() -> None:
     from workers import actors, job_actors
 
     def announce_push(organization_id: uuid.UUID, store_id: uuid.UUID) -> None:
+        if actors.held_push(organization_id, store_id):  # an intake loop pushes it itself
+            return
         actors.push_store_stock.send(str(organization_id), str(store_id))
 
     def announce_event(event_id: uuid.UUID, organization_id: uuid.UUID) -> None:
