@@ -31,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pgdb import profile, wait_up  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
 
 os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-bench-"))
@@ -98,7 +99,7 @@ def _run_layout(
                 intake = f"http://127.0.0.1:{port}"
                 children.append(_spawn("intake", str(port)))
                 children.append(_spawn_worker(processes, threads))
-                _wait_up(intake)
+                wait_up(intake, children[0])
                 database = sa.make_url(url).database or ""
                 parts = {"intake": children[0].pid, "worker": children[1].pid}
                 PROFILED.update(parts)
@@ -181,7 +182,7 @@ def _spawn(role: str, *args: str) -> subprocess.Popen[bytes]:
     port = args[0]
     cmd = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory"]
     cmd += ["--workers", "1", "--log-level", "warning", "--no-access-log"]
-    cmd += ["--host", "127.0.0.1", "--port", port, "bench.propagation:intake_app"]
+    cmd += ["--host", "127.0.0.1", "--port", port, "bench.pgdb:intake_app"]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=_child_log(), stderr=subprocess.STDOUT)
 
 
@@ -196,40 +197,6 @@ def _spawn_worker(processes: int, threads: int) -> subprocess.Popen[bytes]:
     storesync = str(Path(sys.executable).parent / "storesync")
     cmd = [storesync, "worker", "--processes", str(processes), "--threads", str(threads)]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=_child_log(), stderr=subprocess.STDOUT)
-
-
-def _wait_up(intake: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{intake}/ping", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the intake process did not start")
-
-
-def intake_app() -> Any:
-    """The webhook intake alone (the app's routes for pushes, and /metrics), as the app process
-    serves it (granian's app factory)."""
-    from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    import storesync.models  # noqa: F401  (every table, for the foreign keys)
-    from storesync.sync.intake import routes as webhooks
-    from storesync.ui import metrics_route
-    from workers import wiring
-
-    wiring.wire()
-    routes = [
-        *webhooks.routes,
-        *metrics_route.routes,
-        Route("/ping", lambda _r: PlainTextResponse("pong")),
-    ]
-    return Starlette(routes=routes)
 
 
 def _embedded(mode, sandbox, base, engine, rates, seconds):  # type: ignore[no-untyped-def]
@@ -353,26 +320,9 @@ def _bench(mode, sandbox, base, intake, engine, rates, seconds, cpu):  # type: i
 
 
 def _profile(pid: int, name: str, rate: float, seconds: float) -> subprocess.Popen[bytes] | None:
-    """With --profile DIR: py-spy on `pid` and its children while one rate runs (threads holding
-    the GIL only: CPU, not waiting), collapsed stacks to DIR/<name>-<rate>.txt."""
+    """With --profile DIR: py-spy on `pid` while one rate runs, to DIR/<name>-<rate>.txt."""
     folder = os.environ.get("PROFILE_DIR")
-    if not folder:
-        return None
-    out = Path(folder) / f"{name}-{rate:g}.txt"
-    spy = str(Path(sys.executable).parent / "py-spy")
-    cmd = [
-        spy,
-        "record",
-        "--pid",
-        str(pid),
-        "--subprocesses",
-        "--gil",
-        "--nonblocking",
-        "-r",
-        "200",
-    ]
-    cmd += ["--format", "raw", "--duration", str(int(seconds)), "--output", str(out)]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return profile(pid, Path(folder) / f"{name}-{rate:g}.txt", seconds) if folder else None
 
 
 async def _subscribe(engine, ctx, stores, intake, cfg) -> None:  # type: ignore[no-untyped-def]

@@ -46,6 +46,7 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pgdb import profile, wait_up  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
 
 os.environ.setdefault("STORESYNC_VAR_DIR", tempfile.mkdtemp(prefix="storesync-bench-"))
@@ -57,23 +58,8 @@ BLOCK = 8  # orders whose copies are shuffled together
 # -- the processes --------------------------------------------------------------------------------
 
 
-def intake_app() -> Any:
-    """The webhook routes alone, as the app process serves them (the servers' app factory)."""
-    from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    import storesync.models  # noqa: F401  (every table, for the foreign keys)
-    from storesync.sync.intake import routes as webhooks
-    from workers import wiring
-
-    wiring.wire()
-    ping = Route("/ping", lambda _r: PlainTextResponse("pong"))
-    return Starlette(routes=[*webhooks.routes, ping])
-
-
 def _spawn_intake(args: argparse.Namespace, port: int, log: Path) -> subprocess.Popen[bytes]:
-    target, workers = "bench.webhook_intake:intake_app", str(args.intake_processes)
+    target, workers = "bench.pgdb:intake_app", str(args.intake_processes)
     if args.server == "granian":
         cmd = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory"]
         cmd += ["--workers", workers, "--log-level", "warning", "--no-access-log"]
@@ -246,7 +232,7 @@ def run(args: argparse.Namespace) -> bool:
         intake = _spawn_intake(args, port, folder / "intake.log")
         try:
             workers.start()
-            _wait_up(port, intake)
+            wait_up(f"http://127.0.0.1:{port}", intake)
             stores = _connect_stores(engine, settings_module.get_settings())
             _wait_first_polls(admin, len(stores))
             plan = _plan(sandbox, stores, port, args)
@@ -269,19 +255,6 @@ def _environment(base: str, url: str) -> None:
     from bench.pgdb import production_env
 
     os.environ.update(production_env(base, url, REDIS))
-
-
-def _wait_up(port: int, child: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the intake did not start")
 
 
 def _connect_stores(engine: Any, cfg: Any) -> dict[str, str]:
@@ -372,7 +345,7 @@ def _measure(
     before = _cpu(parts, admin)
     command = [sys.executable, __file__, "--generate", str(folder / "spec.json")]
     generator = subprocess.Popen([*command, str(folder / "out.json")], cwd=ROOT)
-    profiler = _profile(intake_pid, args.profile, args.seconds)
+    profiler = profile(intake_pid, args.profile, args.seconds + 1) if args.profile else None
     try:
         generator.wait(timeout=args.seconds + 60)
     finally:
@@ -399,17 +372,6 @@ def _measure(
         flush=True,
     )
     return passed == len(verdicts)
-
-
-def _profile(pid: int, out: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
-    """py-spy on the intake's processes while the load runs (GIL holders only), collapsed stacks
-    to `out` (`.venv/bin/pip install py-spy`)."""
-    if not out:
-        return None
-    spy = str(Path(sys.executable).parent / "py-spy")
-    cmd = [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--nonblocking"]
-    cmd += ["--format", "raw", "--duration", str(int(seconds) + 1), "--output", out]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
 
 
 def _cpu(parts: dict[str, Callable[[], float]], admin: Any) -> dict[str, float]:
