@@ -285,6 +285,19 @@ def _warm_listeners(factory: sessionmaker[TenantSession]) -> None:
     session.close()
 
 
+def claimable(candidates: sa.Select[Any], *, postgres: bool, of: Any = None) -> Any:
+    """The ids `candidates` (a one-column SELECT with its LIMIT) picks, for `UPDATE .. WHERE id
+    IN (..)` claims that concurrent workers run at once. On PostgreSQL locked with SKIP LOCKED
+    (`of`: the table to lock in a join) and picked once, in a materialized CTE: as a plain
+    `IN (subquery)` PostgreSQL may run the subquery again for every row it updates (a
+    nested-loop semi join while the table is small), each time skipping the rows already taken
+    and picking others, so one claim took every waiting row whatever its limit."""
+    if not postgres:
+        return candidates.scalar_subquery()
+    locked = candidates.with_for_update(skip_locked=True, of=of)
+    return sa.select(locked.cte("picked").prefix_with("MATERIALIZED").c[0]).scalar_subquery()
+
+
 @contextmanager
 def session_scope(
     ctx: Tenant | None = None,

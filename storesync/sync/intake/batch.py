@@ -35,7 +35,7 @@ from storesync.channels.schemas import ChannelOrder
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError
 from storesync.core.models import table_of
-from storesync.db import session_scope
+from storesync.db import claimable, session_scope
 from storesync.orders import service as orders
 from storesync.orders.models import Order
 from storesync.orders.schemas import NewOrder
@@ -241,18 +241,7 @@ def _claim_statement(*, single: bool, postgres: bool) -> Any:
         .order_by((EVENTS.c.id == event).desc(), EVENTS.c.received_at)
         .limit(sa.bindparam("limit", type_=sa.Integer))
     )
-    picked: Any = candidates.scalar_subquery()
-    if postgres:
-        # Picked once, in a materialized CTE: as `IN (subquery)` PostgreSQL may run the subquery
-        # again for every row it updates (a nested-loop semi join while the table is small),
-        # each time skipping the rows already taken and picking others, so one run took every
-        # waiting push whatever its limit.
-        picked = sa.select(
-            candidates.with_for_update(skip_locked=True)
-            .cte("picked")
-            .prefix_with("MATERIALIZED")
-            .c.id
-        ).scalar_subquery()
+    picked = claimable(candidates, postgres=postgres)
     return (
         sa.update(EVENTS)
         .where(EVENTS.c.id.in_(picked))

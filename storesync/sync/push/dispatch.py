@@ -34,7 +34,7 @@ from storesync.core import metrics
 from storesync.core.clock import utcnow
 from storesync.core.errors import AppError
 from storesync.core.events import publish_after_commit
-from storesync.db import session_scope
+from storesync.db import claimable, session_scope
 from storesync.settings import Settings
 from storesync.sync.due import DueWork, Work, due_for
 from storesync.sync.push.outbox import LISTINGS, OUTBOX, lease
@@ -76,12 +76,8 @@ def _claim(session: Any, store_id: uuid.UUID, limit: int, held_for: timedelta) -
         .order_by(OUTBOX.c.available_at.desc(), LISTINGS.c.platform_item_id, OUTBOX.c.id)
         .limit(limit)
     )
-    picked: Any = candidates.scalar_subquery()
-    if session.get_bind().dialect.name == "postgresql":
-        # Picked once (a materialized CTE), as the webhook claim: `IN (subquery)` may be run
-        # again per updated row, each run skipping the rows taken and taking more.
-        locked = candidates.with_for_update(skip_locked=True, of=OUTBOX)
-        picked = sa.select(locked.cte("picked").prefix_with("MATERIALIZED").c.id).scalar_subquery()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    picked = claimable(candidates, postgres=postgres, of=OUTBOX)
     claimed = session.execute(
         sa.update(OUTBOX)
         .where(OUTBOX.c.id.in_(picked))
